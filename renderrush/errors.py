@@ -1,0 +1,48 @@
+"""Error types: every failure a user can cause or fix is a `RenderRushError` subclass
+whose message says what was wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class RenderRushError(Exception):
+    """Base class for all errors RenderRush raises on purpose."""
+
+
+class InputNotFoundError(RenderRushError):
+    """The input path does not exist or is not a file."""
+
+
+class NotAVideoError(RenderRushError):
+    """The input exists but holds no decodable video stream."""
+
+
+class EmptyVideoError(RenderRushError):
+    """The input has a video stream but no frames (empty or truncated file)."""
+
+
+class UnsupportedVideoError(RenderRushError):
+    """The video is readable but cannot be processed (for example, too small)."""
+
+
+class FilterError(RenderRushError):
+    """An unknown filter name, a malformed chain or a parameter out of range."""
+
+
+class OutputError(RenderRushError):
+    """The output path cannot be written (bad suffix, missing folder, same as input)."""
+
+
+class SegmentError(RenderRushError):
+    """Rendering one segment failed; the message names the segment and ffmpeg's reason."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(f"segment {index} failed: {message}")
+        self.index = index
+
+
+class StitchError(RenderRushError):
+    """Joining the rendered segments (and the source audio) into the output failed."""
+
+
+class SchedulerError(RenderRushError):
+    """An unknown scheduler name or an invalid worker count."""

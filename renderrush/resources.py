@@ -1,0 +1,84 @@
+"""The CPU and memory a job may really use: CPU affinity and cgroup limits
+(`cpu.max`, `memory.max`) where present, not the host totals that `os.cpu_count()`
+and `psutil` report inside containers such as Binder or CI. Worker defaults,
+thread rules, the advisor and the health score all read these helpers."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import psutil
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _read_cgroup(name: str, root: Path = CGROUP_ROOT) -> str | None:
+    try:
+        return (root / name).read_text().strip()
+    except OSError:
+        return None
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs allowed by cgroup v2 `cpu.max` ("quota period"), or None when unlimited."""
+    text = _read_cgroup("cpu.max", root)
+    if not text:
+        return None
+    quota, _, period = text.partition(" ")
+    if quota == "max" or not period:
+        return None
+    return int(quota) / int(period)
+
+
+def cgroup_memory_limit(root: Path = CGROUP_ROOT) -> int | None:
+    """Bytes allowed by cgroup v2 `memory.max`, or None when unlimited."""
+    text = _read_cgroup("memory.max", root)
+    if not text or text == "max":
+        return None
+    return int(text)
+
+
+def available_cores() -> int:
+    """Cores this process may use: affinity mask, further capped by the cgroup CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def total_memory() -> int:
+    """Bytes of memory this process may use: host total capped by cgroup `memory.max`."""
+    total = psutil.virtual_memory().total
+    limit = cgroup_memory_limit()
+    return min(total, limit) if limit else total
+
+
+def available_memory() -> int:
+    """Bytes free for new work: host available memory, capped by what the cgroup has left."""
+    free = psutil.virtual_memory().available
+    limit = cgroup_memory_limit()
+    if limit:
+        used_text = _read_cgroup("memory.current")
+        used = int(used_text) if used_text and used_text.isdigit() else 0
+        free = min(free, max(0, limit - used))
+    return free
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Threads each worker's decoder and OpenCV may use so `workers` together fill the cores."""
+    cores = cores or available_cores()
+    return max(1, cores // max(1, workers))
+
+
+def encoder_threads(cores: int | None = None) -> int:
+    """x264 threads per segment encoder.
+
+    x264's output depends on its thread count, so this is fixed per machine and never
+    depends on the worker count: a job renders identical frames whether it runs
+    sequentially or in parallel. One worker may use every core; parallel workers share
+    them (measured: two 2-thread encoders run as fast as two 1-thread ones on 2 cores).
+    """
+    return min(cores or available_cores(), 8)
