@@ -36,13 +36,22 @@ class SegmentError(RenderRushError):
     """Rendering one segment failed; the message names the segment and ffmpeg's reason."""
 
     def __init__(self, index: int, message: str) -> None:
-        super().__init__(f"segment {index} failed: {message}")
+        # Both values stay in `args` so the error survives pickling between processes.
+        super().__init__(index, message)
         self.index = index
+        self.reason = message
+
+    def __str__(self) -> str:
+        return f"segment {self.index} failed: {self.reason}"
 
 
 class StitchError(RenderRushError):
     """Joining the rendered segments (and the source audio) into the output failed."""
 
 
-class SchedulerError(RenderRushError):
-    """An unknown scheduler name or an invalid worker count."""
+class SettingsError(RenderRushError):
+    """An invalid job setting: scheduler, worker count, segment length, preset or CRF."""
+
+
+class FFmpegError(RenderRushError):
+    """An ffmpeg command that RenderRush runs itself (sample generation, probing) failed."""

@@ -82,3 +82,11 @@ def encoder_threads(cores: int | None = None) -> int:
     them (measured: two 2-thread encoders run as fast as two 1-thread ones on 2 cores).
     """
     return min(cores or available_cores(), 8)
+
+
+def cpu_busy_percent(before: "psutil._common.scputimes", after: "psutil._common.scputimes") -> float:
+    """Average utilisation of all cores between two `psutil.cpu_times()` readings, 0–100."""
+    idle_fields = ("idle", "iowait")
+    total = sum(after) - sum(before)
+    idle = sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in idle_fields)
+    return 100.0 * (total - idle) / total if total > 0 else 0.0

@@ -1,0 +1,50 @@
+"""The ffmpeg binary shipped by imageio-ffmpeg (it has libx264 and AAC), always run with
+argument lists, never through a shell."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from .errors import FFmpegError, RenderRushError
+
+BASE_ARGS = ("-nostdin", "-hide_banner", "-loglevel", "error")
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_command(*args: str | Path) -> list[str]:
+    """A full ffmpeg argument list: binary, quiet defaults, then `args`."""
+    return [ffmpeg_exe(), *BASE_ARGS, *(str(a) for a in args)]
+
+
+def last_error_line(stderr: str) -> str:
+    """The most useful line of ffmpeg's stderr: its last non-empty one."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "no message from ffmpeg"
+
+
+def run_ffmpeg(args: Sequence[str | Path], what: str, error: type[RenderRushError] = FFmpegError) -> None:
+    """Run ffmpeg to completion; on failure raise `error` naming `what` and ffmpeg's reason."""
+    proc = subprocess.run(ffmpeg_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+    if proc.returncode != 0:
+        raise error(f"{what} failed: {last_error_line(proc.stderr)}")
+
+
+def decoded_md5(path: str | Path) -> str:
+    """MD5 of every decoded video frame of `path`: equal digests mean identical frames."""
+    proc = subprocess.run(
+        ffmpeg_command("-i", path, "-map", "0:v:0", "-f", "md5", "-"),
+        capture_output=True, text=True, errors="replace",
+    )
+    if proc.returncode != 0:
+        raise FFmpegError(f"decoding {path} failed: {last_error_line(proc.stderr)}")
+    return proc.stdout.strip().removeprefix("MD5=")

@@ -1,0 +1,32 @@
+"""Output-path rules: files are written under a temporary name beside the final path and
+renamed into place only on success, so no half-written file ever sits at the final path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import OutputError
+
+OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+def partial_path(final: Path) -> Path:
+    """Hidden temporary name in the same folder (so the final rename is atomic), same suffix."""
+    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
+
+
+def check_output_path(output: Path, source: Path) -> Path:
+    """Validate where a render may write; returns the absolute output path."""
+    output = output.expanduser().absolute()
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise OutputError(f"output '{output.name}' must end in one of {', '.join(OUTPUT_SUFFIXES)} (RenderRush writes H.264 MP4)")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder '{output.parent}' does not exist: create it first")
+    if output.is_dir():
+        raise OutputError(f"output '{output}' is a folder: give a file name ending in .mp4")
+    if output.exists() and source.exists() and output.samefile(source):
+        raise OutputError(f"output '{output}' is the input file: choose another name")
+    if not os.access(output.parent, os.W_OK):
+        raise OutputError(f"cannot write to folder '{output.parent}': check its permissions")
+    return output

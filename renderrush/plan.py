@@ -1,0 +1,57 @@
+"""Split a video into frame-exact segments: half-open ranges [start, stop) that cover
+every frame exactly once, each with the seek time that lands ffmpeg on its first frame."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+from .errors import SettingsError
+from .probe import VideoInfo
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames [start, stop) of the source, rendered as one task."""
+
+    index: int
+    start: int
+    stop: int
+    seek_time: float = 0.0
+    """Seconds for ffmpeg's input `-ss`: halfway between frame start-1 and frame start,
+    so accurate seeking keeps frame `start` and drops the one before, even with VFR."""
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+
+def _seek_time(info: VideoInfo, frame: int) -> float:
+    if frame == 0:
+        return 0.0
+    if info.frame_times:
+        return (info.frame_times[frame - 1] + info.frame_times[frame]) / 2
+    return (frame - 0.5) / float(info.fps)
+
+
+def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
+    """Move a boundary to the nearest keyframe within `tolerance` frames (cheaper seeking)."""
+    pos = bisect.bisect_left(keyframes, boundary)
+    near = [k for k in keyframes[max(0, pos - 1) : pos + 1] if abs(k - boundary) <= tolerance]
+    return min(near, key=lambda k: abs(k - boundary)) if near else boundary
+
+
+def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False) -> list[Segment]:
+    """Segments of about `segment_seconds` each; the last may be shorter, none is empty."""
+    if not (isinstance(segment_seconds, (int, float)) and math.isfinite(segment_seconds) and segment_seconds > 0):
+        raise SettingsError(f"segment length must be a positive number of seconds, got {segment_seconds!r}")
+    length = max(1, round(segment_seconds * float(info.fps)))
+    boundaries = list(range(0, info.frame_count, length))[1:]
+    if snap_to_keyframes and info.keyframes:
+        boundaries = [_snap(b, info.keyframes, length // 2) for b in boundaries]
+    edges = sorted({0, *boundaries, info.frame_count})
+    return [
+        Segment(index=i, start=start, stop=stop, seek_time=_seek_time(info, start))
+        for i, (start, stop) in enumerate(zip(edges, edges[1:]))
+    ]
