@@ -100,7 +100,7 @@ def resolve_scheduler(scheduler: Any) -> tuple[Any, str]:
     return name, name
 
 
-def _check_workers(workers: int | None) -> int:
+def check_workers(workers: int | None) -> int:
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise SettingsError(f"workers must be a whole number of at least 1, got {workers!r}")
@@ -147,7 +147,7 @@ def render(
     chain = FilterChain.parse(filters)
     encode = EncodeSettings(preset=preset, crf=crf, threads=encoder_threads())
     dask_scheduler, scheduler_name = resolve_scheduler(scheduler)
-    workers = 1 if scheduler_name == "sync" else _check_workers(workers)
+    workers = 1 if scheduler_name == "sync" else check_workers(workers)
     info = probe(input)
     output = check_output_path(Path(output), info.path)
     segment_seconds = segment_seconds or default_segment_seconds(info.duration, workers)

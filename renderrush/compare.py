@@ -1,0 +1,107 @@
+"""The honest comparison: the same job, same segments and same encoder settings, run
+once sequentially (synchronous scheduler, one segment at a time, with every core for
+that one segment's decoder, filters and encoder) and once in parallel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .engine import JobResult, check_workers, default_segment_seconds, render
+from .ffmpeg import decoded_md5
+from .filters import FilterChain
+from .probe import probe
+from .progress import ProgressCallback
+
+
+@dataclass
+class Comparison:
+    """Sequential and parallel runs of one job side by side."""
+
+    sequential: JobResult
+    parallel: JobResult
+    identical: bool
+    """Both outputs decode to exactly the same frames."""
+
+    @property
+    def workers(self) -> int:
+        return self.parallel.workers
+
+    @property
+    def speedup(self) -> float:
+        return self.sequential.wall_seconds / self.parallel.wall_seconds
+
+    @property
+    def efficiency(self) -> float:
+        """Speedup per worker: 1.0 means every worker added its full share."""
+        return self.speedup / self.workers
+
+    def summary(self) -> str:
+        """A few lines that explain the numbers, including why speedup may be below N."""
+        seq, par = self.sequential, self.parallel
+        return (
+            f"sequential: {seq.wall_seconds:.2f} s, {seq.fps:.0f} fps, CPU {seq.cpu_percent:.0f}% of all cores\n"
+            f"parallel ({par.workers} workers, {par.scheduler}): {par.wall_seconds:.2f} s, {par.fps:.0f} fps, "
+            f"CPU {par.cpu_percent:.0f}%\n"
+            f"speedup {self.speedup:.2f}x, efficiency {self.efficiency:.0%} per worker, "
+            f"frames {seq.frames}/{par.frames}, outputs {'identical' if self.identical else 'DIFFER'}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": str(self.sequential.input),
+            "filters": self.sequential.filters,
+            "workers": self.workers,
+            "segments": len(self.parallel.segments),
+            "segment_seconds": self.parallel.segment_seconds,
+            "sequential_seconds": self.sequential.wall_seconds,
+            "parallel_seconds": self.parallel.wall_seconds,
+            "speedup": self.speedup,
+            "efficiency": self.efficiency,
+            "sequential_frames": self.sequential.frames,
+            "parallel_frames": self.parallel.frames,
+            "sequential_cpu_percent": self.sequential.cpu_percent,
+            "parallel_cpu_percent": self.parallel.cpu_percent,
+            "identical": self.identical,
+            "sequential": self.sequential.to_dict(),
+            "parallel": self.parallel.to_dict(),
+        }
+
+
+def compare(
+    input: str | os.PathLike,
+    filters: str | FilterChain | None = None,
+    workers: int | None = None,
+    segment_seconds: float | None = None,
+    scheduler: Any = "processes",
+    preset: str = "veryfast",
+    crf: float = 23,
+    progress: ProgressCallback | None = None,
+    keep_outputs: str | os.PathLike | None = None,
+) -> Comparison:
+    """Render `input` sequentially, then with `workers` in parallel, and compare.
+
+    Both runs use the same segments and encoder settings, so their frames must be
+    identical (checked by decoding both). Outputs go to a temporary folder unless
+    `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
+    """
+    info = probe(input)
+    chain = FilterChain.parse(filters)
+    parallel_options = dict(workers=workers, scheduler=scheduler)
+    segment_seconds = segment_seconds or default_segment_seconds(info.duration, check_workers(workers))
+    folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
+    common = dict(filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress)
+    try:
+        runs = {
+            label: render(info.path, folder / f"{info.path.stem}.{label}.mp4", label=label, **common, **options)
+            for label, options in (("sequential", {"scheduler": "sync"}), ("parallel", parallel_options))
+        }
+        identical = decoded_md5(runs["sequential"].output) == decoded_md5(runs["parallel"].output)
+    finally:
+        if not keep_outputs:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Comparison(runs["sequential"], runs["parallel"], identical)

@@ -1,0 +1,116 @@
+"""End-to-end renders on generated videos: exact frames, joins, audio, codecs, containers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from renderrush import Param, compare, make_sample_video, probe, register_filter, render, unregister_filter
+from renderrush.ffmpeg import decoded_md5, run_ffmpeg
+from renderrush.progress import SEGMENT_FINISHED, SEGMENT_STARTED, STITCHED, STITCHING
+
+from .conftest import SMALL, decode_frames, frame_indices, stream_codecs
+
+CLIP_FRAMES = 90
+
+
+@pytest.mark.parametrize("segment_seconds", [0.4, 0.7, 1.0, 1.3, 5.0])
+def test_every_frame_once_in_order_across_joins(clip: Path, tmp_path: Path, segment_seconds: float) -> None:
+    out = tmp_path / "out.mp4"
+    result = render(clip, out, "grayscale", workers=2, segment_seconds=segment_seconds, scheduler="threads")
+    assert result.frames == CLIP_FRAMES
+    assert probe(out).frame_count == CLIP_FRAMES
+    assert frame_indices(out) == list(range(CLIP_FRAMES))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # temporaries removed
+
+
+def test_sequential_and_parallel_processes_give_identical_frames(clip: Path, tmp_path: Path) -> None:
+    result = compare(clip, "grayscale,blur:1.5,contrast:1.3", workers=2, segment_seconds=0.7, keep_outputs=tmp_path)
+    assert result.identical
+    assert result.sequential.frames == result.parallel.frames == CLIP_FRAMES
+    assert result.sequential.scheduler == "sync" and result.parallel.scheduler == "processes"
+    assert len(result.parallel.segments) == 5
+    assert {s.worker_pid for s in result.parallel.segments} != {result.sequential.segments[0].worker_pid}
+    assert decoded_md5(result.sequential.output) == decoded_md5(result.parallel.output)
+    assert result.speedup == pytest.approx(result.sequential.wall_seconds / result.parallel.wall_seconds)
+    assert result.efficiency == pytest.approx(result.speedup / 2)
+    assert 0 < result.sequential.cpu_percent <= 100 and 0 < result.parallel.cpu_percent <= 100
+
+
+def test_output_is_h264_mp4_with_source_audio_and_faststart(clip: Path, tmp_path: Path) -> None:
+    out = render(clip, tmp_path / "a.mp4", None, workers=2, segment_seconds=1, scheduler="threads").output
+    assert stream_codecs(out) == {"video": "h264", "audio": "aac"}
+    info = probe(out)
+    assert info.pix_fmt == "yuv420p" and (info.width, info.height) == SMALL
+    head = out.read_bytes()[:4096]
+    assert head.find(b"moov") != -1, "+faststart puts the index at the front"
+
+
+def test_source_without_audio_gives_output_without_audio(silent_clip: Path, tmp_path: Path) -> None:
+    out = render(silent_clip, tmp_path / "s.mp4", "invert", segment_seconds=0.5, scheduler="threads").output
+    assert stream_codecs(out) == {"video": "h264"}
+    assert not probe(out).has_audio
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "audio_codec"),
+    [("in.mov", (160, 120), "aac"), ("in.mkv", (160, 120), "aac"), ("in.avi", (161, 121), "mp3"), ("odd.mp4", (97, 65), "aac")],
+)
+def test_containers_and_odd_sizes(videos: Path, tmp_path: Path, name: str, size: tuple[int, int], audio_codec: str) -> None:
+    source = make_sample_video(videos / name, seconds=2, size=size, fps=25)
+    assert stream_codecs(source)["audio"].startswith(audio_codec)
+    out = tmp_path / "out.mp4"
+    render(source, out, "brightness:20", workers=2, segment_seconds=0.6, scheduler="processes")
+    info = probe(out)
+    assert info.frame_count == 50
+    assert (info.width, info.height) == (size[0] - size[0] % 2, size[1] - size[1] % 2)  # odd edge cropped
+    assert stream_codecs(out) == {"video": "h264", "audio": "aac"}  # non-AAC audio is converted
+    assert frame_indices(out) == list(range(50))
+
+
+def test_variable_frame_rate_source_keeps_every_frame(clip: Path, tmp_path: Path) -> None:
+    vfr = tmp_path / "vfr.mkv"
+    # frame times jump by 0.5 s at frame 40 and tighten after frame 60: not constant-rate
+    run_ffmpeg(
+        ["-i", clip, "-vf", "setpts='(N/30+gte(N,40)*0.5-gte(N,60)*(N-60)/90)/TB'", "-fps_mode", "passthrough",
+         "-c:v", "libx264", "-preset", "ultrafast", "-an", "-y", vfr],
+        what="making a VFR clip",
+    )  # fmt: skip
+    times = probe(vfr).frame_times
+    gaps = np.diff(times)
+    assert gaps.max() > 2 * gaps.min(), "the clip really has a variable frame rate"
+    out = render(vfr, tmp_path / "vfr.mp4", None, workers=2, segment_seconds=0.5, scheduler="threads").output
+    assert frame_indices(out) == list(range(CLIP_FRAMES))
+
+
+def test_user_registered_filter_runs_in_worker_processes(clip: Path, tmp_path: Path) -> None:
+    @register_filter("paint_bottom", level=Param(200, 0, 255, "grey level"))
+    def paint_bottom(frame: np.ndarray, level: int) -> np.ndarray:
+        frame[-20:] = level
+        return frame
+
+    try:
+        out = render(clip, tmp_path / "u.mp4", "paint_bottom:level=60", workers=2, segment_seconds=1).output
+    finally:
+        unregister_filter("paint_bottom")
+    frames = decode_frames(out, "rgb24")
+    assert len(frames) == CLIP_FRAMES
+    bottom = np.stack([f[-16:, :, :] for f in frames]).astype(int)
+    assert abs(bottom.mean() - 60) < 3 and bottom.std() < 3
+    assert frame_indices(out) == list(range(CLIP_FRAMES))
+
+
+def test_progress_events_cover_segments_and_arrive_every_second(videos: Path, tmp_path: Path) -> None:
+    source = make_sample_video(videos / "progress.mp4", seconds=6, size=(320, 240), fps=30)
+    events = []
+    render(source, tmp_path / "p.mp4", "blur:3", workers=2, segment_seconds=1, scheduler="processes", progress=events.append)
+    kinds = [e.kind for e in events]
+    assert sorted(e.segment for e in events if e.kind == SEGMENT_STARTED) == list(range(6))
+    assert sorted(e.segment for e in events if e.kind == SEGMENT_FINISHED) == list(range(6))
+    assert kinds[-1] == STITCHED and STITCHING in kinds
+    done = [e.frames_done for e in events]
+    assert done == sorted(done) and done[-1] == events[-1].frames_total == 180
+    stamps = [e.elapsed for e in events]
+    assert max(np.diff(stamps)) < 1.0

@@ -1,0 +1,149 @@
+"""Filter registry, chain parsing and printing, and what each built-in does to pixels."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from renderrush import FilterChain, FilterError, Param, available_filters, register_filter, unregister_filter
+from renderrush.filters import BGR, YUV
+
+W, H = 64, 48
+BUILTINS = {"grayscale", "blur", "brightness", "contrast", "sepia", "sharpen", "invert"}
+
+
+@pytest.fixture
+def bgr() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return cv2.GaussianBlur(rng.integers(30, 220, (H, W, 3), dtype=np.uint8), (0, 0), 2)
+
+
+def as_yuv(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+
+
+def yuv_to_bgr(flat: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(flat.reshape(H * 3 // 2, W), cv2.COLOR_YUV2BGR_I420)
+
+
+def test_builtins_are_registered() -> None:
+    assert BUILTINS <= set(available_filters())
+
+
+@pytest.mark.parametrize(
+    ("text", "printed"),
+    [
+        ("grayscale,blur:5,contrast:1.3", "grayscale,blur:5,contrast:1.3"),
+        (" Grayscale , blur:sigma=2.5 ", "grayscale,blur:2.5"),
+        ("brightness", "brightness:0"),
+        ("", "none"),
+        ("none", "none"),
+    ],
+)
+def test_chain_parses_and_prints_canonically(text: str, printed: str) -> None:
+    chain = FilterChain.parse(text)
+    assert str(chain) == printed
+    assert str(FilterChain.parse(str(chain))) == printed
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("blurr", "unknown filter 'blurr'; available: blur, brightness, contrast, grayscale, invert, sepia, sharpen"),
+        ("blur:0", "blur sigma must be between 0.1 and 50, got 0"),
+        ("contrast:abc", "contrast gain must be a number between 0 and 4, got 'abc'"),
+        ("grayscale:1", "filter 'grayscale' takes no parameters"),
+        ("blur:1:2", "filter 'blur' takes parameters sigma"),
+        ("blur:radius=3", "filter 'blur' has no parameter 'radius'; it takes: sigma"),
+        ("brightness:1e9", "brightness offset must be between -255 and 255"),
+    ],
+)
+def test_bad_chains_say_what_is_allowed(text: str, message: str) -> None:
+    with pytest.raises(FilterError) as excinfo:
+        FilterChain.parse(text)
+    assert message in str(excinfo.value)
+
+
+def test_chain_keeps_yuv_unless_a_filter_needs_bgr() -> None:
+    assert FilterChain.parse("grayscale,blur:5,contrast:1.3,brightness:10,invert,sharpen").pixel_format == YUV
+    assert FilterChain.parse("grayscale,sepia").pixel_format == BGR
+
+
+@pytest.mark.parametrize("text", ["grayscale", "brightness:40", "brightness:-30", "contrast:1.5", "contrast:0.5", "invert"])
+def test_yuv_path_matches_bgr_path(bgr: np.ndarray, text: str) -> None:
+    step = FilterChain.parse(text).steps[0]
+    via_yuv = yuv_to_bgr(FilterChain.parse(text).apply(as_yuv(bgr), W, H))
+    via_bgr = yuv_to_bgr(as_yuv(step.spec.bgr(bgr.copy(), **step.kwargs)))
+    assert np.abs(via_yuv.astype(int) - via_bgr.astype(int)).mean() < 2.5
+
+
+def test_grayscale_neutralises_chroma_and_keeps_luma(bgr: np.ndarray) -> None:
+    frame = as_yuv(bgr)
+    luma = frame[: W * H].copy()
+    out = FilterChain.parse("grayscale").apply(frame, W, H)
+    assert np.array_equal(out[: W * H], luma)
+    assert np.all(out[W * H :] == 128)
+
+
+def test_brightness_contrast_invert_move_luma_the_right_way(bgr: np.ndarray) -> None:
+    def mean_luma(text: str) -> float:
+        return float(FilterChain.parse(text).apply(as_yuv(bgr), W, H)[: W * H].mean())
+
+    base = mean_luma("none")
+    assert mean_luma("brightness:30") == pytest.approx(base + 30 * 219 / 255, abs=1)
+    spread = lambda text: float(FilterChain.parse(text).apply(as_yuv(bgr), W, H)[: W * H].std())  # noqa: E731
+    assert spread("contrast:2") > 1.8 * spread("none")
+    assert mean_luma("invert") == pytest.approx(251 - base, abs=1)
+
+
+def test_blur_smooths_and_sharpen_adds_detail(bgr: np.ndarray) -> None:
+    def detail(text: str) -> float:
+        luma = FilterChain.parse(text).apply(as_yuv(bgr), W, H)[: W * H].reshape(H, W)
+        return float(np.abs(np.diff(luma.astype(int), axis=1)).mean())
+
+    assert detail("blur:3") < 0.5 * detail("none") < detail("sharpen:2")
+
+
+def test_sepia_tints_warm(bgr: np.ndarray) -> None:
+    gray = cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    out = FilterChain.parse("sepia").apply(gray.reshape(-1), W, H).reshape(H, W, 3).astype(int)
+    blue, green, red = out[..., 0].mean(), out[..., 1].mean(), out[..., 2].mean()
+    assert red > green > blue
+
+
+def test_register_filter_validates_names_and_duplicates() -> None:
+    with pytest.raises(FilterError, match="lower-case"):
+        register_filter("Bad Name")(lambda f: f)
+    with pytest.raises(FilterError, match="exists already"):
+        register_filter("blur")(lambda f: f)
+
+
+def test_user_filter_parameters_are_validated_and_applied(bgr: np.ndarray) -> None:
+    @register_filter("tint_red", amount=Param(10, 0, 100))
+    def tint_red(frame: np.ndarray, amount: int) -> np.ndarray:
+        """Add red."""
+        frame[..., 2] = cv2.add(frame[..., 2], amount)
+        return frame
+
+    try:
+        assert available_filters()["tint_red"].description == "Add red."
+        with pytest.raises(FilterError, match="whole number"):
+            FilterChain.parse("tint_red:1.5")
+        chain = FilterChain.parse("tint_red:20")
+        assert chain.pixel_format == BGR
+        out = chain.apply(bgr.reshape(-1).copy(), W, H).reshape(H, W, 3)
+        assert np.array_equal(out[..., 2].astype(int), np.minimum(bgr[..., 2].astype(int) + 20, 255))
+    finally:
+        unregister_filter("tint_red")
+    with pytest.raises(FilterError, match="unknown filter 'tint_red'"):
+        FilterChain.parse("tint_red")
+
+
+def test_user_filter_returning_wrong_shape_is_reported(bgr: np.ndarray) -> None:
+    register_filter("shrink")(lambda frame: frame[::2])
+    try:
+        with pytest.raises(FilterError, match=r"returned uint8 \(24, 64, 3\); it must return uint8 \(48, 64, 3\)"):
+            FilterChain.parse("shrink").apply(bgr.reshape(-1).copy(), W, H)
+    finally:
+        unregister_filter("shrink")
