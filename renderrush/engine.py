@@ -19,6 +19,7 @@ from .errors import SettingsError
 from .filters import FilterChain
 from .outputs import check_output_path
 from .plan import plan_segments
+from .pools import discard_pool, process_pool
 from .probe import VideoInfo, probe
 from .progress import STITCHED, ProgressCallback, ProgressPoller, progress_path, stitch_marker
 from .render import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
@@ -107,6 +108,15 @@ def check_workers(workers: int | None) -> int:
     return workers
 
 
+def _compute_options(scheduler_name: str, workers: int) -> dict[str, Any]:
+    """dask.compute keywords: one task per worker at a time (dask's default batches six)."""
+    if scheduler_name == "processes":
+        return {"pool": process_pool(workers), "chunksize": 1}
+    if scheduler_name == "threads":
+        return {"num_workers": workers}
+    return {}
+
+
 def _stitch_task(
     results: list[SegmentResult], workdir: str, output: Path, info: VideoInfo
 ) -> tuple[list[SegmentResult], float]:
@@ -167,10 +177,13 @@ def render(
         ]  # fmt: skip
         tasks = [dask.delayed(render_segment, pure=False)(job, dask_key_name=f"segment-{job.segment.index}") for job in jobs]
         graph = dask.delayed(_stitch_task, pure=False)(tasks, str(workdir), output, info, dask_key_name="stitch")
-        options = {"num_workers": workers, "chunksize": 1} if scheduler_name in ("threads", "processes") else {}
         with ProgressPoller(workdir, segments, progress, label=label) as poller:
-            (results, stitch_seconds), = dask.compute(graph, scheduler=dask_scheduler, **options)
+            (results, stitch_seconds), = dask.compute(graph, scheduler=dask_scheduler, **_compute_options(scheduler_name, workers))
         poller.emit(STITCHED)
+    except BaseException:
+        if scheduler_name == "processes":
+            discard_pool(workers)  # interrupted or failed workers may still be busy
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return JobResult(
