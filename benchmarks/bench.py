@@ -1,0 +1,255 @@
+"""RenderRush benchmark: renderrush (sequential, processes, threads) against one ffmpeg
+command doing the same filters and encode, decode-only ffmpeg, a single-threaded user
+filter, and peak memory of the job's process tree for a clip and one 4x longer.
+
+Repeats are interleaved (every case once per round) and the median is reported, so
+slow drifts of a noisy machine hit every case alike. Prints one table, writes one JSON.
+
+    python benchmarks/bench.py                      # 720p and 1080p, 30 s, 3 repeats
+    python benchmarks/bench.py --seconds 10 --sizes 1280x720 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import psutil
+
+import renderrush as rr
+from renderrush.ffmpeg import ffmpeg_command
+from renderrush.progress import SEGMENT_FINISHED, ProgressEvent
+from renderrush.resources import available_cores
+
+CHAINS = {
+    "grayscale": "hue=s=0",
+    "grayscale,blur:5,contrast:1.3": "hue=s=0,gblur=sigma=5,eq=contrast=1.3",
+}
+PRESET, CRF = "veryfast", 23
+USER_CHAIN = "vignette:0.7"
+
+
+@lru_cache(maxsize=4)
+def _vignette_mask(height: int, width: int, strength: float) -> np.ndarray:
+    y, x = np.ogrid[-1 : 1 : height * 1j, -1 : 1 : width * 1j]
+    return (1 - strength * np.clip((x * x + y * y) / 2, 0, 1))[..., None].astype(np.float32)
+
+
+@rr.register_filter("vignette", strength=rr.Param(0.6, 0.0, 1.0, "corner darkening"))
+def vignette(frame: np.ndarray, strength: float) -> np.ndarray:
+    """Pure-NumPy vignette: single-threaded work no library parallelises for us."""
+    return (frame * _vignette_mask(*frame.shape[:2], strength)).astype(np.uint8)
+
+
+class TreeSampler:
+    """Samples system CPU times and the summed RSS of this process and all its children."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval, self.samples = interval, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._procs: dict[int, psutil.Process] = {}
+
+    def _tree_rss(self) -> int:
+        root = psutil.Process()
+        total = 0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), psutil.cpu_times(), self._tree_rss()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "TreeSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_rss(self) -> int:
+        return max(rss for _, _, rss in self.samples)
+
+    def cpu_percent(self, start: float, stop: float) -> float | None:
+        inside = [times for t, times, _ in self.samples if start <= t <= stop]
+        if len(inside) < 2:
+            return None
+        return rr.resources.cpu_busy_percent(inside[0], inside[-1])
+
+
+@dataclass
+class Run:
+    seconds: float
+    frames: int
+    peak_rss: int
+    cpu_percent: float | None = None
+    parallel_cpu_percent: float | None = None
+    tail_seconds: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+
+def run_renderrush(clip: Path, out: Path, chain: str, scheduler: str, workers: int) -> Run:
+    finishes: list[float] = []
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.kind == SEGMENT_FINISHED:
+            finishes.append(time.perf_counter())
+
+    with TreeSampler() as sampler:
+        start = time.perf_counter()
+        result = rr.render(clip, out, chain, workers=workers, scheduler=scheduler, preset=PRESET, crf=CRF, progress=on_event)
+        stop = time.perf_counter()
+    run = Run(result.wall_seconds, result.frames, sampler.peak_rss(), cpu_percent=result.cpu_percent)
+    if scheduler != "sync" and len(finishes) >= 2:
+        tail_start = sorted(finishes)[-2]  # from here on only the last segment runs
+        run.tail_seconds = max(finishes) - tail_start
+        run.parallel_cpu_percent = sampler.cpu_percent(start, tail_start)
+    run.extra = {"segments": len(result.segments), "segment_seconds": result.segment_seconds, "stop": stop}
+    return run
+
+
+def run_ffmpeg(args: list[str], frames: int) -> Run:
+    with TreeSampler() as sampler:
+        start = time.perf_counter()
+        before = psutil.cpu_times()
+        subprocess.run(ffmpeg_command(*args), check=True)
+        seconds = time.perf_counter() - start
+        cpu = rr.resources.cpu_busy_percent(before, psutil.cpu_times())
+    return Run(seconds, frames, sampler.peak_rss(), cpu_percent=cpu)
+
+
+def cases_for(clip: Path, work: Path, frames: int, workers: int) -> dict[str, Callable[[], Run]]:
+    """Every measurement of one clip, by name."""
+    cases: dict[str, Callable[[], Run]] = {
+        "decode-only ffmpeg": lambda: run_ffmpeg(["-i", clip, "-map", "0:v:0", "-f", "null", "-"], frames),
+    }
+    for chain, ff_filter in CHAINS.items():
+        out = work / "out.mp4"
+        cases[f"{chain} | ffmpeg"] = lambda f=ff_filter: run_ffmpeg(
+            ["-i", clip, "-vf", f, "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-c:a", "copy",
+             "-movflags", "+faststart", "-y", out], frames)  # fmt: skip
+        for scheduler, n in (("sync", 1), ("processes", workers), ("threads", workers)):
+            cases[f"{chain} | rr {scheduler}"] = lambda c=chain, s=scheduler, n=n: run_renderrush(clip, out, c, s, n)
+    for scheduler, n in (("sync", 1), ("processes", workers)):
+        cases[f"{USER_CHAIN} | rr {scheduler}"] = lambda s=scheduler, n=n: run_renderrush(clip, work / "u.mp4", USER_CHAIN, s, n)
+    return cases
+
+
+def median_run(runs: list[Run]) -> dict:
+    def med(values: list[float | None]) -> float | None:
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    return {
+        "seconds": med([r.seconds for r in runs]),
+        "fps": med([r.fps for r in runs]),
+        "cpu_percent": med([r.cpu_percent for r in runs]),
+        "parallel_cpu_percent": med([r.parallel_cpu_percent for r in runs]),
+        "tail_seconds": med([r.tail_seconds for r in runs]),
+        "peak_rss_mb": med([r.peak_rss / 2**20 for r in runs]),
+        "repeats": len(runs),
+        "all_seconds": [round(r.seconds, 3) for r in runs],
+    }
+
+
+def ratios(results: dict[str, dict]) -> dict[str, float]:
+    """The target ratios: parallel/sequential, renderrush/ffmpeg, renderrush/decode-only."""
+    fps = {name: r["fps"] for name, r in results.items()}
+    out: dict[str, float] = {}
+    for chain in [*CHAINS, USER_CHAIN]:
+        seq = fps[f"{chain} | rr sync"]
+        for scheduler in ("processes", "threads"):
+            if f"{chain} | rr {scheduler}" in fps:
+                out[f"{chain} | speedup {scheduler}/sync"] = fps[f"{chain} | rr {scheduler}"] / seq
+        if chain in CHAINS:
+            out[f"{chain} | rr processes / ffmpeg"] = fps[f"{chain} | rr processes"] / fps[f"{chain} | ffmpeg"]
+            out[f"{chain} | rr sync / ffmpeg"] = seq / fps[f"{chain} | ffmpeg"]
+            out[f"{chain} | rr processes / decode-only"] = fps[f"{chain} | rr processes"] / fps["decode-only ffmpeg"]
+    return out
+
+
+def measure_clip(clip: Path, work: Path, repeats: int, workers: int) -> dict:
+    frames = rr.probe(clip).frame_count
+    cases = cases_for(clip, work, frames, workers)
+    runs: dict[str, list[Run]] = {name: [] for name in cases}
+    for repeat in range(repeats):
+        for name, case in cases.items():
+            runs[name].append(case())
+            print(f"  round {repeat + 1}/{repeats} {name:<45} {runs[name][-1].fps:7.1f} fps", flush=True)
+    results = {name: median_run(r) for name, r in runs.items()}
+    return {"frames": frames, "results": results, "ratios": ratios(results)}
+
+
+def measure_memory(short: Path, long: Path, work: Path, repeats: int, workers: int) -> dict:
+    """Peak RSS of the job's process tree: a clip and one 4x longer must cost the same."""
+    peaks: dict[str, list[int]] = {"short": [], "long": []}
+    for _ in range(repeats):
+        for name, clip in (("short", short), ("long", long)):
+            peaks[name].append(run_renderrush(clip, work / "m.mp4", "grayscale", "processes", workers).peak_rss)
+    short_mb, long_mb = (statistics.median(peaks[k]) / 2**20 for k in ("short", "long"))
+    return {"short_peak_mb": short_mb, "long_peak_mb": long_mb, "long_over_short": long_mb / short_mb}
+
+
+def print_table(report: dict) -> None:
+    for size, clip in report["clips"].items():
+        print(f"\n== {size}, {report['seconds']} s, {clip['frames']} frames, median of {report['repeats']} ==")
+        print(f"{'case':<48}{'fps':>8}{'sec':>8}{'cpu%':>7}{'par cpu%':>9}{'tail s':>8}{'peak MB':>9}")
+        for name, r in clip["results"].items():
+            cells = [r["fps"], r["seconds"], r["cpu_percent"], r["parallel_cpu_percent"], r["tail_seconds"], r["peak_rss_mb"]]
+            print(f"{name:<48}" + "".join(f"{c:>8.1f} " if c is not None else f"{'-':>8} " for c in cells))
+        for name, value in clip["ratios"].items():
+            print(f"  {name:<58} {value:6.2f}x")
+    mem = report["memory"]
+    print(f"\npeak memory (job process tree): {report['seconds']} s clip {mem['short_peak_mb']:.0f} MB, "
+          f"4x longer {mem['long_peak_mb']:.0f} MB, ratio {mem['long_over_short']:.2f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--sizes", default="1280x720,1920x1080")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=available_cores())
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/bench.json"))
+    args = parser.parse_args()
+    report = {"seconds": args.seconds, "repeats": args.repeats, "workers": args.workers, "cores": available_cores(),
+              "preset": PRESET, "crf": CRF, "clips": {}}  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="renderrush-bench-") as tmp:
+        work = Path(tmp)
+        for size in args.sizes.split(","):
+            width, height = (int(v) for v in size.split("x"))
+            clip = rr.make_sample_video(work / f"{size}.mp4", seconds=args.seconds, size=(width, height))
+            print(f"{size}: generated {clip.name}", flush=True)
+            report["clips"][size] = measure_clip(clip, work, args.repeats, args.workers)
+        first = args.sizes.split(",")[0]
+        width, height = (int(v) for v in first.split("x"))
+        long_clip = rr.make_sample_video(work / "long.mp4", seconds=4 * args.seconds, size=(width, height))
+        report["memory"] = measure_memory(work / f"{first}.mp4", long_clip, work, max(1, args.repeats // 2), args.workers)
+    print_table(report)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
