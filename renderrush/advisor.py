@@ -1,0 +1,184 @@
+"""Worker count and segment length for a job, from simple rules or from past timings.
+
+Without usable history the advice is rule-based:
+  workers = min(cores, workers that fit in available memory), and
+  segment_seconds = max(2 s, duration / (workers * 4)) (about four segments per worker,
+  so a slow segment does not leave the other workers idle for long), with workers then
+  reduced to the number of segments when the clip is too short to give each one a segment.
+
+With timings of at least two different worker counts at a similar resolution (pixel
+count within 25%), it fits Amdahl's law to seconds per frame, t(n) = s + p / n, and
+picks the smallest n whose next worker would save less than 5% (see `recommend`).
+
+Memory per worker (`worker_memory`) = 150 MB (Python, numpy, OpenCV, dask) +
+1.25 (safety) * width * height * 300 bytes, where 300 bytes per pixel is ~40 for the
+few BGR frames in flight and the decoder in the Python process plus ~260 for the x264
+encoder process (lookahead and reference frames). Measured peaks: 1080p about 120 MB
+Python + 490-580 MB encoder at 1-2 encoder threads (estimate 927 MB); 360p about
+67 + 110 MB (estimate 236 MB). More encoder threads use more (780 MB at 8 threads, 1080p).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from renderrush import resources
+from renderrush.errors import SettingsError
+
+MIN_SEGMENT_SECONDS = 2.0
+SEGMENTS_PER_WORKER = 4
+WORKER_BASE_BYTES = 150 * 1000**2
+BYTES_PER_PIXEL = 300
+MEMORY_SAFETY = 1.25
+SIMILAR_PIXELS = 0.25
+GAIN_THRESHOLD = 0.05
+MAX_WORKERS_PER_CORE = 4
+
+
+@dataclass(frozen=True)
+class RunTiming:
+    """Wall time of one past render of `frames` frames at width x height with `workers` workers."""
+
+    workers: int
+    wall_seconds: float
+    width: int
+    height: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class AmdahlFit:
+    """Seconds per frame t(n) = serial + parallel / n, fitted by least squares."""
+
+    serial: float
+    parallel: float
+    r2: float
+
+    def predict(self, workers: int) -> float:
+        """Predicted seconds per frame with `workers` workers."""
+        return self.serial + self.parallel / workers
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    workers: int
+    segment_seconds: float
+    method: str  # "rules" or "amdahl"
+    reason: str
+    memory_cap_workers: int
+    fit: AmdahlFit | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return asdict(self)
+
+
+def worker_memory(width: int, height: int) -> int:
+    """Estimated peak bytes one worker needs at this resolution (formula in the module docstring)."""
+    return int(WORKER_BASE_BYTES + MEMORY_SAFETY * width * height * BYTES_PER_PIXEL)
+
+
+def fit_amdahl(runs: Sequence[RunTiming]) -> AmdahlFit:
+    """Fit seconds per frame t(n) = s + p/n over `runs` (one resolution) with s, p >= 0.
+
+    Needs at least two distinct worker counts. If the unconstrained least-squares fit
+    makes s or p negative, the better of the two one-term fits (s = 0 or p = 0) is used.
+    """
+    if len({r.workers for r in runs}) < 2:
+        raise SettingsError("an Amdahl fit needs timings at two or more different worker counts")
+    for r in runs:
+        if r.workers < 1 or r.frames < 1 or r.wall_seconds <= 0:
+            raise SettingsError(f"invalid run timing {r}: workers and frames must be >= 1, wall time > 0")
+    inv_n = np.array([1.0 / r.workers for r in runs])
+    y = np.array([r.wall_seconds / r.frames for r in runs])
+    a = np.column_stack([np.ones_like(inv_n), inv_n])
+    (s, p), *_ = np.linalg.lstsq(a, y, rcond=None)
+    if s < 0 or p < 0:
+        serial_only = (float(y.mean()), 0.0)
+        parallel_only = (0.0, max(0.0, float(inv_n @ y / (inv_n @ inv_n))))
+        s, p = min(serial_only, parallel_only, key=lambda sp: float(np.sum((y - sp[0] - sp[1] * inv_n) ** 2)))
+    ss_res = float(np.sum((y - s - p * inv_n) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+    return AmdahlFit(float(s), float(p), r2)
+
+
+def recommend(
+    width: int,
+    height: int,
+    duration: float,
+    history_runs: Sequence[RunTiming] | None = None,
+    cores: int | None = None,
+    available_memory: int | None = None,
+) -> Recommendation:
+    """Advise workers and segment seconds for a width x height clip of `duration` seconds.
+
+    Uses the Amdahl fit when `history_runs` holds similar-resolution timings at two or
+    more worker counts: then workers is the smallest n in 1..min(cores * 4, memory cap)
+    for which t(n+1) is less than 5% below t(n); otherwise the rules in the module docstring.
+    """
+    if width < 1 or height < 1 or not duration > 0:
+        raise SettingsError(f"cannot advise on a {width}x{height} clip of {duration} s: all must be positive")
+    cores = resources.available_cores() if cores is None else cores
+    if cores < 1:
+        raise SettingsError(f"cores must be at least 1, got {cores}")
+    free = resources.available_memory() if available_memory is None else available_memory
+    per_worker = worker_memory(width, height)
+    memory_cap = max(1, free // per_worker)
+    resources_text = (
+        f"{_count(cores, 'core')} and {free / 1e9:.1f} GB free memory (room for "
+        f"{_count(memory_cap, 'worker')} at ~{per_worker / 1e6:.0f} MB each at {width}x{height})"
+    )
+    similar = [r for r in history_runs or () if abs(r.width * r.height / (width * height) - 1) <= SIMILAR_PIXELS]
+    if len({r.workers for r in similar}) < 2:
+        seconds, workers, seg_text = _segments(duration, min(cores, memory_cap))
+        reason = (
+            f"Rules ({_count(len(similar), 'similar past run')}, fewer than two worker counts to fit): "
+            f"{resources_text} allow {_count(min(cores, memory_cap), 'worker')}; {seg_text}."
+        )
+        return Recommendation(workers, seconds, "rules", reason, memory_cap)
+
+    fit = fit_amdahl(similar)
+    limit = min(cores * MAX_WORKERS_PER_CORE, memory_cap)
+    best = next((n for n in range(1, limit) if _gain(fit, n) < GAIN_THRESHOLD), limit)
+    if best < limit:
+        stop_text = f"under the {GAIN_THRESHOLD:.0%} threshold"
+    elif limit == memory_cap:
+        stop_text = f"but memory has room for only {_count(limit, 'worker')}"
+    else:
+        stop_text = f"but {MAX_WORKERS_PER_CORE} workers per core is the upper limit"
+    measured = max(r.workers for r in similar)
+    beyond = f"; extrapolated beyond the {measured} workers measured" if best > measured else ""
+    seconds, workers, seg_text = _segments(duration, best)
+    reason = (
+        f"Amdahl fit over {_count(len(similar), 'similar run')}: t(n) = {fit.serial * 1000:.2f} + "
+        f"{fit.parallel * 1000:.2f}/n ms per frame (r2 = {fit.r2:.2f}); predicted "
+        f"{fit.predict(best) * 1000:.2f} ms/frame at {_count(best, 'worker')}, "
+        f"{fit.predict(best + 1) * 1000:.2f} at {best + 1} ({_gain(fit, best):.1%} faster, {stop_text}){beyond}; "
+        f"{resources_text}; {seg_text}."
+    )
+    return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit)
+
+
+def _gain(fit: AmdahlFit, workers: int) -> float:
+    """Fraction of t(n) saved by one more worker: 1 - t(n+1) / t(n)."""
+    return 1 - fit.predict(workers + 1) / fit.predict(workers)
+
+
+def _segments(duration: float, workers: int) -> tuple[float, int, str]:
+    """Segment seconds for `workers`, the workers the resulting segments can keep busy, and a sentence."""
+    seconds = max(MIN_SEGMENT_SECONDS, duration / (workers * SEGMENTS_PER_WORKER))
+    count = math.ceil(duration / seconds)
+    text = f"{seconds:.1f} s segments make {_count(count, 'segment')} of the {duration:.1f} s clip"
+    if count < workers:
+        text += f", so only {_count(count, 'worker')} can be busy"
+    return seconds, min(workers, count), text
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
