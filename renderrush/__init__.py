@@ -7,6 +7,7 @@ from .errors import (
     FFmpegError,
     FilterError,
     InputNotFoundError,
+    JobCancelledError,
     NotAVideoError,
     OutputError,
     RenderRushError,
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Comparison", "EmptyVideoError", "EncodeSettings", "FFmpegError", "FilterChain", "FilterError",
-    "InputNotFoundError", "JobResult", "NotAVideoError", "OutputError", "Param", "ProgressEvent",
+    "InputNotFoundError", "JobCancelledError", "JobResult", "NotAVideoError", "OutputError", "Param", "ProgressEvent",
     "RenderRushError", "Segment", "SegmentError", "SegmentResult", "SettingsError", "StitchError",
     "UnsupportedVideoError", "VideoInfo", "available_filters", "compare", "make_sample_video",
     "plan_segments", "probe", "register_filter", "render", "unregister_filter",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,7 @@ def render(
     progress: ProgressCallback | None = None,
     snap_to_keyframes: bool = False,
     label: str = "",
+    cancel: threading.Event | None = None,
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
@@ -151,7 +153,8 @@ def render(
     worker. `scheduler` is "processes" (default), "threads", "sync" (one segment at a
     time: the honest sequential baseline) or a `distributed.Client` whose workers see
     the same files. `progress` receives `ProgressEvent`s several times a second.
-    The output appears only if the whole job succeeds.
+    Setting the `cancel` event stops the job within a fraction of a second
+    (`JobCancelledError`). The output appears only if the whole job succeeds.
     """
     started_at, started = time.time(), time.perf_counter()
     chain = FilterChain.parse(filters)
@@ -177,7 +180,7 @@ def render(
         ]  # fmt: skip
         tasks = [dask.delayed(render_segment, pure=False)(job, dask_key_name=f"segment-{job.segment.index}") for job in jobs]
         graph = dask.delayed(_stitch_task, pure=False)(tasks, str(workdir), output, info, dask_key_name="stitch")
-        with ProgressPoller(workdir, segments, progress, label=label) as poller:
+        with ProgressPoller(workdir, segments, progress, label=label, cancel=cancel) as poller:
             (results, stitch_seconds), = dask.compute(graph, scheduler=dask_scheduler, **_compute_options(scheduler_name, workers))
         poller.emit(STITCHED)
     except BaseException:

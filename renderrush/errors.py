@@ -45,6 +45,10 @@ class SegmentError(RenderRushError):
         return f"segment {self.index} failed: {self.reason}"
 
 
+class JobCancelledError(RenderRushError):
+    """The job was cancelled by the user before it finished; no output was written."""
+
+
 class StitchError(RenderRushError):
     """Joining the rendered segments (and the source audio) into the output failed."""
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .errors import JobCancelledError
 from .plan import Segment
 
 SEGMENT_STARTED = "segment_started"
@@ -66,8 +67,14 @@ def progress_path(workdir: Path, index: int) -> Path:
     return Path(workdir) / f"segment-{index:05d}.progress"
 
 
+def cancel_marker(workdir: Path) -> Path:
+    """File whose presence asks every segment task of a job to stop."""
+    return Path(workdir) / "cancel.requested"
+
+
 class ProgressWriter:
-    """Worker side: records frames done and state, at most every `WRITE_INTERVAL` seconds."""
+    """Worker side: records frames done and state, at most every `WRITE_INTERVAL` seconds,
+    and raises `JobCancelledError` when the caller has asked the job to stop."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -80,6 +87,8 @@ class ProgressWriter:
         if not force and now - self._last < WRITE_INTERVAL:
             return
         self._last = now
+        if cancel_marker(self.path.parent).exists():
+            raise JobCancelledError("the job was cancelled; no output was written")
         tmp = self.path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(f"{frames} {state}")
         os.replace(tmp, self.path)
@@ -104,9 +113,10 @@ class ProgressPoller:
         callback: ProgressCallback | None,
         interval: float = POLL_INTERVAL,
         label: str = "",
+        cancel: threading.Event | None = None,
     ) -> None:
         self.workdir, self.segments, self.callback, self.interval = Path(workdir), list(segments), callback, interval
-        self.label = label
+        self.label, self.cancel = label, cancel
         self._stitching = False
         self.frames_total = sum(s.frames for s in self.segments)
         self._seen: dict[int, tuple[int, str]] = {}
@@ -117,7 +127,7 @@ class ProgressPoller:
 
     def __enter__(self) -> "ProgressPoller":
         self.started = time.monotonic()
-        if self.callback is not None:
+        if self.callback is not None or self.cancel is not None:
             self._thread.start()
         return self
 
@@ -130,6 +140,8 @@ class ProgressPoller:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
+            if self.cancel is not None and self.cancel.is_set():
+                cancel_marker(self.workdir).touch()
             self.poll()
 
     def _event(self, kind: str, segment: Segment | None = None) -> None:

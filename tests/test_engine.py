@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from renderrush import Param, compare, make_sample_video, probe, register_filter, render, unregister_filter
+from renderrush import (
+    JobCancelledError,
+    Param,
+    ProgressEvent,
+    compare,
+    make_sample_video,
+    probe,
+    register_filter,
+    render,
+    unregister_filter,
+)
 from renderrush.ffmpeg import decoded_md5, run_ffmpeg
 from renderrush.progress import SEGMENT_FINISHED, SEGMENT_STARTED, STITCHED, STITCHING
 
@@ -114,3 +126,31 @@ def test_progress_events_cover_segments_and_arrive_every_second(videos: Path, tm
     assert done == sorted(done) and done[-1] == events[-1].frames_total == 180
     stamps = [e.elapsed for e in events]
     assert max(np.diff(stamps)) < 1.0
+
+
+def slow_filter(frame: np.ndarray) -> np.ndarray:
+    """10 ms a frame: the job lasts long enough to be cancelled half-way."""
+    time.sleep(0.01)
+    return frame
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_cancel_stops_the_job_and_leaves_nothing(videos: Path, tmp_path: Path, scheduler: str) -> None:
+    source = make_sample_video(videos / "cancel.mp4", seconds=8, size=(320, 240), fps=30)
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        seen.append(event.frames_done)
+        if event.frames_done > 0:
+            cancel.set()
+
+    register_filter("slow", replace=True)(slow_filter)
+    try:
+        with pytest.raises(JobCancelledError, match="cancelled"):
+            render(source, tmp_path / "c.mp4", "slow", workers=2, segment_seconds=2, scheduler=scheduler,
+                   progress=on_progress, cancel=cancel)  # fmt: skip
+    finally:
+        unregister_filter("slow")
+    assert max(seen) < 120, "stopped well before the end"
+    assert list(tmp_path.iterdir()) == []
