@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,19 +83,21 @@ def compare(
     crf: float = 23,
     progress: ProgressCallback | None = None,
     keep_outputs: str | os.PathLike | None = None,
+    cancel: threading.Event | None = None,
 ) -> Comparison:
     """Render `input` sequentially, then with `workers` in parallel, and compare.
 
     Both runs use the same segments and encoder settings, so their frames must be
     identical (checked by decoding both). Outputs go to a temporary folder unless
     `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
+    Progress events carry `job="sequential"` or `"parallel"`; `cancel` stops either run.
     """
     info = probe(input)
     chain = FilterChain.parse(filters)
     parallel_options = dict(workers=workers, scheduler=scheduler)
     segment_seconds = segment_seconds or default_segment_seconds(info.duration, check_workers(workers))
     folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
-    common = dict(filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress)
+    common = dict(filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel)
     try:
         runs = {
             label: render(info.path, folder / f"{info.path.stem}.{label}.mp4", label=label, **common, **options)
