@@ -170,9 +170,15 @@ def _gain(fit: AmdahlFit, workers: int) -> float:
     return 1 - fit.predict(workers + 1) / fit.predict(workers)
 
 
+def rule_segment_seconds(duration: float, workers: int) -> float:
+    """About four segments per worker (a slow last segment leaves the others idle only
+    briefly), but at least 2 s each (every segment pays a seek and an encoder start)."""
+    return max(MIN_SEGMENT_SECONDS, duration / (workers * SEGMENTS_PER_WORKER))
+
+
 def _segments(duration: float, workers: int) -> tuple[float, int, str]:
     """Segment seconds for `workers`, the workers the resulting segments can keep busy, and a sentence."""
-    seconds = max(MIN_SEGMENT_SECONDS, duration / (workers * SEGMENTS_PER_WORKER))
+    seconds = rule_segment_seconds(duration, workers)
     count = math.ceil(duration / seconds)
     text = f"{seconds:.1f} s segments make {_count(count, 'segment')} of the {duration:.1f} s clip"
     if count < workers:

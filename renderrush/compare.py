@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine import JobResult, check_workers, default_segment_seconds, render
+from .advisor import rule_segment_seconds
+from .engine import JobResult, check_workers, render
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
 from .probe import probe
@@ -95,7 +96,7 @@ def compare(
     info = probe(input)
     chain = FilterChain.parse(filters)
     parallel_options = dict(workers=workers, scheduler=scheduler)
-    segment_seconds = segment_seconds or default_segment_seconds(info.duration, check_workers(workers))
+    segment_seconds = segment_seconds or rule_segment_seconds(info.duration, check_workers(workers))
     folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
     common = dict(filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel)
     try:

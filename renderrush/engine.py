@@ -1,36 +1,34 @@
-"""Run one render job as a dask graph: one `dask.delayed` task per segment, then one
-stitch task, on the scheduler the caller picks (synchronous, threads, processes, or a
-`distributed.Client`)."""
+"""Run one render job as a dask graph: one `dask.delayed` task per segment, then the
+stitch, on the scheduler the caller picks: synchronous, threads, processes (local), or a
+dask distributed cluster (see `cluster.py`)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import dask
 import psutil
 
+from .advisor import rule_segment_seconds
 from .errors import SettingsError
 from .filters import FilterChain
+from .jobfolder import JobFolder, job_signature
 from .outputs import check_output_path
-from .plan import plan_segments
+from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
 from .probe import VideoInfo, probe
-from .progress import STITCHED, ProgressCallback, ProgressPoller, progress_path, stitch_marker
+from .progress import STITCHED, FileReporter, FolderStatus, ProgressCallback, ProgressPoller, progress_path, stitch_marker
 from .render import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
 from .stitch import stitch
 
-SCHEDULERS = ("sync", "threads", "processes")
+LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 SCHEDULER_ALIASES = {"synchronous": "sync", "single-threaded": "sync", "sequential": "sync", "multiprocessing": "processes"}
-MIN_SEGMENT_SECONDS = 2.0
-SEGMENTS_PER_WORKER = 4
 
 
 @dataclass
@@ -51,12 +49,20 @@ class JobResult:
     wall_seconds: float
     stitch_seconds: float
     cpu_percent: float
-    """Average utilisation of all cores while the job ran, 0–100."""
+    """Average utilisation of all local cores while the job ran, 0–100."""
     started_at: float = field(default_factory=time.time)
+    worker_metrics: list[dict[str, Any]] = field(default_factory=list)
+    """Per-worker CPU and memory samples from a cluster's scheduler (empty for local jobs)."""
 
     @property
     def fps(self) -> float:
+        """Frames per second of the whole job, stitching included."""
         return self.frames / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def frames_reused(self) -> int:
+        """Frames taken over from an interrupted earlier run (resume)."""
+        return sum(s.frames for s in self.segments if s.reused)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,13 +77,15 @@ class JobResult:
             "crf": self.encode.crf,
             "encoder_threads": self.encode.threads,
             "video": self.info.to_dict(),
-            "segments": [vars(s) for s in self.segments],
+            "segments": [{k: v for k, v in vars(s).items() if k != "data"} for s in self.segments],
             "frames": self.frames,
+            "frames_reused": self.frames_reused,
             "wall_seconds": self.wall_seconds,
             "stitch_seconds": self.stitch_seconds,
             "fps": self.fps,
             "cpu_percent": self.cpu_percent,
             "started_at": self.started_at,
+            "worker_metrics": self.worker_metrics,
         }
 
 
@@ -86,27 +94,35 @@ def default_workers() -> int:
     return available_cores()
 
 
-def default_segment_seconds(duration: float, workers: int) -> float:
-    """About four segments per worker (so the last one running alone is short), but at
-    least two seconds each (every segment pays a seek and an encoder start)."""
-    return max(MIN_SEGMENT_SECONDS, duration / (workers * SEGMENTS_PER_WORKER))
-
-
-def resolve_scheduler(scheduler: Any) -> tuple[Any, str]:
-    """(what dask.compute takes, a printable name) for a scheduler name or Client."""
-    if hasattr(scheduler, "get") and hasattr(scheduler, "submit"):
-        return scheduler, f"distributed:{getattr(scheduler, 'scheduler', None) and scheduler.scheduler.address}"
-    name = SCHEDULER_ALIASES.get(scheduler, scheduler)
-    if name not in SCHEDULERS:
-        raise SettingsError(f"unknown scheduler '{scheduler}'; use one of {', '.join(SCHEDULERS)} or a distributed.Client")
-    return name, name
-
-
 def check_workers(workers: int | None) -> int:
+    """`workers`, or the default; raises `SettingsError` unless it is a whole number >= 1."""
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise SettingsError(f"workers must be a whole number of at least 1, got {workers!r}")
     return workers
+
+
+def is_cluster(scheduler: Any) -> bool:
+    """True for a distributed Client, "local" (a LocalCluster) or a scheduler address."""
+    if hasattr(scheduler, "submit") and hasattr(scheduler, "scheduler_info"):
+        return True
+    return isinstance(scheduler, str) and (scheduler == "local" or "://" in scheduler or ":" in scheduler)
+
+
+def local_scheduler_name(scheduler: Any) -> str:
+    """Canonical local scheduler name; raises `SettingsError` for unknown ones."""
+    name = SCHEDULER_ALIASES.get(scheduler, scheduler)
+    if name not in LOCAL_SCHEDULERS:
+        raise SettingsError(
+            f"unknown scheduler '{scheduler}'; use one of {', '.join(LOCAL_SCHEDULERS)}, "
+            "'local' (a LocalCluster), a scheduler address such as tcp://host:8786, or a distributed.Client"
+        )
+    return name
+
+
+def segment_tasks(jobs: list[SegmentJob], task: Any = render_segment, *extra: Any, prefix: str = "segment") -> list[Any]:
+    """One `dask.delayed` task per segment job (`extra` arguments follow the job)."""
+    return [dask.delayed(task, pure=False)(job, *extra, dask_key_name=f"{prefix}-{job.segment.index}") for job in jobs]
 
 
 def _compute_options(scheduler_name: str, workers: int) -> dict[str, Any]:
@@ -118,19 +134,42 @@ def _compute_options(scheduler_name: str, workers: int) -> dict[str, Any]:
     return {}
 
 
-def _stitch_task(
-    results: list[SegmentResult], workdir: str, output: Path, info: VideoInfo
-) -> tuple[list[SegmentResult], float]:
+def stitch_job(results: list[SegmentResult], folder: Path, output: Path, info: VideoInfo) -> tuple[list[SegmentResult], float]:
+    """The stitch step: join segment files (in index order) with the source audio."""
     started = time.perf_counter()
-    stitch_marker(Path(workdir)).touch()
+    stitch_marker(folder).touch()
+    ordered = sorted(results, key=lambda r: r.index)
     stitch(
-        [r.output for r in sorted(results, key=lambda r: r.index)],
+        [r.output for r in ordered],
         output,
-        expected_frames=sum(r.frames for r in results),
+        expected_frames=sum(r.frames for r in ordered),
         audio_source=info.path if info.has_audio else None,
         audio_codec=info.audio_codec,
     )
-    return results, time.perf_counter() - started
+    return ordered, time.perf_counter() - started
+
+
+def _reused_result(segment: Segment, folder: JobFolder) -> SegmentResult:
+    file = folder.segment_file(segment.index)
+    return SegmentResult(segment.index, segment.frames, 0.0, str(file), file.stat().st_size, 0, reused=True)
+
+
+def _run_local(
+    jobs: list[SegmentJob], reused: list[SegmentResult], scheduler_name: str, workers: int,
+    folder: JobFolder, output: Path, info: VideoInfo, poller: ProgressPoller,
+) -> tuple[list[SegmentResult], float]:  # fmt: skip
+    graph = dask.delayed(stitch_job, pure=False)(
+        [*reused, *segment_tasks(jobs)], folder.path, output, info, dask_key_name="stitch"
+    )
+    try:
+        with poller:
+            (result,) = dask.compute(graph, scheduler=scheduler_name, **_compute_options(scheduler_name, workers))
+        poller.emit(STITCHED)
+        return result
+    except BaseException:
+        if scheduler_name == "processes":
+            discard_pool(workers)  # interrupted or failed workers may still be busy
+        raise
 
 
 def render(
@@ -146,49 +185,67 @@ def render(
     snap_to_keyframes: bool = False,
     label: str = "",
     cancel: threading.Event | None = None,
+    resume: bool = False,
+    shared_storage: bool = False,
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
     `workers` defaults to the usable cores; `segment_seconds` to about four segments per
     worker. `scheduler` is "processes" (default), "threads", "sync" (one segment at a
-    time: the honest sequential baseline) or a `distributed.Client` whose workers see
-    the same files. `progress` receives `ProgressEvent`s several times a second.
-    Setting the `cancel` event stops the job within a fraction of a second
-    (`JobCancelledError`). The output appears only if the whole job succeeds.
+    time: the honest sequential baseline), "local" (a dask LocalCluster of `workers`
+    one-thread processes), a scheduler address such as "tcp://10.0.0.5:8786", or a
+    `distributed.Client`. Cluster workers need not see this machine's disk: the input is
+    sent to them once and segments come back as bytes, unless `shared_storage=True` says
+    they can read the input path and write beside the output.
+
+    `progress` receives `ProgressEvent`s several times a second. Setting `cancel` stops
+    the job within a fraction of a second (`JobCancelledError`). After an interruption
+    (Ctrl-C, a killed process), `resume=True` reuses the segments already rendered.
+    The output appears only if the whole job succeeds.
     """
     started_at, started = time.time(), time.perf_counter()
     chain = FilterChain.parse(filters)
     encode = EncodeSettings(preset=preset, crf=crf, threads=encoder_threads())
-    dask_scheduler, scheduler_name = resolve_scheduler(scheduler)
+    cluster = is_cluster(scheduler)
+    scheduler_name = "distributed" if cluster else local_scheduler_name(scheduler)
     workers = 1 if scheduler_name == "sync" else check_workers(workers)
     info = probe(input)
     output = check_output_path(Path(output), info.path)
-    segment_seconds = segment_seconds or default_segment_seconds(info.duration, workers)
+    segment_seconds = segment_seconds or rule_segment_seconds(info.duration, workers)
     segments = plan_segments(info, segment_seconds, snap_to_keyframes=snap_to_keyframes)
     width, height = even_size(info.width, info.height)
     threads = threads_per_worker(workers)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{output.stem}.renderrush-", dir=output.parent))
+    folder = JobFolder(output)
+    segments, done = folder.prepare(job_signature(info.path, str(chain), encode, (width, height)), segments, resume)
+    reused = [_reused_result(s, folder) for s in segments if s.index in done]
+    jobs = [
+        SegmentJob(
+            source=str(info.path), segment=seg, width=width, height=height, fps=info.fps, chain=chain, encode=encode,
+            threads=threads, output=str(folder.segment_file(seg.index)),
+            reporter=FileReporter(progress_path(folder.path, seg.index)),
+        )
+        for seg in segments if seg.index not in done
+    ]  # fmt: skip
+    poller_options = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))
     cpu_before = psutil.cpu_times()
+    worker_metrics: list[dict[str, Any]] = []
     try:
-        jobs = [
-            SegmentJob(
-                source=str(info.path), segment=seg, width=width, height=height, fps=info.fps, chain=chain,
-                encode=encode, threads=threads, output=str(workdir / f"segment-{seg.index:05d}.mp4"),
-                progress=str(progress_path(workdir, seg.index)),
+        if cluster:
+            from .cluster import run_on_cluster
+
+            results, stitch_seconds, worker_metrics = run_on_cluster(
+                scheduler, jobs, reused, workers, folder, output, info, segments, poller_options, shared_storage
             )
-            for seg in segments
-        ]  # fmt: skip
-        tasks = [dask.delayed(render_segment, pure=False)(job, dask_key_name=f"segment-{job.segment.index}") for job in jobs]
-        graph = dask.delayed(_stitch_task, pure=False)(tasks, str(workdir), output, info, dask_key_name="stitch")
-        with ProgressPoller(workdir, segments, progress, label=label, cancel=cancel) as poller:
-            (results, stitch_seconds), = dask.compute(graph, scheduler=dask_scheduler, **_compute_options(scheduler_name, workers))
-        poller.emit(STITCHED)
+            scheduler_name = f"distributed ({'shared storage' if shared_storage else 'no shared storage'})"
+        else:
+            poller = ProgressPoller(FolderStatus(folder.path, segments), segments, **poller_options)
+            results, stitch_seconds = _run_local(jobs, reused, scheduler_name, workers, folder, output, info, poller)
+    except KeyboardInterrupt:
+        raise  # the job folder stays so that `resume=True` can take over its finished segments
     except BaseException:
-        if scheduler_name == "processes":
-            discard_pool(workers)  # interrupted or failed workers may still be busy
+        folder.remove()
         raise
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    folder.remove()
     return JobResult(
         input=info.path,
         output=output,
@@ -199,10 +256,11 @@ def render(
         segment_seconds=segment_seconds,
         encode=encode,
         info=info,
-        segments=sorted(results, key=lambda r: r.index),
+        segments=[replace(r, data=None) for r in results],
         frames=sum(r.frames for r in results),
         wall_seconds=time.perf_counter() - started,
         stitch_seconds=stitch_seconds,
         cpu_percent=cpu_busy_percent(cpu_before, psutil.cpu_times()),
         started_at=started_at,
+        worker_metrics=worker_metrics,
     )

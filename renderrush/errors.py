@@ -45,6 +45,10 @@ class SegmentError(RenderRushError):
         return f"segment {self.index} failed: {self.reason}"
 
 
+class ClusterError(RenderRushError):
+    """The dask cluster cannot be reached, or its workers kept dying on a segment."""
+
+
 class JobCancelledError(RenderRushError):
     """The job was cancelled by the user before it finished; no output was written."""
 

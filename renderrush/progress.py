@@ -1,8 +1,10 @@
 """One progress-event stream for the CLI, the widgets and the history.
 
-Segment tasks (in threads, processes or on cluster workers sharing the job folder) write
-a tiny status file; a poller thread in the caller's process turns those files into
-`ProgressEvent`s and hands them to a callback several times a second.
+Segment tasks report (frames done, state) through a *reporter*: a tiny status file in
+the job folder for local schedulers, or a dask event topic on a cluster. A poller thread
+in the caller's process reads those statuses from a *status source* and turns them into
+`ProgressEvent`s for a callback several times a second. The same channel carries the
+caller's cancel request back to the tasks.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from .errors import JobCancelledError
 from .plan import Segment
@@ -26,6 +28,9 @@ STITCHED = "stitched"
 RUNNING, DONE = "running", "done"
 WRITE_INTERVAL = 0.1
 POLL_INTERVAL = 0.25
+
+Status = tuple[int, str]
+"""(frames done, state) of one segment."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +48,18 @@ class ProgressEvent:
     segment_frames_total: int = 0
     job: str = ""
     """Which run of a comparison ("sequential" or "parallel"); empty for a plain render."""
+    frames_reused: int = 0
+    """Frames taken over from an interrupted earlier run (`resume=True`), not rendered now."""
 
     @property
     def fps(self) -> float:
-        return self.frames_done / self.elapsed if self.elapsed > 0 else 0.0
+        """Frames per second rendered by this run."""
+        return (self.frames_done - self.frames_reused) / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the average speed so far, None before the first frame."""
-        if not self.frames_done:
+        """Seconds left at this run's average speed, None before its first frame."""
+        if not self.fps:
             return None
         return (self.frames_total - self.frames_done) / self.fps
 
@@ -60,6 +68,26 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class Reporter(Protocol):
+    """Worker side of the channel: what a segment task calls as it renders."""
+
+    def update(self, frames: int, state: str = RUNNING, force: bool = False) -> None: ...
+
+
+class Throttle:
+    """True at most once per `interval` seconds, or when forced."""
+
+    def __init__(self, interval: float = WRITE_INTERVAL) -> None:
+        self.interval, self._last = interval, 0.0
+
+    def __call__(self, force: bool) -> bool:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
 
 
 def progress_path(workdir: Path, index: int) -> Path:
@@ -72,29 +100,19 @@ def cancel_marker(workdir: Path) -> Path:
     return Path(workdir) / "cancel.requested"
 
 
-class ProgressWriter:
-    """Worker side: records frames done and state, at most every `WRITE_INTERVAL` seconds,
-    and raises `JobCancelledError` when the caller has asked the job to stop."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._last = 0.0
-
-    def update(self, frames: int, state: str = RUNNING, force: bool = False) -> None:
-        if self.path is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < WRITE_INTERVAL:
-            return
-        self._last = now
-        if cancel_marker(self.path.parent).exists():
-            raise JobCancelledError("the job was cancelled; no output was written")
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-        tmp.write_text(f"{frames} {state}")
-        os.replace(tmp, self.path)
+def stitch_marker(workdir: Path) -> Path:
+    """File the stitch step creates when it starts, so the poller can report it."""
+    return Path(workdir) / "stitch.started"
 
 
-def read_progress(path: Path) -> tuple[int, str] | None:
+def write_status(path: Path, frames: int, state: str) -> None:
+    """Atomically replace a status file's content."""
+    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(f"{frames} {state}")
+    os.replace(tmp, path)
+
+
+def read_status(path: Path) -> Status | None:
     """(frames, state) from a status file, or None before the segment started."""
     try:
         frames, state = path.read_text().split()
@@ -103,25 +121,71 @@ def read_progress(path: Path) -> tuple[int, str] | None:
         return None
 
 
+class FileReporter:
+    """Reports through a status file in the job folder (threads, processes, shared disks),
+    and raises `JobCancelledError` once the caller has asked the job to stop."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._due = Throttle()
+
+    def update(self, frames: int, state: str = RUNNING, force: bool = False) -> None:
+        if not self._due(force):
+            return
+        if cancel_marker(self.path.parent).exists():
+            raise JobCancelledError("the job was cancelled; no output was written")
+        write_status(self.path, frames, state)
+
+
+class FolderStatus:
+    """Status source reading the status files of a job folder."""
+
+    def __init__(self, workdir: Path, segments: Sequence[Segment]) -> None:
+        self.workdir, self.segments = Path(workdir), list(segments)
+
+    def __call__(self) -> dict[int, Status]:
+        found = {s.index: read_status(progress_path(self.workdir, s.index)) for s in self.segments}
+        return {index: status for index, status in found.items() if status is not None}
+
+    def stitching(self) -> bool:
+        return stitch_marker(self.workdir).exists()
+
+    def request_cancel(self) -> None:
+        cancel_marker(self.workdir).touch()
+
+
+class StatusSource(Protocol):
+    """Caller side of the channel: current statuses, stitch flag, cancel request."""
+
+    def __call__(self) -> dict[int, Status]: ...
+
+    def stitching(self) -> bool: ...
+
+    def request_cancel(self) -> None: ...
+
+
 class ProgressPoller:
-    """Caller side: polls segment status files and emits events until stopped."""
+    """Caller side: polls a status source and emits events until stopped."""
 
     def __init__(
         self,
-        workdir: Path,
+        source: StatusSource,
         segments: Sequence[Segment],
         callback: ProgressCallback | None,
         interval: float = POLL_INTERVAL,
         label: str = "",
         cancel: threading.Event | None = None,
+        frames_reused: int = 0,
     ) -> None:
-        self.workdir, self.segments, self.callback, self.interval = Path(workdir), list(segments), callback, interval
-        self.label, self.cancel = label, cancel
-        self._stitching = False
+        self.source, self.segments, self.callback, self.interval = source, list(segments), callback, interval
+        self.label, self.cancel, self.frames_reused = label, cancel, frames_reused
         self.frames_total = sum(s.frames for s in self.segments)
-        self._seen: dict[int, tuple[int, str]] = {}
+        self._by_index = {s.index: s for s in self.segments}
+        self._seen: dict[int, Status] = {}
+        self._stitching = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="renderrush-progress", daemon=True)
+        self._lock = threading.Lock()
         self.started = time.monotonic()
         self.error: BaseException | None = None
 
@@ -141,25 +205,24 @@ class ProgressPoller:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             if self.cancel is not None and self.cancel.is_set():
-                cancel_marker(self.workdir).touch()
+                self.source.request_cancel()
             self.poll()
 
     def _event(self, kind: str, segment: Segment | None = None) -> None:
         if self.callback is None or self.error is not None:
             return
-        frames_done = sum(frames for frames, _ in self._seen.values())
-        seg_done = self._seen.get(segment.index, (0, ""))[0] if segment else 0
         event = ProgressEvent(
             kind=kind,
-            frames_done=frames_done,
+            frames_done=sum(frames for frames, _ in self._seen.values()),
             frames_total=self.frames_total,
             segments_done=sum(state == DONE for _, state in self._seen.values()),
             segments_total=len(self.segments),
             elapsed=time.monotonic() - self.started,
             segment=segment.index if segment else None,
-            segment_frames_done=seg_done,
+            segment_frames_done=self._seen.get(segment.index, (0, ""))[0] if segment else 0,
             segment_frames_total=segment.frames if segment else 0,
             job=self.label,
+            frames_reused=self.frames_reused,
         )
         try:
             self.callback(event)
@@ -167,27 +230,22 @@ class ProgressPoller:
             self.error = exc
 
     def poll(self) -> None:
-        """Read every status file once and emit the events that changed, then a frames event."""
-        for segment in self.segments:
-            status = read_progress(progress_path(self.workdir, segment.index))
-            if status is None or status == self._seen.get(segment.index):
-                continue
-            before = self._seen.get(segment.index)
-            self._seen[segment.index] = status
-            if before is None:
-                self._event(SEGMENT_STARTED, segment)
-            if status[1] == DONE:
-                self._event(SEGMENT_FINISHED, segment)
-        if not self._stitching and stitch_marker(self.workdir).exists():
-            self._stitching = True
-            self._event(STITCHING)
-        self._event(FRAMES)
+        """Read every status once, emit the segment events that changed, then a frames event."""
+        with self._lock:
+            for index, status in sorted(self.source().items()):
+                before = self._seen.get(index)
+                if status == before or index not in self._by_index or (before and before[1] == DONE):
+                    continue
+                self._seen[index] = status
+                if before is None:
+                    self._event(SEGMENT_STARTED, self._by_index[index])
+                if status[1] == DONE:
+                    self._event(SEGMENT_FINISHED, self._by_index[index])
+            if not self._stitching and self.source.stitching():
+                self._stitching = True
+                self._event(STITCHING)
+            self._event(FRAMES)
 
     def emit(self, kind: str) -> None:
         """Emit a job-level event (such as stitched) once the poller has stopped."""
         self._event(kind)
-
-
-def stitch_marker(workdir: Path) -> Path:
-    """File the stitch task creates when it starts, so the poller can report it."""
-    return Path(workdir) / "stitch.started"

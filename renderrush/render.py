@@ -6,6 +6,7 @@ memory stays at a few frames whatever the segment length."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ import numpy as np
 from .errors import RenderRushError, SegmentError, SettingsError
 from .ffmpeg import ffmpeg_command, last_error_line
 from .filters import FilterChain
+from .outputs import partial_path
 from .plan import Segment
-from .progress import DONE, ProgressWriter
+from .progress import DONE, Reporter
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -55,7 +57,8 @@ class SegmentJob:
     threads: int
     """Decoder and OpenCV threads of this worker."""
     output: str
-    progress: str | None = None
+    """Segment file to write; it appears only once the segment is complete."""
+    reporter: Reporter | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ class SegmentResult:
     output: str
     bytes: int
     worker_pid: int
+    worker: str = ""
+    """Host (and dask worker address on a cluster) that rendered the segment."""
+    data: bytes | None = None
+    """The segment file's bytes, when it travels back from a cluster worker."""
+    reused: bool = False
+    """Taken over from an interrupted earlier run instead of rendered again."""
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -94,7 +103,7 @@ def encoder_args(job: SegmentJob) -> list[str]:
         "-f", "rawvideo", "-pix_fmt", job.chain.pixel_format, "-s", f"{job.width}x{job.height}",
         "-framerate", str(job.fps), "-i", "pipe:0",
         "-c:v", "libx264", "-preset", job.encode.preset, "-crf", f"{job.encode.crf:g}",
-        "-threads", str(job.encode.threads), "-pix_fmt", "yuv420p", "-an", "-y", job.output,
+        "-threads", str(job.encode.threads), "-pix_fmt", "yuv420p", "-an", "-f", "mp4", "-y", partial_path(Path(job.output)),
     )  # fmt: skip
 
 
@@ -125,7 +134,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     """Decode, filter and encode one segment; raises `SegmentError` naming the segment."""
     started = time.perf_counter()
     _set_opencv_threads(job.threads)
-    progress = ProgressWriter(Path(job.progress) if job.progress else None)
+    progress = job.reporter or _SilentReporter()
     progress.update(0, force=True)
     out = Path(job.output)
     dec_log, enc_log = out.with_suffix(".decoder.log"), out.with_suffix(".encoder.log")
@@ -162,6 +171,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         )
     dec_log.unlink(missing_ok=True)
     enc_log.unlink(missing_ok=True)
+    os.replace(partial_path(out), out)
     progress.update(written, DONE, force=True)
     return SegmentResult(
         index=job.segment.index,
@@ -170,4 +180,12 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         output=str(out),
         bytes=out.stat().st_size,
         worker_pid=os.getpid(),
+        worker=socket.gethostname(),
     )
+
+
+class _SilentReporter:
+    """Reporter for segments rendered without progress reporting."""
+
+    def update(self, frames: int, state: str = "", force: bool = False) -> None:
+        pass
