@@ -96,7 +96,8 @@ def compare(
     info = probe(input)
     chain = FilterChain.parse(filters)
     parallel_options = dict(workers=workers, scheduler=scheduler)
-    segment_seconds = segment_seconds or rule_segment_seconds(info.duration, check_workers(workers))
+    if segment_seconds is None:
+        segment_seconds = rule_segment_seconds(info.duration, check_workers(workers))
     folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
     common = dict(filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel)
     try:

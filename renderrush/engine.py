@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,16 @@ from .outputs import check_output_path
 from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
 from .probe import VideoInfo, probe
-from .progress import STITCHED, FileReporter, FolderStatus, ProgressCallback, ProgressPoller, progress_path, stitch_marker
+from .progress import (
+    STITCHED,
+    FileReporter,
+    FolderStatus,
+    ProgressCallback,
+    ProgressPoller,
+    cancel_marker,
+    progress_path,
+    stitch_marker,
+)
 from .render import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
 from .stitch import stitch
@@ -125,13 +135,13 @@ def segment_tasks(jobs: list[SegmentJob], task: Any = render_segment, *extra: An
     return [dask.delayed(task, pure=False)(job, *extra, dask_key_name=f"{prefix}-{job.segment.index}") for job in jobs]
 
 
-def _compute_options(scheduler_name: str, workers: int) -> dict[str, Any]:
-    """dask.compute keywords: one task per worker at a time (dask's default batches six)."""
+def _job_pool(scheduler_name: str, workers: int) -> Executor | None:
+    """The executor a local job runs its tasks on (None for the synchronous scheduler)."""
     if scheduler_name == "processes":
-        return {"pool": process_pool(workers), "chunksize": 1}
+        return process_pool(workers)
     if scheduler_name == "threads":
-        return {"num_workers": workers}
-    return {}
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="renderrush-segment")
+    return None
 
 
 def stitch_job(results: list[SegmentResult], folder: Path, output: Path, info: VideoInfo) -> tuple[list[SegmentResult], float]:
@@ -161,15 +171,24 @@ def _run_local(
     graph = dask.delayed(stitch_job, pure=False)(
         [*reused, *segment_tasks(jobs)], folder.path, output, info, dask_key_name="stitch"
     )
+    pool = _job_pool(scheduler_name, workers)
+    options = {"pool": pool, "chunksize": 1} if scheduler_name == "processes" else {"pool": pool} if pool else {}
     try:
         with poller:
-            (result,) = dask.compute(graph, scheduler=scheduler_name, **_compute_options(scheduler_name, workers))
+            (result,) = dask.compute(graph, scheduler=scheduler_name, **options)
         poller.emit(STITCHED)
         return result
     except BaseException:
+        # dask returns on the first error while sibling segments still run: stop them
+        # (they see the cancel marker within a tenth of a second) before the caller
+        # removes the job folder under their feet.
+        cancel_marker(folder.path).touch()
         if scheduler_name == "processes":
-            discard_pool(workers)  # interrupted or failed workers may still be busy
+            discard_pool(workers)
         raise
+    finally:
+        if scheduler_name == "threads":
+            pool.shutdown(wait=True)
 
 
 def render(
@@ -211,7 +230,7 @@ def render(
     workers = 1 if scheduler_name == "sync" else check_workers(workers)
     info = probe(input)
     output = check_output_path(Path(output), info.path)
-    segment_seconds = segment_seconds or rule_segment_seconds(info.duration, workers)
+    segment_seconds = rule_segment_seconds(info.duration, workers) if segment_seconds is None else segment_seconds
     segments = plan_segments(info, segment_seconds, snap_to_keyframes=snap_to_keyframes)
     width, height = even_size(info.width, info.height)
     threads = threads_per_worker(workers)

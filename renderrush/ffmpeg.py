@@ -3,6 +3,7 @@ argument lists, never through a shell."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -26,17 +27,24 @@ def ffmpeg_command(*args: str | Path) -> list[str]:
     return [ffmpeg_exe(), *BASE_ARGS, *(str(a) for a in args)]
 
 
-def last_error_line(stderr: str) -> str:
-    """The most useful line of ffmpeg's stderr: its last non-empty one."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else "no message from ffmpeg"
+CONTEXT_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
+GENERIC = ("Terminating thread", "Task finished", "Nothing was written", "Conversion failed", "Error while filtering")
+
+
+def error_reason(stderr: str) -> str:
+    """The most useful line of ffmpeg's stderr: the first specific error, without the
+    "[codec @ 0x...]" context prefixes (ffmpeg's last lines are generic follow-ups)."""
+    lines = [CONTEXT_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("Last message repeated")]
+    specific = [line for line in lines if not line.startswith(GENERIC)]
+    return (specific or lines or ["no message from ffmpeg"])[0]
 
 
 def run_ffmpeg(args: Sequence[str | Path], what: str, error: type[RenderRushError] = FFmpegError) -> None:
     """Run ffmpeg to completion; on failure raise `error` naming `what` and ffmpeg's reason."""
     proc = subprocess.run(ffmpeg_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
     if proc.returncode != 0:
-        raise error(f"{what} failed: {last_error_line(proc.stderr)}")
+        raise error(f"{what} failed: {error_reason(proc.stderr)}")
 
 
 def decoded_md5(path: str | Path) -> str:
@@ -46,5 +54,5 @@ def decoded_md5(path: str | Path) -> str:
         capture_output=True, text=True, errors="replace",
     )
     if proc.returncode != 0:
-        raise FFmpegError(f"decoding {path} failed: {last_error_line(proc.stderr)}")
+        raise FFmpegError(f"decoding {path} failed: {error_reason(proc.stderr)}")
     return proc.stdout.strip().removeprefix("MD5=")

@@ -33,15 +33,16 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
-def discard_pool(workers: int) -> None:
-    """Shut down the pool for `workers` (after an interrupted job, its workers may be busy)."""
+def discard_pool(workers: int, wait: bool = True) -> None:
+    """Shut down the pool for `workers` after a failed or interrupted job, waiting
+    (by default) for tasks still running in it to stop."""
     pool = _pools.pop(workers, None)
     if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=wait, cancel_futures=True)
 
 
 @atexit.register
 def shutdown_pools() -> None:
     """Stop every warm pool (at interpreter exit, or to free memory)."""
     for workers in list(_pools):
-        discard_pool(workers)
+        discard_pool(workers, wait=False)

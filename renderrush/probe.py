@@ -1,16 +1,18 @@
 """Probe a video with PyAV: geometry, exact frame count and per-frame presentation times
-(from demuxing, cheap), verified by decoding the last group of pictures so a truncated
-tail does not inflate the count."""
+(from demuxing, cheap). When the file ends early (truncated), the last group of pictures
+is decoded with ffmpeg so cut-off packets do not inflate the count."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from .ffmpeg import ffmpeg_command
 from .errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UnsupportedVideoError
 
 
@@ -78,17 +80,14 @@ def _frame_rate(stream: av.video.stream.VideoStream, times: list[float]) -> Frac
     raise UnsupportedVideoError("cannot tell the frame rate of this video")
 
 
-def _decodable_tail(container: av.container.InputContainer, stream, seek_pts: int, expected: int) -> int:
-    """Frames that actually decode from the last keyframe on (truncated files decode fewer)."""
-    container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
-    decoded = 0
-    try:
-        for frame in container.decode(stream):
-            if frame.pts is None or frame.pts >= seek_pts:
-                decoded += 1
-    except av.FFmpegError:
-        pass
-    return min(decoded, expected)
+def _decodable_frames(path: Path, seek: float) -> int:
+    """Frames ffmpeg decodes from `seek` seconds to the end, decoded exactly as a
+    segment's decoder would: used on truncated files, whose cut-off last packets
+    must not count as frames."""
+    args = (["-ss", f"{seek:.6f}"] if seek > 0 else []) + ["-i", path, "-map", "0:v:0", "-f", "null", "-progress", "pipe:1", "-"]
+    proc = subprocess.run(ffmpeg_command(*args), capture_output=True, text=True, errors="replace")
+    counts = [int(line[6:]) for line in proc.stdout.splitlines() if line.startswith("frame=") and line[6:].strip().isdigit()]
+    return counts[-1] if counts else 0
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -102,6 +101,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         time_base = stream.time_base
         origin = (container.start_time or 0) / av.time_base
         entries: list[tuple[int, bool]] = []
+        truncated = False
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -109,17 +109,19 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 entries.append((stamp if stamp is not None else len(entries), packet.is_keyframe))
         except av.FFmpegError:
-            pass  # a truncated file ends early; the frames read so far are checked below
+            truncated = True  # the file ends early: its last packets are checked below
         if not entries:
             raise EmptyVideoError(f"input '{path.name}' has a video stream but no frames: it is empty or truncated")
         entries.sort()
         keyframes = [i for i, (_, key) in enumerate(entries) if key] or [0]
-        last_key = keyframes[-1]
-        tail = _decodable_tail(container, stream, entries[last_key][0], len(entries) - last_key)
-        if last_key + tail == 0:
-            raise EmptyVideoError(f"input '{path.name}' has no decodable frames: the file is damaged or truncated")
-        entries = entries[: last_key + tail]
         times = [float(stamp * time_base) - origin for stamp, _ in entries]
+        if truncated:
+            last_key = keyframes[-1]
+            seek = (times[last_key - 1] + times[last_key]) / 2 if last_key else 0.0
+            decodable = last_key + min(_decodable_frames(path, seek), len(entries) - last_key)
+            if decodable == 0:
+                raise EmptyVideoError(f"input '{path.name}' has no decodable frames: the file is damaged or truncated")
+            entries, times = entries[:decodable], times[:decodable]
         codec = stream.codec_context
         if codec.width < 2 or codec.height < 2:
             raise UnsupportedVideoError(f"video size {codec.width}x{codec.height} is too small: need at least 2x2")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RenderRushError, SegmentError, SettingsError
-from .ffmpeg import ffmpeg_command, last_error_line
+from .ffmpeg import ffmpeg_command, error_reason
 from .filters import FilterChain
 from .outputs import partial_path
 from .plan import Segment
@@ -37,7 +37,7 @@ class EncodeSettings:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise SettingsError(f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
-        if not 0 <= self.crf <= 51:
+        if isinstance(self.crf, bool) or not isinstance(self.crf, (int, float)) or not 0 <= self.crf <= 51:
             raise SettingsError(f"CRF must be between 0 (lossless) and 51 (worst), got {self.crf}")
         if self.threads < 1:
             raise SettingsError(f"encoder threads must be at least 1, got {self.threads}")
@@ -115,7 +115,7 @@ def _set_opencv_threads(threads: int) -> None:
 
 def _stderr_reason(path: Path) -> str:
     try:
-        return last_error_line(path.read_text(errors="replace"))
+        return error_reason(path.read_text(errors="replace"))
     except OSError:
         return "no message from ffmpeg"
 
@@ -163,7 +163,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     if encoder.returncode != 0:
         raise SegmentError(job.segment.index, f"encoder: {_stderr_reason(enc_log)}")
     if written < job.segment.frames:
-        reason = _stderr_reason(dec_log) if decoder.returncode else "the input ended early"
+        reason = _stderr_reason(dec_log).replace("no message from ffmpeg", "the input ended early")
         raise SegmentError(
             job.segment.index,
             f"decoded {written} of {job.segment.frames} frames from frame {job.segment.start} "
