@@ -1,0 +1,461 @@
+"""Job history: every render and comparison, finished or not, as one row of an SQLite
+database in the user's data folder, so past jobs can be listed, charted and exported.
+
+The database lives at `$RENDERRUSH_HISTORY` if set, else
+`$XDG_DATA_HOME/renderrush/history.sqlite3` (default `~/.local/share/renderrush/`);
+a `path` argument overrides both. Writes run in `BEGIN IMMEDIATE` transactions on a
+WAL-mode database with a 30 s busy timeout, so concurrent jobs (several processes or
+notebooks) never lose a row. The schema is versioned with `PRAGMA user_version`:
+`MIGRATIONS` is an ordered list of steps, and opening a database applies only the
+steps it has not seen yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import RenderRushError
+from .resources import available_cores, total_memory
+
+ENV_VAR = "RENDERRUSH_HISTORY"
+FILE_NAME = "history.sqlite3"
+KINDS = ("render", "compare")
+STATUSES = ("finished", "failed", "interrupted")
+BUSY_TIMEOUT = 30.0
+PACKAGES = ("renderrush", "numpy", "dask", "av", "imageio-ffmpeg", "psutil")
+"""Distributions whose versions `machine_info` reports (OpenCV is read from `cv2` itself)."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # version 1: the jobs table and the indexes `History.list` filters by
+    (
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            input TEXT,
+            width INTEGER,
+            height INTEGER,
+            fps REAL,
+            frame_count INTEGER,
+            duration REAL,
+            has_audio INTEGER,
+            filters TEXT,
+            workers INTEGER,
+            segment_seconds REAL,
+            scheduler TEXT,
+            preset TEXT,
+            crf REAL,
+            frames INTEGER,
+            wall_seconds REAL,
+            fps_rendered REAL,
+            speedup REAL,
+            efficiency REAL,
+            cpu_percent REAL,
+            details TEXT NOT NULL,
+            monitor_summary TEXT,
+            timeline TEXT,
+            machine TEXT NOT NULL
+        )""",
+        "CREATE INDEX jobs_created_at ON jobs (created_at)",
+        "CREATE INDEX jobs_input ON jobs (input)",
+    ),
+)
+"""Schema steps, oldest first: step i brings a database from user_version i to i + 1.
+Never edit a released step; append a new one (for example `ALTER TABLE jobs ADD COLUMN`)."""
+
+
+class HistoryError(RenderRushError):
+    """The history database cannot be used, or a job id or argument is wrong."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of the history, JSON columns decoded. Fields a job did not reach
+    (a render that failed before probing has no width) are None."""
+
+    id: int
+    created_at: str
+    """UTC time the job was recorded, ISO 8601 with offset."""
+    kind: str
+    status: str
+    error: str | None
+    input: str | None
+    """File name of the input video (the full path is in `details`)."""
+    width: int | None
+    height: int | None
+    fps: float | None
+    """Frame rate of the input video."""
+    frame_count: int | None
+    duration: float | None
+    has_audio: bool | None
+    filters: str | None
+    workers: int | None
+    segment_seconds: float | None
+    scheduler: str | None
+    preset: str | None
+    crf: float | None
+    frames: int | None
+    """Frames rendered (the parallel run's, for comparisons)."""
+    wall_seconds: float | None
+    fps_rendered: float | None
+    speedup: float | None
+    efficiency: float | None
+    cpu_percent: float | None
+    details: dict[str, Any]
+    """`JobResult.to_dict()` or `Comparison.to_dict()`, plus "request" when recorded with one."""
+    monitor_summary: dict[str, Any] | None
+    timeline: list[dict[str, Any]] | None
+    machine: dict[str, Any]
+    """`machine_info()` of the machine that ran the job."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict."""
+        return asdict(self)
+
+
+COLUMNS = tuple(f.name for f in fields(JobRecord))
+JSON_COLUMNS = frozenset({"details", "monitor_summary", "timeline", "machine"})
+REQUEST_COLUMNS = ("filters", "workers", "segment_seconds", "scheduler", "preset", "crf")
+
+
+def default_history_path() -> Path:
+    """`$RENDERRUSH_HISTORY`, else `history.sqlite3` in the XDG data folder."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home).expanduser() / "renderrush" / FILE_NAME
+
+
+def _package_version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _opencv_version() -> str | None:
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2.__version__
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine a job ran on: the cores and memory it may use (container limits
+    honoured), OS, Python and library versions, so timings from different machines
+    can be told apart. A package that is missing reports None."""
+    packages = {name: _package_version(name) for name in PACKAGES}
+    packages["opencv"] = _opencv_version()
+    return {
+        "cores": available_cores(),
+        "memory": total_memory(),
+        "os": platform.system(),
+        "platform": platform.platform(),
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+        "packages": packages,
+    }
+
+
+def utc_timestamp(moment: datetime | str | None = None) -> str:
+    """`moment` (default now) as the UTC ISO string history rows store and sort by.
+    Naive datetimes are taken as local time."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            raise HistoryError(f"'{moment}' is not an ISO 8601 date and time, e.g. 2026-01-31T12:00:00+00:00") from None
+    moment = moment or datetime.now(timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise HistoryError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _error_text(error: BaseException | str | None) -> str | None:
+    """A failure as one line: RenderRush messages as they are, other exceptions with their type."""
+    if error is None or isinstance(error, str):
+        return error
+    if isinstance(error, RenderRushError):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _input_name(value: Any) -> str | None:
+    return Path(str(value)).name if value is not None else None
+
+
+def _optional(convert: type, value: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+def _job_columns(result: Any, comparison: Any, request: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The filterable columns of a job, from its result, its comparison (the parallel
+    run's figures) or, for a job that produced neither, from what was asked."""
+    if comparison is not None:
+        run, extra = comparison.parallel, {"speedup": comparison.speedup, "efficiency": comparison.efficiency}
+    else:
+        run, extra = result, {}
+    if run is None:
+        request = request or {}
+        columns = {name: request.get(name) for name in REQUEST_COLUMNS}
+        columns["filters"] = _optional(str, columns["filters"])
+        columns["scheduler"] = _optional(str, columns["scheduler"])
+        return {"input": _input_name(request.get("input")), **columns}
+    info = run.info
+    return {
+        "input": info.path.name,
+        "width": info.width,
+        "height": info.height,
+        "fps": float(info.fps),
+        "frame_count": info.frame_count,
+        "duration": info.duration,
+        "has_audio": info.has_audio,
+        "filters": run.filters,
+        "workers": run.workers,
+        "segment_seconds": run.segment_seconds,
+        "scheduler": run.scheduler,
+        "preset": run.encode.preset,
+        "crf": run.encode.crf,
+        "frames": run.frames,
+        "wall_seconds": run.wall_seconds,
+        "fps_rendered": run.fps,
+        "cpu_percent": run.cpu_percent,
+        **extra,
+    }
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in JSON_COLUMNS:
+        return None if value is None else json.dumps(value, default=str)
+    return int(value) if isinstance(value, bool) else value
+
+
+def _decode(name: str, value: Any) -> Any:
+    if name in JSON_COLUMNS:
+        return None if value is None else json.loads(value)
+    return bool(value) if name == "has_audio" and value is not None else value
+
+
+class History:
+    """The job history in one SQLite file (see the module docstring for where)."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_history_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._open()) as conn:
+                self._use_wal(conn)
+                self._migrate(conn)
+        except sqlite3.Error as exc:
+            raise HistoryError(
+                f"cannot open the job history '{self.path}' ({exc}): set {ENV_VAR} to a writable file path"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"History({str(self.path)!r})"
+
+    def _open(self) -> sqlite3.Connection:
+        # Autocommit mode: every transaction below is opened and closed explicitly.
+        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection) -> None:
+        """Switch the database to write-ahead logging (readers never block the writer).
+        The mode is stored in the file, so this is a no-op after the first time. Processes
+        opening a fresh database together retry: SQLite does not wait for the lock the
+        switch takes. A file system without WAL support keeps the rollback journal."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Apply the migration steps this database has not had, all in one transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise HistoryError(
+                    f"the job history was written by a newer renderrush (schema {version}, this one knows "
+                    f"{len(MIGRATIONS)}): upgrade renderrush or set {ENV_VAR} to another file"
+                )
+            for step in MIGRATIONS[version:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation; with `write`, inside a BEGIN IMMEDIATE transaction
+        (the write lock is taken up front, so concurrent writers queue instead of failing)."""
+        try:
+            with closing(self._open()) as conn:
+                conn.row_factory = sqlite3.Row
+                if not write:
+                    yield conn
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise HistoryError(f"job history '{self.path}' failed: {exc}") from None
+
+    def record_job(
+        self,
+        kind: str,
+        status: str,
+        *,
+        result: Any = None,
+        comparison: Any = None,
+        error: BaseException | str | None = None,
+        request: Mapping[str, Any] | None = None,
+        monitor_summary: Mapping[str, Any] | None = None,
+        timeline: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Store one job and return its id.
+
+        `result` is a `JobResult` (kind "render"), `comparison` a `Comparison` (kind
+        "compare"). A job that failed or was interrupted before producing either is
+        recorded from `request` (input, output, filters, workers, segment_seconds,
+        scheduler, preset, crf) and `error`. `monitor_summary` and `timeline` are a
+        Monitor's `summary()` and `timeline()`.
+        """
+        _check_choice("kind", kind, KINDS)
+        _check_choice("status", status, STATUSES)
+        given = {"result": result, "comparison": comparison}
+        expected = "result" if kind == "render" else "comparison"
+        wrong = [name for name, value in given.items() if value is not None and name != expected]
+        if wrong:
+            raise HistoryError(f"a {kind} job is recorded with {expected}=, not {wrong[0]}=")
+        produced = given[expected]
+        if status == "finished" and produced is None:
+            raise HistoryError(f"a finished {kind} job needs its {expected}=")
+        if produced is None and request is None:
+            raise HistoryError("a job without a result needs the request that started it")
+        details = produced.to_dict() if produced is not None else {}
+        if request is not None:
+            details["request"] = dict(request)
+        row = {
+            "created_at": utc_timestamp(),
+            "kind": kind,
+            "status": status,
+            "error": _error_text(error),
+            **_job_columns(result, comparison, request),
+            "details": details,
+            "monitor_summary": _optional(dict, monitor_summary),
+            "timeline": _optional(list, timeline),
+            "machine": machine_info(),
+        }
+        return self._insert([row])[0]
+
+    def import_records(self, records: Iterable[JobRecord]) -> list[int]:
+        """Insert copies of `records` (from another history or a report) in one
+        transaction under new ids, keeping their created_at and machine; returns the ids."""
+        rows = []
+        for record in records:
+            _check_choice("kind", record.kind, KINDS)
+            _check_choice("status", record.status, STATUSES)
+            rows.append({**record.to_dict(), "created_at": utc_timestamp(record.created_at)})
+        return self._insert(rows)
+
+    def _insert(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        names = [name for name in COLUMNS if name != "id"]
+        sql = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        with self._connect(write=True) as conn:
+            return [int(conn.execute(sql, [_encode(name, row.get(name)) for name in names]).lastrowid) for row in rows]
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> JobRecord:
+        return JobRecord(**{name: _decode(name, row[name]) for name in COLUMNS})
+
+    def list(
+        self,
+        kind: str | None = None,
+        status: str | None = None,
+        input: str | os.PathLike | None = None,
+        workers: int | None = None,
+        since: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Jobs matching every filter given, newest first. `input` matches the file name
+        (a path is reduced to its name); `since` keeps jobs recorded at or after it."""
+        conditions: list[str] = []
+        values: list[Any] = []
+        if kind is not None:
+            _check_choice("kind", kind, KINDS)
+        if status is not None:
+            _check_choice("status", status, STATUSES)
+        for column, value in (
+            ("kind", kind), ("status", status), ("input", _input_name(input)), ("workers", workers),
+        ):  # fmt: skip
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                values.append(value)
+        if since is not None:
+            conditions.append("created_at >= ?")
+            values.append(utc_timestamp(since))
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"SELECT * FROM jobs{where} ORDER BY created_at DESC, id DESC"
+        if limit is not None:
+            if limit < 0:
+                raise HistoryError(f"limit must be 0 or more, got {limit}")
+            sql += " LIMIT ?"
+            values.append(limit)
+        with self._connect() as conn:
+            return [self._record(row) for row in conn.execute(sql, values)]
+
+    def get(self, job_id: int) -> JobRecord:
+        """The job with id `job_id`."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"no job {job_id} in the history '{self.path}': list() shows the ids")
+        return self._record(row)
+
+    def delete(self, job_id: int) -> None:
+        """Remove the job with id `job_id`."""
+        with self._connect(write=True) as conn:
+            deleted = conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
+        if not deleted:
+            raise HistoryError(f"no job {job_id} in the history '{self.path}': list() shows the ids")
+
+    def clear(self) -> int:
+        """Remove every job; returns how many there were."""
+        with self._connect(write=True) as conn:
+            return conn.execute("DELETE FROM jobs").rowcount
+
+    def __len__(self) -> int:
+        with self._connect() as conn:
+            return conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
