@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from .compare import compare
-from .engine import SCHEDULERS, render
+from .engine import LOCAL_SCHEDULERS, render
 from .errors import RenderRushError
 from .filters import available_filters
 from .probe import probe
@@ -61,7 +61,15 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filters", default=None, help='filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)')
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: usable cores)")
     parser.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: ~4 segments per worker, at least 2 s)")
-    parser.add_argument("--scheduler", default="processes", help=f"one of {', '.join(SCHEDULERS)} (default processes)")
+    parser.add_argument(
+        "--scheduler", default="processes", metavar="NAME|ADDRESS",
+        help=f"{', '.join(LOCAL_SCHEDULERS)} (default processes), 'local' for a dask LocalCluster, "
+        "or a dask scheduler address such as tcp://10.0.0.5:8786",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shared-storage", action="store_true",
+        help="cluster workers can read the input path and write beside the output (else the input is sent to them)",
+    )  # fmt: skip
     parser.add_argument("--preset", default="veryfast", choices=PRESETS, help="x264 preset (default veryfast)")
     parser.add_argument("--crf", type=float, default=23, help="x264 quality, 0-51, lower is better (default 23)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -86,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
     render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
+    render_cmd.add_argument("--resume", action="store_true", help="reuse the segments an interrupted run of this job finished")
     _job_options(render_cmd)
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
@@ -116,14 +125,15 @@ def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: obje
     try:
         return job(
             args.input, filters=args.filters, workers=args.workers, segment_seconds=args.segment_seconds,
-            scheduler=args.scheduler, preset=args.preset, crf=args.crf, progress=bars, **extra,
+            scheduler=args.scheduler, preset=args.preset, crf=args.crf, progress=bars,
+            shared_storage=args.shared_storage, **extra,
         )  # fmt: skip
     finally:
         bars.close()
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    result = _run_job(args, render, output=args.output)
+    result = _run_job(args, render, output=args.output, resume=args.resume)
     _emit(
         args, result.to_dict(),
         f"wrote {result.output}: {result.frames} frames in {result.wall_seconds:.2f} s ({result.fps:.0f} fps), "
@@ -152,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"renderrush: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("renderrush: interrupted; no output was written", file=sys.stderr)
+        resume = " (run the same command with --resume to continue)" if args.command == "render" else ""
+        print(f"renderrush: interrupted; no output was written{resume}", file=sys.stderr)
         return 130
     return 0
 

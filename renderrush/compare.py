@@ -85,6 +85,7 @@ def compare(
     progress: ProgressCallback | None = None,
     keep_outputs: str | os.PathLike | None = None,
     cancel: threading.Event | None = None,
+    shared_storage: bool = False,
 ) -> Comparison:
     """Render `input` sequentially, then with `workers` in parallel, and compare.
 
@@ -95,7 +96,7 @@ def compare(
     """
     info = probe(input)
     chain = FilterChain.parse(filters)
-    parallel_options = dict(workers=workers, scheduler=scheduler)
+    parallel_options = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
     if segment_seconds is None:
         segment_seconds = rule_segment_seconds(info.duration, check_workers(workers))
     folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))

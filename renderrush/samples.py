@@ -72,7 +72,10 @@ def make_sample_video(
     width, height = size
     if width < 32 or height < 16:
         raise SettingsError(f"sample size {width}x{height} is too small: use at least 32x16")
-    rate = Fraction(fps).limit_denominator(100000)
+    try:
+        rate = Fraction(fps).limit_denominator(100000)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise SettingsError(f"fps must be a number or a fraction such as 30000/1001, got '{fps}'") from None
     if seconds <= 0 or rate <= 0:
         raise SettingsError("sample length and fps must be positive")
     frames = max(1, round(seconds * rate))
