@@ -1,0 +1,33 @@
+"""Notebook components for RenderRush, built from ipywidgets and Plotly `FigureWidget`s on
+the package's public API. Each is a plain class whose `widget` attribute is the root
+ipywidget; display the component itself or compose `component.widget` in any layout.
+
+- `ControlPanel`: video source, filter chain editor, workers / segment seconds /
+  scheduler (pre-set by the advisor), Render, Compare and Cancel.
+- `VideoSource`, `FilterEditor`: the panel's first two parts, usable alone.
+- `ProgressView`: total bar with frames/s and ETA, one small bar per segment.
+- `LiveGauges`: CPU, memory, frames/s and speedup gauges plus a CPU/memory timeline.
+- `ResultsView`: sequential-vs-parallel chart, before/after frames, the video, a JSON report.
+- `ScalingChart`: wall time and speedup against the number of workers.
+- `HistoryView`, `HealthView`: past jobs with trends and export; the machine's health score.
+- `Dashboard`: all of the above on one screen.
+- `JobRunner`: runs render/compare in a background thread and feeds the components.
+
+Needs the `ui` extra: `pip install renderrush[ui]` (ipywidgets, plotly, anywidget).
+"""
+
+from ._common import Component, frame_preview
+from .filters import FilterEditor
+from .gauges import LiveGauges
+from .history import HealthView, HistoryView
+from .panel import ControlPanel, Dashboard
+from .progress import ProgressView
+from .results import ResultsView, ScalingChart
+from .runner import Job, JobRunner
+from .source import MAX_UPLOAD_BYTES, UploadError, VideoSource, sanitize_filename
+
+__all__ = [
+    "Component", "ControlPanel", "Dashboard", "FilterEditor", "HealthView", "HistoryView", "Job", "JobRunner",
+    "LiveGauges", "MAX_UPLOAD_BYTES", "ProgressView", "ResultsView", "ScalingChart", "UploadError", "VideoSource",
+    "frame_preview", "sanitize_filename",
+]  # fmt: skip

@@ -1,0 +1,152 @@
+"""Live gauges (CPU, memory, frames/s, speedup) and a CPU/memory timeline, as Plotly
+`FigureWidget`s fed by a `renderrush.monitor.Monitor` and the engine's progress events."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import ipywidgets as w
+import plotly.graph_objects as go
+
+from ..monitor import Sample
+from ..progress import ProgressEvent
+from ..resources import available_cores
+from ._common import Component
+
+GAUGES = ("cpu", "memory", "fps", "speedup")
+TITLES = {"cpu": "CPU %", "memory": "Memory %", "fps": "Frames/s", "speedup": "Speedup ×"}
+
+
+def _gauge(title: str, maximum: float, index: int, suffix: str = "") -> go.Indicator:
+    return go.Indicator(
+        mode="gauge+number",
+        value=0,
+        title={"text": title, "font": {"size": 14}},
+        number={"suffix": suffix, "valueformat": ".0f" if not suffix == "×" else ".2f", "font": {"size": 22}},
+        gauge={"axis": {"range": [0, maximum]}, "bar": {"color": "#1f77b4"}},
+        domain={"row": 0, "column": index},
+    )
+
+
+class LiveGauges(Component):
+    """Four Plotly Indicator gauges and a timeline, updated while a job runs.
+
+    Parameters
+    ----------
+    window:
+        Seconds of history the CPU/memory timeline keeps (older points scroll out).
+    fps_max:
+        Initial top of the frames/s gauge (it grows when renders are faster).
+
+    Feed it with `update_sample(sample)` (a `Monitor`'s `on_sample`), `update_progress(event)`
+    (frames/s; during the parallel half of a comparison also a live speedup against the
+    sequential half) and `set_speedup(value, workers)`. All are thread-safe. The latest
+    readings are in `values`; the figures are `gauges_figure` and `timeline_figure`.
+    """
+
+    def __init__(self, window: float = 120.0, fps_max: float = 300.0) -> None:
+        super().__init__()
+        self.window = window
+        self.values: dict[str, float | None] = {name: None for name in GAUGES}
+        self.samples = 0
+        self.baseline_fps: float | None = None
+        """Sequential frames/s the live speedup is measured against."""
+        self.workers = available_cores()
+        self._points: deque[tuple[float, float, float, float]] = deque()
+        self._fps_max = fps_max
+        self._t0: float | None = None
+        self.gauges_figure = go.FigureWidget(
+            data=[
+                _gauge(TITLES["cpu"], 100, 0, "%"),
+                _gauge(TITLES["memory"], 100, 1, "%"),
+                _gauge(TITLES["fps"], fps_max, 2),
+                _gauge(TITLES["speedup"], self.workers, 3, "×"),
+            ],
+            layout=go.Layout(grid={"rows": 1, "columns": 4, "pattern": "independent"}, height=210,
+                             margin={"l": 25, "r": 25, "t": 40, "b": 10}),
+        )  # fmt: skip
+        self.timeline_figure = go.FigureWidget(
+            data=[
+                go.Scatter(x=[], y=[], mode="lines", name="CPU % (machine)"),
+                go.Scatter(x=[], y=[], mode="lines", name="CPU % (job, of usable cores)"),
+                go.Scatter(x=[], y=[], mode="lines", name="Memory %"),
+            ],
+            layout=go.Layout(height=230, margin={"l": 45, "r": 10, "t": 30, "b": 35}, title={"text": "CPU and memory"},
+                             xaxis={"title": {"text": "seconds"}}, yaxis={"range": [0, 100], "title": {"text": "%"}},
+                             legend={"orientation": "h", "y": -0.35}),
+        )  # fmt: skip
+        self.widget = w.VBox([self.gauges_figure, self.timeline_figure])
+
+    def __repr__(self) -> str:
+        return f"<LiveGauges: {self.samples} samples>"
+
+    def reset(self, workers: int | None = None) -> None:
+        """Start a new job: clear the timeline, the frames/s and the speedup."""
+        with self._lock:
+            if workers:
+                self.workers = workers
+            self._points.clear()
+            self._t0 = None
+            self.samples = 0
+            self.values.update(fps=None, speedup=None)
+            with self.gauges_figure.batch_update():
+                self.gauges_figure.data[2].value = 0
+                self.gauges_figure.data[3].value = 0
+                self.gauges_figure.data[3].gauge.axis.range = [0, max(1, self.workers)]
+            with self.timeline_figure.batch_update():
+                for trace in self.timeline_figure.data:
+                    trace.x, trace.y = [], []
+
+    def update_sample(self, sample: Sample) -> None:
+        """Show one monitor sample: CPU and memory gauges, and a timeline point."""
+        total = sample.mem_used + sample.mem_available
+        memory = 100.0 * sample.mem_used / total if total else 0.0
+        job_cpu = min(100.0, sample.job_cpu_percent / max(1, available_cores()))
+        with self._lock:
+            self.samples += 1
+            self.values.update(cpu=sample.cpu_percent, memory=memory)
+            if self._t0 is None:
+                self._t0 = sample.t
+            t = sample.t - self._t0
+            self._points.append((t, sample.cpu_percent, job_cpu, memory))
+            while self._points and self._points[0][0] < t - self.window:
+                self._points.popleft()
+            xs = [p[0] for p in self._points]
+            with self.gauges_figure.batch_update():
+                self.gauges_figure.data[0].value = round(sample.cpu_percent, 1)
+                self.gauges_figure.data[1].value = round(memory, 1)
+            with self.timeline_figure.batch_update():
+                for index, trace in enumerate(self.timeline_figure.data, start=1):
+                    trace.x, trace.y = xs, [round(p[index], 1) for p in self._points]
+
+    def update_progress(self, event: ProgressEvent) -> None:
+        """Show the job's frames/s; during a comparison's parallel run, the live speedup."""
+        fps = event.fps
+        with self._lock:
+            self.values["fps"] = fps
+            speedup = None
+            if event.job != "sequential" and self.baseline_fps:
+                speedup = fps / self.baseline_fps
+                self.values["speedup"] = speedup
+            with self.gauges_figure.batch_update():
+                if fps > self._fps_max:
+                    self._fps_max = fps * 1.5
+                    self.gauges_figure.data[2].gauge.axis.range = [0, self._fps_max]
+                self.gauges_figure.data[2].value = round(fps, 1)
+                if speedup is not None:
+                    self.gauges_figure.data[3].value = round(speedup, 2)
+
+    def set_baseline(self, fps: float | None) -> None:
+        """Sequential frames/s that later parallel runs are compared with."""
+        with self._lock:
+            self.baseline_fps = fps
+
+    def set_speedup(self, value: float, workers: int | None = None) -> None:
+        """Show a measured speedup (the gauge's range is 0..workers: the ideal)."""
+        with self._lock:
+            if workers:
+                self.workers = workers
+            self.values["speedup"] = value
+            with self.gauges_figure.batch_update():
+                self.gauges_figure.data[3].gauge.axis.range = [0, max(1.0, self.workers, value)]
+                self.gauges_figure.data[3].value = round(value, 2)

@@ -1,0 +1,333 @@
+"""The control panel (video source, filters, settings, Render / Compare / Cancel) and the
+dashboard that composes it with progress, gauges, results, history and health."""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import ipywidgets as w
+
+from ..advisor import Recommendation, RunTiming, recommend
+from ..history import History
+from ..monitor import Sample
+from ..progress import STITCHED, ProgressEvent
+from ..resources import available_cores
+from ._common import Component, message_html, section
+from .filters import FilterEditor
+from .gauges import LiveGauges
+from .history import HealthView, HistoryView, open_history
+from .progress import ProgressView
+from .results import ResultsView
+from .runner import Job, JobRunner
+from .source import VideoSource
+
+SCHEDULERS = ("processes", "threads", "sync")
+SCHEDULER_HELP = {
+    "processes": "processes: one Python process per worker (real parallelism)",
+    "threads": "threads: workers share one process (filters release the GIL partly)",
+    "sync": "sync: one segment at a time, the sequential baseline",
+}
+
+
+def history_timings(history: History | None, limit: int = 200) -> list[RunTiming]:
+    """Past finished runs as advisor timings (a comparison gives two: its sequential run with
+    1 worker and its parallel run)."""
+    if history is None:
+        return []
+    timings = []
+    for r in history.list(status="finished", limit=limit):
+        if not (r.width and r.height and r.frames and r.wall_seconds and r.workers):
+            continue
+        timings.append(RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames))
+        sequential = (r.details or {}).get("sequential") if r.kind == "compare" else None
+        if sequential and sequential.get("wall_seconds") and sequential.get("frames"):
+            timings.append(RunTiming(1, sequential["wall_seconds"], r.width, r.height, sequential["frames"]))
+    return timings
+
+
+class ControlPanel(Component):
+    """Video source, filter chain, workers / segment seconds / scheduler, and the Render,
+    Compare and Cancel buttons. Jobs run in a background thread (`JobRunner`), so the
+    notebook stays responsive; progress, gauges and results components receive the events.
+
+    Parameters
+    ----------
+    work_dir:
+        Folder for samples, uploads, renders, comparison outputs and reports.
+    history:
+        A `History`, a database path, None for the default history, or False to record nothing.
+    progress, gauges, results, history_view:
+        Optional `ProgressView`, `LiveGauges`, `ResultsView` and `HistoryView` to feed.
+    filters:
+        Initial filter chain.
+    scheduler:
+        Initial scheduler: "processes", "threads" or "sync".
+    sample_seconds, sample_size:
+        Initial length and resolution of the generated sample.
+    on_finished:
+        Called with the `Job` when a job has ended (from the job's thread).
+
+    Workers and segment seconds are pre-set from `renderrush.advisor.recommend` whenever
+    a video is chosen (the "Advise" button repeats it). From Python: `source.generate()`,
+    `render()`, `compare()`, `cancel()`, `wait()`; `job` is the latest `Job`.
+    """
+
+    def __init__(
+        self,
+        work_dir: str | os.PathLike = "renderrush-output",
+        history: History | str | os.PathLike | None | bool = None,
+        progress: ProgressView | None = None,
+        gauges: LiveGauges | None = None,
+        results: ResultsView | None = None,
+        history_view: HistoryView | None = None,
+        filters: str | None = "grayscale",
+        scheduler: str = "processes",
+        sample_seconds: int = 6,
+        sample_size: tuple[int, int] = (640, 360),
+        on_finished: Callable[[Job], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.work_dir = Path(work_dir)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if history is False:
+            self.history = None
+        elif history_view is not None and history is None:
+            self.history = history_view.history
+        else:
+            self.history = open_history(history)  # type: ignore[arg-type]
+        self.progress, self.gauges, self.results, self.history_view = progress, gauges, results, history_view
+        self.on_finished = on_finished
+        self.recommendation: Recommendation | None = None
+        self._baselines: dict[tuple[str, str], float] = {}
+
+        self.source = VideoSource(self.work_dir, seconds=sample_seconds, size=sample_size, on_change=self._on_source)
+        self.filters = FilterEditor(filters)
+        cores = available_cores()
+        self.workers = w.IntSlider(value=cores, min=1, max=max(4, 2 * cores), description="Workers",
+                                   continuous_update=False)  # fmt: skip
+        self.segment_seconds = w.FloatSlider(value=2.0, min=0.5, max=30.0, step=0.5, description="Segment (s)",
+                                             continuous_update=False)  # fmt: skip
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler '{scheduler}': use one of {', '.join(SCHEDULERS)}")
+        self.scheduler = w.ToggleButtons(options=list(SCHEDULERS), value=scheduler, description="Scheduler",
+                                         tooltips=[SCHEDULER_HELP[s] for s in SCHEDULERS],
+                                         style={"button_width": "90px"})  # fmt: skip
+        self.advise_button = w.Button(description="Advise", icon="magic", tooltip="workers and segments from the advisor")
+        self.advise_button.on_click(lambda _: self.advise())
+        self.advice = w.HTML()
+        self.render_button = w.Button(description="Render", icon="play", button_style="success", disabled=True)
+        self.compare_button = w.Button(description="Compare", icon="balance-scale", button_style="info", disabled=True,
+                                       tooltip="render sequentially, then in parallel, and compare")  # fmt: skip
+        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger", disabled=True)
+        self.render_button.on_click(lambda _: self._start(self.render))
+        self.compare_button.on_click(lambda _: self._start(self.compare))
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.status = w.HTML(message_html("Choose a video to start: generate a sample or upload one."))
+
+        self.runner = JobRunner(self.history)
+        self.runner.add_listener(self)
+        self.widget = w.VBox([
+            section("1. Video", self.source.widget),
+            section("2. Filters", self.filters.widget),
+            section("3. Settings", self.workers, self.segment_seconds, self.scheduler,
+                    w.HBox([self.advise_button, self.advice])),
+            section("4. Run", w.HBox([self.render_button, self.compare_button, self.cancel_button]), self.status),
+        ])  # fmt: skip
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else (self.job.status if self.job else "idle")
+        return f"<ControlPanel: {state}>"
+
+    # ---- state --------------------------------------------------------------------------
+    @property
+    def job(self) -> Job | None:
+        """The latest job (running or ended)."""
+        return self.runner.job
+
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    def settings(self) -> dict[str, Any]:
+        """The job options the widgets currently hold."""
+        return {
+            "filters": self.filters.text,
+            "workers": self.workers.value,
+            "segment_seconds": float(self.segment_seconds.value),
+            "scheduler": self.scheduler.value,
+        }
+
+    def _set_status(self, text: str, kind: str = "info") -> None:
+        self.status.value = message_html(text, kind)
+
+    def _update_buttons(self) -> None:
+        busy = self.running
+        has_video = self.source.path is not None
+        self.render_button.disabled = busy or not has_video
+        self.compare_button.disabled = busy or not has_video
+        self.cancel_button.disabled = not busy
+
+    # ---- advisor ------------------------------------------------------------------------
+    def _on_source(self, source: VideoSource) -> None:
+        self.advise()
+        self._update_buttons()
+        self._set_status(f"Ready: {source.path.name if source.path else ''}", "ok")
+
+    def advise(self) -> Recommendation | None:
+        """Set workers and segment seconds from the advisor for the current video."""
+        info = self.source.info
+        if info is None:
+            self.advice.value = message_html("Choose a video first.", "warn")
+            return None
+        rec = recommend(info.width, info.height, info.duration, history_timings(self.history))
+        self.recommendation = rec
+        self.workers.max = max(self.workers.max, rec.workers)
+        self.workers.value = rec.workers
+        self.segment_seconds.value = min(self.segment_seconds.max, max(self.segment_seconds.min, round(rec.segment_seconds * 2) / 2))
+        self.advice.value = (
+            f"<small>Advisor ({rec.method}): <b>{rec.workers}</b> workers, <b>{rec.segment_seconds:.1f} s</b> segments. "
+            f"{html.escape(rec.reason)}</small>"
+        )
+        return rec
+
+    # ---- jobs ---------------------------------------------------------------------------
+    def _start(self, action: Callable[[], Job]) -> None:
+        try:
+            action()
+        except Exception as exc:  # shown, not raised: this runs from a button
+            self._set_status(str(exc), "error")
+
+    def _require_video(self) -> Path:
+        if self.source.path is None:
+            raise ValueError("choose a video first: generate a sample or upload one")
+        return self.source.path
+
+    def render(self) -> Job:
+        """Start rendering the current video with the current settings (returns at once)."""
+        source = self._require_video()
+        folder = self.work_dir / "renders"
+        folder.mkdir(parents=True, exist_ok=True)
+        output = folder / f"{source.stem}.rendered.mp4"
+        return self.runner.start("render", input=str(source), output=str(output), **self.settings())
+
+    def compare(self) -> Job:
+        """Start a sequential-versus-parallel comparison (returns at once)."""
+        source = self._require_video()
+        folder = self.work_dir / "compare"
+        folder.mkdir(parents=True, exist_ok=True)
+        return self.runner.start("compare", input=str(source), keep_outputs=str(folder), **self.settings())
+
+    def cancel(self) -> None:
+        """Stop the running job (nothing is written)."""
+        if self.running:
+            self._set_status("Cancelling…", "warn")
+            self.runner.cancel()
+
+    def wait(self, timeout: float | None = None) -> Job | None:
+        """Block until the current job has ended (for scripts and tests; not needed in a notebook)."""
+        return self.runner.wait(timeout)
+
+    # ---- runner listener ----------------------------------------------------------------
+    def on_job_started(self, job: Job) -> None:
+        self._update_buttons()
+        self.render_button.disabled = self.compare_button.disabled = True
+        self.cancel_button.disabled = False
+        what = "Rendering" if job.kind == "render" else "Comparing (sequential, then parallel)"
+        self._set_status(f"{what}… {job.request.get('workers')} workers, {job.request.get('scheduler')} scheduler")
+        if self.progress is not None:
+            self.progress.reset()
+        if self.gauges is not None:
+            self.gauges.reset(job.request.get("workers"))
+            key = (job.request["input"], job.request.get("filters", ""))
+            self.gauges.set_baseline(None if job.kind == "compare" else self._baselines.get(key))
+
+    def on_progress(self, event: ProgressEvent) -> None:
+        if self.progress is not None:
+            self.progress.update(event)
+        if self.gauges is not None:
+            if event.kind == STITCHED and event.job == "sequential":
+                self.gauges.set_baseline(event.fps)
+            self.gauges.update_progress(event)
+
+    def on_tick(self, job: Job, elapsed: float) -> None:
+        if self.progress is not None:
+            self.progress.tick(elapsed)
+
+    def on_sample(self, sample: Sample) -> None:
+        if self.gauges is not None:
+            self.gauges.update_sample(sample)
+
+    def on_job_finished(self, job: Job) -> None:
+        kind = {"finished": "ok", "cancelled": "warn"}.get(job.status, "error")
+        self._set_status(job.message, kind)
+        if self.progress is not None:
+            self.progress.finish(job.message, ok=job.status == "finished")
+        if job.status == "finished":
+            key = (job.request["input"], job.request.get("filters", ""))
+            if job.comparison is not None:
+                self._baselines[key] = job.comparison.sequential.fps
+                if self.gauges is not None:
+                    self.gauges.set_speedup(job.comparison.speedup, job.comparison.workers)
+                if self.results is not None:
+                    self.results.show_comparison(job.comparison, job.record)
+            elif job.result is not None:
+                if self.gauges is not None and key in self._baselines:
+                    self.gauges.set_speedup(job.result.fps / self._baselines[key], job.result.workers)
+                if self.results is not None:
+                    self.results.show_render(job.result, job.record)
+        if self.history_view is not None:
+            self.history_view.refresh()
+        self._call(self.on_finished, job)
+        self.render_button.disabled = self.compare_button.disabled = self.source.path is None
+        self.cancel_button.disabled = True
+
+
+class Dashboard(Component):
+    """Everything on one screen: the control panel beside live progress and gauges,
+    then results, history and machine health.
+
+    Parameters
+    ----------
+    work_dir:
+        Folder for samples, uploads, outputs and reports.
+    history:
+        A `History`, a database path, or None for the default history.
+    **panel_options:
+        Passed on to `ControlPanel` (filters, scheduler, sample_seconds, sample_size, on_finished).
+
+    The parts are attributes: `panel`, `progress`, `gauges`, `results`, `history`
+    (a `HistoryView`) and `health` (a `HealthView`).
+    """
+
+    def __init__(self, work_dir: str | os.PathLike = "renderrush-output",
+                 history: History | str | os.PathLike | None = None, **panel_options: Any) -> None:  # fmt: skip
+        super().__init__()
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        self.progress = ProgressView()
+        self.gauges = LiveGauges()
+        self.results = ResultsView(work_dir)
+        self.history = HistoryView(history, work_dir=work_dir)
+        self.health = HealthView(work_dir)
+        self.panel = ControlPanel(
+            work_dir, history=self.history.history, progress=self.progress, gauges=self.gauges,
+            results=self.results, history_view=self.history, **panel_options,
+        )  # fmt: skip
+        self.panel.runner.add_listener(self)
+        live = w.VBox([self.progress.widget, self.gauges.widget], layout=w.Layout(width="56%"))
+        controls = w.VBox([self.panel.widget], layout=w.Layout(width="44%"))
+        self.widget = w.VBox([
+            w.HTML("<h3 style='margin:4px 0'>RenderRush</h3>"),
+            w.HBox([controls, live]),
+            self.results.widget,
+            w.HBox([w.VBox([self.history.widget], layout=w.Layout(width="62%")),
+                    w.VBox([self.health.widget], layout=w.Layout(width="38%"))]),
+        ])  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<Dashboard: {self.panel!r}>"
+
+    def on_job_finished(self, job: Job) -> None:
+        self.health.refresh()

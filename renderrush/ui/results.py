@@ -1,0 +1,238 @@
+"""Results of a job: sequential-vs-parallel chart, before/after frames, the output video
+inline and a JSON report to download; plus a scaling chart for worker sweeps."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import plotly.graph_objects as go
+
+from ..compare import Comparison
+from ..engine import JobResult
+from ._common import Component, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html
+
+MAX_INLINE_VIDEO_BYTES = 50 * 1000 * 1000
+
+
+def download_link(path: str | os.PathLike, data: bytes | None = None, mime: str = "application/json") -> str:
+    """HTML link that downloads `path`'s content from the browser (a data: URL, so it
+    works wherever the notebook runs: locally, on Binder, behind a proxy)."""
+    path = Path(path)
+    payload = base64.b64encode(data if data is not None else path.read_bytes()).decode("ascii")
+    name = html.escape(path.name)
+    return f'<a download="{name}" href="data:{mime};base64,{payload}" target="_blank">⬇ Download {name}</a>'
+
+
+class ResultsView(Component):
+    """What a finished job produced.
+
+    Parameters
+    ----------
+    work_dir:
+        Folder for exported reports (`work_dir/reports`).
+    max_inline_video_bytes:
+        Outputs up to this size play inline; larger ones get a link instead.
+
+    `show_render(result, record)` and `show_comparison(comparison, record)` fill the
+    view: a bar chart of wall time (sequential vs parallel, with speedup and
+    efficiency), a before/after frame at `frame_at` seconds (the slider picks another),
+    the output video, and an "Export JSON report" button that writes the job's report
+    (`renderrush.report.job_report`) when the job's history `record` is given.
+    """
+
+    def __init__(self, work_dir: str | os.PathLike = "renderrush-output",
+                 max_inline_video_bytes: int = MAX_INLINE_VIDEO_BYTES) -> None:  # fmt: skip
+        super().__init__()
+        self.work_dir = Path(work_dir)
+        self.max_inline_video_bytes = max_inline_video_bytes
+        self.result: JobResult | None = None
+        self.comparison: Comparison | None = None
+        self.record: Any = None
+        self.report_path: Path | None = None
+        self.input_path: Path | None = None
+        self.output_path: Path | None = None
+        self.summary = w.HTML(message_html("No results yet: render or compare a video."))
+        self.chart = go.FigureWidget(
+            data=[go.Bar(x=[], y=[], text=[], textposition="auto", marker={"color": ["#7f7f7f", "#1f77b4"]})],
+            layout=go.Layout(height=280, margin={"l": 50, "r": 10, "t": 50, "b": 40},
+                             title={"text": "Wall time"}, yaxis={"title": {"text": "seconds"}}),
+        )  # fmt: skip
+        self.frame_at = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="Frame at (s)",
+                                      continuous_update=False, layout=w.Layout(width="420px"))  # fmt: skip
+        self.frame_at.observe(lambda _: self.refresh_frames(), names="value")
+        self.before = w.Image(format="jpeg", layout=w.Layout(max_width="420px"))
+        self.after = w.Image(format="jpeg", layout=w.Layout(max_width="420px"))
+        self.frames_box = w.HBox([
+            w.VBox([w.HTML("<b>Before</b> (input)"), self.before]),
+            w.VBox([w.HTML("<b>After</b> (output)"), self.after]),
+        ])  # fmt: skip
+        self.video_box = w.VBox()
+        self.export_button = w.Button(description="Export JSON report", icon="download", disabled=True)
+        self.export_button.on_click(lambda _: self.export_report())
+        self.export_link = w.HTML()
+        self.widget = w.VBox([
+            w.HTML("<b>Results</b>"), self.summary, self.chart, self.frame_at, self.frames_box,
+            self.video_box, w.HBox([self.export_button, self.export_link]),
+        ])  # fmt: skip
+
+    def __repr__(self) -> str:
+        shown = "comparison" if self.comparison else "render" if self.result else "nothing yet"
+        return f"<ResultsView: {shown}>"
+
+    # ---- filling the view ---------------------------------------------------------------
+    def show_render(self, result: JobResult, record: Any = None) -> None:
+        """Show one render's figures, frames, video and (with `record`) its report export."""
+        with self._lock:
+            self.result, self.comparison, self.record = result, None, record
+            self.summary.value = (
+                f"<b>{html.escape(result.output.name)}</b>: {result.frames} frames in {fmt_seconds(result.wall_seconds)} "
+                f"({result.fps:.0f} frames/s) with {result.workers} worker(s), {result.scheduler} scheduler, "
+                f"{len(result.segments)} segments, filters <code>{html.escape(result.filters)}</code>, "
+                f"CPU {result.cpu_percent:.0f}% of all cores. Run <i>Compare</i> to measure the speedup."
+            )
+            with self.chart.batch_update():
+                bar = self.chart.data[0]
+                bar.x = [f"{result.scheduler} ({result.workers} workers)"]
+                bar.y = [round(result.wall_seconds, 3)]
+                bar.text = [f"{result.wall_seconds:.2f} s · {result.fps:.0f} fps"]
+                bar.marker.color = ["#1f77b4"]
+                self.chart.layout.title.text = "Wall time"
+            self._show_media(result.input, result.output, result.info.duration)
+
+    def show_comparison(self, comparison: Comparison, record: Any = None) -> None:
+        """Show a comparison: the two wall times with speedup and efficiency, frames, video."""
+        with self._lock:
+            self.result, self.comparison, self.record = comparison.parallel, comparison, record
+            seq, par = comparison.sequential, comparison.parallel
+            self.summary.value = "<pre style='margin:0'>" + html.escape(comparison.summary()) + "</pre>"
+            with self.chart.batch_update():
+                bar = self.chart.data[0]
+                bar.x = ["sequential (1 at a time)", f"parallel ({par.workers} workers)"]
+                bar.y = [round(seq.wall_seconds, 3), round(par.wall_seconds, 3)]
+                bar.text = [f"{r.wall_seconds:.2f} s · {r.fps:.0f} fps" for r in (seq, par)]
+                bar.marker.color = ["#7f7f7f", "#1f77b4"]
+                self.chart.layout.title.text = (
+                    f"Speedup {comparison.speedup:.2f}× · efficiency {comparison.efficiency:.0%} "
+                    f"with {par.workers} workers (ideal: {par.workers}×)"
+                )
+            self._show_media(par.input, par.output if par.output.exists() else None, par.info.duration)
+
+    def _show_media(self, input_path: Path, output_path: Path | None, duration: float) -> None:
+        self.input_path, self.output_path = Path(input_path), Path(output_path) if output_path else None
+        self.frame_at.max = max(0.1, round(duration - 0.1, 1))
+        if abs(self.frame_at.value - duration / 2) > 0.05:
+            self.frame_at.value = round(duration / 2, 1)  # refreshes the frames through the observer
+        else:
+            self.refresh_frames()
+        self._show_video()
+        self.report_path = None
+        self.export_link.value = "" if self.record is not None else message_html(
+            "No history record for this job, so there is no report to export.", "warn")  # fmt: skip
+        self.export_button.disabled = self.record is None
+
+    def refresh_frames(self) -> None:
+        """Show the input and output frames at the slider's time."""
+        if self.input_path is None:
+            return
+        self.before.value = frame_preview(self.input_path, self.frame_at.value)
+        self.after.value = frame_preview(self.output_path, self.frame_at.value) if self.output_path else b""
+
+    def _show_video(self) -> None:
+        path = self.output_path
+        if path is None:
+            self.video_box.children = [w.HTML(message_html("The output was not kept, so there is no video to play."))]
+            return
+        size = path.stat().st_size
+        if size <= self.max_inline_video_bytes:
+            video = w.Video(value=path.read_bytes(), format="mp4", autoplay=False, loop=False, controls=True,
+                            layout=w.Layout(max_width="640px"))  # fmt: skip
+            self.video_box.children = [w.HTML(f"<b>Output video</b> ({fmt_bytes(size)})"), video]
+        else:
+            self.video_box.children = [w.HTML(message_html(
+                f"The output {path.name} is {fmt_bytes(size)}, too large to play inline; it is at {path}.", "info"))]
+
+    # ---- export -------------------------------------------------------------------------
+    def export_report(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the shown job's JSON report (to `work_dir/reports/job-<id>.json` by
+        default), offer it as a download and return where it was written."""
+        from ..report import job_report, write_report
+
+        if self.record is None:
+            raise ValueError("no history record for the shown job: nothing to export")
+        if path is None:
+            folder = self.work_dir / "reports"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"job-{self.record.id}.json"
+        self.report_path = write_report(job_report(self.record), path)
+        self.export_link.value = f"{download_link(self.report_path)} <small>(saved as {html.escape(str(self.report_path))})</small>"
+        return self.report_path
+
+
+class ScalingChart(Component):
+    """Wall time and speedup against the number of workers, with the ideal N× line.
+
+    Parameters
+    ----------
+    title:
+        Figure title.
+
+    Add measurements with `add(workers, wall_seconds, fps)` (for example from a loop of
+    `render(..., workers=n)`); speedups are relative to the 1-worker (or first) point.
+    """
+
+    def __init__(self, title: str = "Scaling with workers") -> None:
+        super().__init__()
+        self.points: list[dict[str, float]] = []
+        self.figure = go.FigureWidget(
+            data=[
+                go.Bar(x=[], y=[], name="wall time (s)", yaxis="y", marker={"color": "#9ecae1"}, text=[],
+                       textposition="auto"),
+                go.Scatter(x=[], y=[], name="speedup", mode="lines+markers", yaxis="y2", line={"color": "#d62728"}),
+                go.Scatter(x=[], y=[], name="ideal speedup", mode="lines", yaxis="y2",
+                           line={"color": "#d62728", "dash": "dot"}),
+            ],
+            layout=go.Layout(title={"text": title}, height=320, margin={"l": 50, "r": 50, "t": 50, "b": 40},
+                             xaxis={"title": {"text": "workers"}, "dtick": 1},
+                             yaxis={"title": {"text": "wall time (s)"}},
+                             yaxis2={"title": {"text": "speedup ×"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+                             legend={"orientation": "h", "y": -0.25}),
+        )  # fmt: skip
+        self.table = w.HTML()
+        self.widget = w.VBox([self.figure, self.table])
+
+    def __repr__(self) -> str:
+        return f"<ScalingChart: {len(self.points)} points>"
+
+    @property
+    def speedups(self) -> list[float]:
+        return [p["speedup"] for p in self.points]
+
+    def add(self, workers: int, wall_seconds: float, fps: float | None = None) -> None:
+        """Add (or replace) the measurement for `workers` and redraw."""
+        with self._lock:
+            self.points = sorted([p for p in self.points if p["workers"] != workers] +
+                                 [{"workers": workers, "wall_seconds": wall_seconds, "fps": fps or 0.0}],
+                                 key=lambda p: p["workers"])  # fmt: skip
+            base = self.points[0]
+            for p in self.points:
+                p["speedup"] = base["wall_seconds"] / p["wall_seconds"]
+                p["efficiency"] = p["speedup"] / (p["workers"] / base["workers"])
+            xs = [p["workers"] for p in self.points]
+            with self.figure.batch_update():
+                self.figure.data[0].x, self.figure.data[0].y = xs, [round(p["wall_seconds"], 3) for p in self.points]
+                self.figure.data[0].text = [f"{p['fps']:.0f} fps" for p in self.points]
+                self.figure.data[1].x, self.figure.data[1].y = xs, [round(p["speedup"], 3) for p in self.points]
+                self.figure.data[2].x, self.figure.data[2].y = xs, [x / base["workers"] for x in xs]
+            self.table.value = html_table(
+                ["workers", "wall time", "frames/s", "speedup", "efficiency"],
+                [[p["workers"], f"{p['wall_seconds']:.2f} s", f"{p['fps']:.0f}", f"{p['speedup']:.2f}×",
+                  f"{p['efficiency']:.0%}"] for p in self.points],
+            )  # fmt: skip
+
+    def to_dict(self) -> list[dict[str, float]]:
+        return [dict(p) for p in self.points]

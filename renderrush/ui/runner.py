@@ -1,0 +1,213 @@
+"""Run one render or comparison at a time in a background thread, so the notebook's
+kernel stays responsive, while a `Monitor` samples resources and listeners (the widgets)
+receive progress events, samples and heartbeats."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..compare import Comparison, compare
+from ..engine import JobResult, render
+from ..errors import JobCancelledError, RenderRushError
+from ..history import History, JobRecord
+from ..monitor import Monitor, Sample
+from ..progress import ProgressEvent
+
+KINDS = ("render", "compare")
+HISTORY_STATUS = {"finished": "finished", "failed": "failed", "cancelled": "interrupted"}
+
+
+@dataclass
+class Job:
+    """One render or comparison started by a `JobRunner`."""
+
+    kind: str
+    request: dict[str, Any]
+    """The keyword arguments given to `render` or `compare` (JSON-ready)."""
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    status: str = "running"
+    """"running", then "finished", "failed" or "cancelled"."""
+    result: JobResult | None = None
+    comparison: Comparison | None = None
+    error: BaseException | None = None
+    record: JobRecord | None = None
+    """The job's row in the history, once it ended (None without a history)."""
+    monitor_summary: dict[str, Any] | None = None
+    timeline: list[dict[str, Any]] | None = None
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    events: int = 0
+    """Progress events received."""
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.time()) - self.started
+
+    @property
+    def message(self) -> str:
+        """One line saying how the job ended (or that it runs)."""
+        if self.status == "running":
+            return f"{self.kind} running for {self.elapsed:.1f} s"
+        if self.status == "cancelled":
+            return f"{self.kind} cancelled after {self.elapsed:.1f} s; no output was written"
+        if self.status == "failed":
+            error = self.error
+            text = str(error) if isinstance(error, RenderRushError) else f"{type(error).__name__}: {error}"
+            return f"{self.kind} failed: {text}"
+        if self.comparison is not None:
+            c = self.comparison
+            return (f"compared in {self.elapsed:.1f} s: speedup {c.speedup:.2f}× with {c.workers} workers "
+                    f"(efficiency {c.efficiency:.0%}), outputs {'identical' if c.identical else 'DIFFER'}")  # fmt: skip
+        r = self.result
+        assert r is not None
+        return f"rendered {r.frames} frames in {r.wall_seconds:.2f} s ({r.fps:.0f} frames/s) to {r.output.name}"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has ended (True) or `timeout` seconds passed (False)."""
+        return self._done.wait(timeout)
+
+
+class JobRunner:
+    """Runs jobs in a background thread and tells listeners what happens.
+
+    Parameters
+    ----------
+    history:
+        Where finished, failed and cancelled jobs are recorded: a `History`, or None for
+        no recording. A job the engine has recorded already is not recorded twice.
+    monitor_interval:
+        Seconds between resource samples.
+    heartbeat:
+        Seconds between `tick` calls (keeps elapsed times moving between events).
+
+    A listener is any object with some of these methods, all called from background
+    threads except `on_job_started`: `on_job_started(job)`, `on_progress(event)`,
+    `on_sample(sample)`, `on_tick(job, elapsed)`, `on_job_finished(job)`. Exceptions in listeners are kept in
+    `listener_errors` and never stop a job.
+    """
+
+    def __init__(self, history: History | None = None, monitor_interval: float = 0.5, heartbeat: float = 0.5) -> None:
+        self.history = history
+        self.monitor_interval = monitor_interval
+        self.heartbeat = heartbeat
+        self.listeners: list[Any] = []
+        self.listener_errors: list[BaseException] = []
+        self.job: Job | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and not self.job.done
+
+    def add_listener(self, listener: Any) -> None:
+        self.listeners.append(listener)
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for listener in self.listeners:
+            handler = getattr(listener, method, None)
+            if handler is None:
+                continue
+            try:
+                handler(*args)
+            except Exception as exc:  # a broken widget must not break the job
+                self.listener_errors.append(exc)
+
+    def start(self, kind: str, **request: Any) -> Job:
+        """Start `render(**request)` or `compare(**request)` in the background; returns the `Job`.
+
+        Raises `RenderRushError` if a job is running already."""
+        if kind not in KINDS:
+            raise RenderRushError(f"unknown job kind '{kind}': use one of {', '.join(KINDS)}")
+        if self.running:
+            raise RenderRushError("a job is running already: wait for it or cancel it first")
+        job = Job(kind, {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in request.items()})
+        self.job = job
+        self._notify("on_job_started", job)
+        self._thread = threading.Thread(target=self._run, args=(job,), name=f"renderrush-ui-{kind}", daemon=True)
+        self._thread.start()
+        threading.Thread(target=self._heartbeat, args=(job,), name="renderrush-ui-heartbeat", daemon=True).start()
+        return job
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (it ends within a fraction of a second)."""
+        if self.job is not None:
+            self.job.cancel_event.set()
+
+    def wait(self, timeout: float | None = None) -> Job | None:
+        """Block until the current job ended (or `timeout` passed); returns it."""
+        if self.job is not None:
+            self.job.wait(timeout)
+        return self.job
+
+    def _heartbeat(self, job: Job) -> None:
+        while not job._done.wait(self.heartbeat):
+            self._notify("on_tick", job, job.elapsed)
+
+    def _on_progress(self, job: Job, event: ProgressEvent) -> None:
+        job.events += 1
+        self._notify("on_progress", event)
+
+    def _run(self, job: Job) -> None:
+        monitor = Monitor(self.monitor_interval, on_sample=lambda s: self._notify("on_sample", s))
+        try:
+            with monitor:
+                options = dict(job.request, progress=lambda e: self._on_progress(job, e), cancel=job.cancel_event)
+                if job.kind == "render":
+                    job.result = render(**options)
+                else:
+                    job.comparison = compare(**options)
+            job.status = "finished"
+        except JobCancelledError as exc:
+            job.status, job.error = "cancelled", exc
+        except Exception as exc:
+            job.status, job.error = "failed", exc
+        finally:
+            job.ended = time.time()
+            job.monitor_summary, job.timeline = monitor.summary(), monitor.timeline()
+            try:
+                job.record = self._record(job)
+            except Exception as exc:
+                self.listener_errors.append(exc)
+            self._notify("on_job_finished", job)
+            job._done.set()
+
+    # ---- history ------------------------------------------------------------------------
+    def _record(self, job: Job) -> JobRecord | None:
+        if self.history is None:
+            return None
+        existing = self.find_record(job)
+        if existing is not None:
+            return existing
+        job_id = self.history.record_job(
+            job.kind, HISTORY_STATUS[job.status], result=job.result, comparison=job.comparison,
+            error=job.error, request=job.request, monitor_summary=job.monitor_summary, timeline=job.timeline,
+        )  # fmt: skip
+        return self.history.get(job_id)
+
+    def find_record(self, job: Job) -> JobRecord | None:
+        """The history row of `job` if something (the engine) recorded it already."""
+        if self.history is None:
+            return None
+        since = datetime.fromtimestamp(job.started, timezone.utc) - timedelta(seconds=1)
+        for record in self.history.list(kind=job.kind, since=since, limit=20):
+            details = record.details or {}
+            if job.result is not None and job.kind == "render":
+                if details.get("started_at") == job.result.started_at and details.get("output") == str(job.result.output):
+                    return record
+            elif job.comparison is not None:
+                if (details.get("parallel") or {}).get("started_at") == job.comparison.parallel.started_at:
+                    return record
+            elif record.status != "finished" and record.input == Path(str(job.request.get("input", ""))).name:
+                return record
+        return None
