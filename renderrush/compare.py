@@ -14,6 +14,7 @@ from typing import Any
 
 from .advisor import rule_segment_seconds
 from .engine import JobResult, check_workers, render
+from .recording import HistoryOption, advise, open_history, recorded
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
 from .probe import probe
@@ -28,6 +29,10 @@ class Comparison:
     parallel: JobResult
     identical: bool
     """Both outputs decode to exactly the same frames."""
+    recommendation: dict[str, Any] | None = None
+    """The advisor's recommendation, when workers were not given."""
+    job_id: int | None = None
+    """Id of this comparison in the history (None when not recorded)."""
 
     @property
     def workers(self) -> int:
@@ -69,6 +74,8 @@ class Comparison:
             "sequential_cpu_percent": self.sequential.cpu_percent,
             "parallel_cpu_percent": self.parallel.cpu_percent,
             "identical": self.identical,
+            "recommendation": self.recommendation,
+            "job_id": self.job_id,
             "sequential": self.sequential.to_dict(),
             "parallel": self.parallel.to_dict(),
         }
@@ -86,6 +93,7 @@ def compare(
     keep_outputs: str | os.PathLike | None = None,
     cancel: threading.Event | None = None,
     shared_storage: bool = False,
+    history: HistoryOption = None,
 ) -> Comparison:
     """Render `input` sequentially, then with `workers` in parallel, and compare.
 
@@ -93,21 +101,36 @@ def compare(
     identical (checked by decoding both). Outputs go to a temporary folder unless
     `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
     Progress events carry `job="sequential"` or `"parallel"`; `cancel` stops either run.
+    Without `workers` the advisor picks them (see `render`); the comparison is recorded
+    in `history` as one job.
     """
-    info = probe(input)
-    chain = FilterChain.parse(filters)
-    parallel_options = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
-    if segment_seconds is None:
-        segment_seconds = rule_segment_seconds(info.duration, check_workers(workers))
-    folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
-    common = dict(filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel)
-    try:
-        runs = {
-            label: render(info.path, folder / f"{info.path.stem}.{label}.mp4", label=label, **common, **options)
-            for label, options in (("sequential", {"scheduler": "sync"}), ("parallel", parallel_options))
-        }
-        identical = decoded_md5(runs["sequential"].output) == decoded_md5(runs["parallel"].output)
-    finally:
-        if not keep_outputs:
-            shutil.rmtree(folder, ignore_errors=True)
-    return Comparison(runs["sequential"], runs["parallel"], identical)
+    request = {
+        "input": str(input), "filters": str(filters or "none"), "workers": workers, "segment_seconds": segment_seconds,
+        "scheduler": str(scheduler), "preset": preset, "crf": crf,
+    }  # fmt: skip
+    store = open_history(history)
+    with recorded("compare", store, request) as recording:
+        info = probe(input)
+        chain = FilterChain.parse(filters)
+        advice = advise(info, str(chain), store) if workers is None else None
+        workers = check_workers(advice.workers if advice else workers)
+        if segment_seconds is None:
+            segment_seconds = advice.segment_seconds if advice else rule_segment_seconds(info.duration, workers)
+        folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
+        common = dict(
+            filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel,
+            history=False,
+        )  # fmt: skip
+        parallel_options = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
+        try:
+            runs = {
+                label: render(info.path, folder / f"{info.path.stem}.{label}.mp4", label=label, **common, **options)
+                for label, options in (("sequential", {"scheduler": "sync"}), ("parallel", parallel_options))
+            }
+            identical = decoded_md5(runs["sequential"].output) == decoded_md5(runs["parallel"].output)
+        finally:
+            if not keep_outputs:
+                shutil.rmtree(folder, ignore_errors=True)
+        recording.result = Comparison(runs["sequential"], runs["parallel"], identical, advice.to_dict() if advice else None)
+    recording.result.job_id = recording.job_id
+    return recording.result

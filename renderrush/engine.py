@@ -16,6 +16,7 @@ import dask
 import psutil
 
 from .advisor import rule_segment_seconds
+from .history import History
 from .errors import SettingsError
 from .filters import FilterChain
 from .jobfolder import JobFolder, job_signature
@@ -23,6 +24,7 @@ from .outputs import check_output_path
 from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
 from .probe import VideoInfo, probe
+from .recording import HistoryOption, advise, open_history, recorded
 from .progress import (
     STITCHED,
     FileReporter,
@@ -63,6 +65,12 @@ class JobResult:
     started_at: float = field(default_factory=time.time)
     worker_metrics: list[dict[str, Any]] = field(default_factory=list)
     """Per-worker CPU and memory samples from a cluster's scheduler (empty for local jobs)."""
+    recommendation: dict[str, Any] | None = None
+    """The advisor's recommendation, when workers were not given."""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """Monitor samples (machine and job processes) taken while the job ran."""
+    job_id: int | None = None
+    """Id of this job in the history (None when not recorded)."""
 
     @property
     def fps(self) -> float:
@@ -96,6 +104,8 @@ class JobResult:
             "cpu_percent": self.cpu_percent,
             "started_at": self.started_at,
             "worker_metrics": self.worker_metrics,
+            "recommendation": self.recommendation,
+            "job_id": self.job_id,
         }
 
 
@@ -206,6 +216,7 @@ def render(
     cancel: threading.Event | None = None,
     resume: bool = False,
     shared_storage: bool = False,
+    history: HistoryOption = None,
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
@@ -221,15 +232,48 @@ def render(
     the job within a fraction of a second (`JobCancelledError`). After an interruption
     (Ctrl-C, a killed process), `resume=True` reuses the segments already rendered.
     The output appears only if the whole job succeeds.
+
+    Without `workers`, the advisor picks workers and segment length (from past runs of
+    the same filters when the history has them; `JobResult.recommendation` says how).
+    Every job, failed and interrupted ones too, is recorded in `history` (the default
+    database unless a History or path is given; False records nothing).
     """
+    request = {
+        "input": str(input), "output": str(output), "filters": str(filters or "none"), "workers": workers,
+        "segment_seconds": segment_seconds, "scheduler": str(scheduler), "preset": preset, "crf": crf,
+    }  # fmt: skip
+    store = open_history(history)
+    with recorded("render", store, request) as recording:
+        recording.result = _render_job(
+            input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
+            snap_to_keyframes, label, cancel, resume, shared_storage, store,
+        )  # fmt: skip
+        recording.result.timeline = recording.monitor.timeline()
+    recording.result.job_id = recording.job_id
+    return recording.result
+
+
+def _render_job(
+    input: str | os.PathLike, output: str | os.PathLike, filters: str | FilterChain | None, workers: int | None,
+    segment_seconds: float | None, scheduler: Any, preset: str, crf: float, progress: ProgressCallback | None,
+    snap_to_keyframes: bool, label: str, cancel: threading.Event | None, resume: bool, shared_storage: bool,
+    store: History | None,
+) -> JobResult:  # fmt: skip
     started_at, started = time.time(), time.perf_counter()
     chain = FilterChain.parse(filters)
     encode = EncodeSettings(preset=preset, crf=crf, threads=encoder_threads())
     cluster = is_cluster(scheduler)
     scheduler_name = "distributed" if cluster else local_scheduler_name(scheduler)
-    workers = 1 if scheduler_name == "sync" else check_workers(workers)
     info = probe(input)
     output = check_output_path(Path(output), info.path)
+    advice = None
+    if scheduler_name == "sync":
+        workers = 1
+    elif workers is None:
+        advice = advise(info, str(chain), store)
+        workers = advice.workers
+        segment_seconds = advice.segment_seconds if segment_seconds is None else segment_seconds
+    workers = check_workers(workers)
     segment_seconds = rule_segment_seconds(info.duration, workers) if segment_seconds is None else segment_seconds
     segments = plan_segments(info, segment_seconds, snap_to_keyframes=snap_to_keyframes)
     width, height = even_size(info.width, info.height)
@@ -282,4 +326,5 @@ def render(
         cpu_percent=cpu_busy_percent(cpu_before, psutil.cpu_times()),
         started_at=started_at,
         worker_metrics=worker_metrics,
+        recommendation=advice.to_dict() if advice else None,
     )

@@ -63,3 +63,11 @@ class SettingsError(RenderRushError):
 
 class FFmpegError(RenderRushError):
     """An ffmpeg command that RenderRush runs itself (sample generation, probing) failed."""
+
+
+class HistoryError(RenderRushError):
+    """The job history database cannot be opened, read or written."""
+
+
+class ReportError(RenderRushError):
+    """A JSON performance report is unreadable, of an unknown version or invalid."""

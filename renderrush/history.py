@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import RenderRushError
+from .errors import HistoryError, RenderRushError
 from .resources import available_cores, total_memory
 
 ENV_VAR = "RENDERRUSH_HISTORY"
@@ -75,10 +75,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 """Schema steps, oldest first: step i brings a database from user_version i to i + 1.
 Never edit a released step; append a new one (for example `ALTER TABLE jobs ADD COLUMN`)."""
-
-
-class HistoryError(RenderRushError):
-    """The history database cannot be used, or a job id or argument is wrong."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from .errors import RenderRushError
+from .errors import ReportError
 from .history import History, JobRecord, utc_timestamp
 
 SCHEMA_NAME = "renderrush.report"
@@ -32,11 +32,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """`JobRecord` fields gathered under one key of a report's job."""
 OBJECTS = ("monitor_summary", "machine", "details")
 """Job fields that are JSON objects themselves."""
-
-
-class ReportError(RenderRushError):
-    """A report file is unreadable, not a RenderRush report, of an unknown version or
-    does not match its schema."""
 
 
 def report_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
@@ -47,3 +49,16 @@ def stream_codecs(path: Path) -> dict[str, str]:
     """{"video": codec, "audio": codec} of the first streams present."""
     with av.open(str(path)) as container:
         return {s.type: s.codec_context.name for s in container.streams if s.type in ("video", "audio")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Jobs run by the tests record into a throwaway history, never the user's."""
+    path = tmp_path_factory.mktemp("history") / "history.sqlite3"
+    previous = os.environ.get("RENDERRUSH_HISTORY")
+    os.environ["RENDERRUSH_HISTORY"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("RENDERRUSH_HISTORY", None)
+    else:
+        os.environ["RENDERRUSH_HISTORY"] = previous

@@ -1,0 +1,87 @@
+"""Every render and compare lands in the job history: finished, failed or interrupted,
+with a monitor timeline of the machine and the job's processes while it ran."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
+
+from .advisor import Recommendation, RunTiming, recommend
+from .errors import HistoryError, JobCancelledError
+from .history import History
+from .monitor import Monitor
+from .probe import VideoInfo
+
+HistoryOption = Union[History, str, os.PathLike, bool, None]
+"""A History, a database path, None/True for the default database, False for none."""
+
+
+def open_history(history: HistoryOption) -> History | None:
+    """The History a job records into, or None when recording is switched off."""
+    if history is False:
+        return None
+    if isinstance(history, History):
+        return history
+    return History(None if history is None or history is True else history)
+
+
+def past_runs(history: History | None, filters: str) -> list[RunTiming]:
+    """Finished renders of the same filter chain, as timings the advisor can fit."""
+    if history is None:
+        return []
+    return [
+        RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames)
+        for r in history.list(kind="render", status="finished", limit=200)
+        if r.filters == filters and r.workers and r.wall_seconds and r.frames and r.width and r.height
+    ]
+
+
+def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
+    """The advisor's workers and segment length for this clip, using past runs when it can."""
+    return recommend(info.width, info.height, info.duration, history_runs=past_runs(history, filters))
+
+
+@dataclass
+class Recording:
+    """What a job hands back to `recorded` for the history."""
+
+    result: Any = None
+    monitor: Monitor = field(default_factory=Monitor)
+    job_id: int | None = None
+
+    def timeline(self) -> list[dict[str, Any]]:
+        samples = self.monitor.timeline()
+        workers = getattr(self.result, "worker_metrics", None) or []
+        return sorted(samples + [{**m, "source": "worker"} for m in workers], key=lambda s: s["t"])
+
+
+@contextmanager
+def recorded(kind: str, history: History | None, request: dict[str, Any]) -> Iterator[Recording]:
+    """Run a job under a Monitor and record it, whatever way it ends."""
+    recording = Recording()
+
+    def record(status: str, error: BaseException | None = None) -> None:
+        if history is None:
+            return
+        produced = {"result": recording.result} if kind == "render" else {"comparison": recording.result}
+        try:
+            recording.job_id = history.record_job(
+                kind, status, error=error, request=request, monitor_summary=recording.monitor.summary(),
+                timeline=recording.timeline(), **(produced if recording.result is not None else {}),
+            )  # fmt: skip
+        except HistoryError as exc:  # the job itself went fine or already failed: say so, do not mask it
+            warnings.warn(f"this {kind} job was not recorded in the history: {exc}", stacklevel=3)
+
+    try:
+        with recording.monitor:
+            yield recording
+    except (KeyboardInterrupt, JobCancelledError) as exc:
+        record("interrupted", exc)
+        raise
+    except BaseException as exc:
+        record("failed", exc)
+        raise
+    record("finished")
