@@ -12,11 +12,15 @@ from tqdm import tqdm
 
 from .compare import compare
 from .engine import LOCAL_SCHEDULERS, render
-from .errors import RenderRushError
-from .filters import available_filters
+from .errors import RenderRushError, SettingsError
+from .filters import FilterChain, available_filters
+from .health import system_health
+from .history import History
+from .recording import advise
 from .probe import probe
 from .progress import FRAMES, STITCHED, STITCHING, ProgressEvent
 from .render import PRESETS
+from .report import history_report, job_report, write_report
 from .samples import make_sample_video
 
 
@@ -103,6 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     _job_options(compare_cmd)
 
     commands.add_parser("filters", help="list the available filters and their parameters")
+
+    history = commands.add_parser("history", help="list recorded jobs (newest first)")
+    history.add_argument("--kind", choices=("render", "compare"), default=None)
+    history.add_argument("--status", choices=("finished", "failed", "interrupted"), default=None)
+    history.add_argument("--limit", type=int, default=20, help="at most this many jobs (default 20)")
+    history.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    report = commands.add_parser("report", help="export a job (or the whole history) as a JSON performance report")
+    report.add_argument("job_id", nargs="?", type=int, help="job id from `renderrush history` (omit with --all)")
+    report.add_argument("--all", action="store_true", help="export the whole history")
+    report.add_argument("-o", "--output", required=True, help="JSON file to write")
+
+    health = commands.add_parser("health", help="score this machine's headroom for rendering (0-100)")
+    health.add_argument("--work-dir", default=".", help="folder whose free disk counts (default: current)")
+    health.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    advise = commands.add_parser("advise", help="recommend workers and segment length for a video")
+    advise.add_argument("input")
+    advise.add_argument("--filters", default=None, help="filter chain (past runs of the same chain are used)")
+    advise.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
 
@@ -132,17 +156,27 @@ def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: obje
         bars.close()
 
 
+def _say_recommendation(recommendation: dict | None) -> None:
+    """When workers were not given, say on stderr what the advisor chose and why."""
+    if recommendation:
+        print(f"advisor: {recommendation['workers']} workers, {recommendation['segment_seconds']:.1f} s segments "
+              f"({recommendation['method']}): {recommendation['reason']}", file=sys.stderr)  # fmt: skip
+
+
 def _cmd_render(args: argparse.Namespace) -> None:
     result = _run_job(args, render, output=args.output, resume=args.resume)
+    _say_recommendation(result.recommendation)
     _emit(
         args, result.to_dict(),
         f"wrote {result.output}: {result.frames} frames in {result.wall_seconds:.2f} s ({result.fps:.0f} fps), "
-        f"{len(result.segments)} segments on {result.workers} {result.scheduler} workers, CPU {result.cpu_percent:.0f}%",
+        f"{len(result.segments)} segments on {result.workers} {result.scheduler} workers, CPU {result.cpu_percent:.0f}%"
+        f"{'' if result.job_id is None else f'; history job {result.job_id}'}",
     )  # fmt: skip
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
     result = _run_job(args, compare, keep_outputs=args.keep)
+    _say_recommendation(result.recommendation)
     _emit(args, result.to_dict(), result.summary())
 
 
@@ -150,7 +184,58 @@ def _cmd_filters(args: argparse.Namespace) -> None:
     print("\n".join(spec.usage() for spec in available_filters().values()))
 
 
-COMMANDS = {"sample": _cmd_sample, "probe": _cmd_probe, "render": _cmd_render, "compare": _cmd_compare, "filters": _cmd_filters}
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+HISTORY_COLUMNS = ("id", "created_at", "kind", "status", "input", "filters", "workers", "frames", "wall_seconds",
+                   "fps_rendered", "speedup")  # fmt: skip
+
+
+def _cmd_history(args: argparse.Namespace) -> None:
+    records = History().list(kind=args.kind, status=args.status, limit=args.limit)
+    rows = [[_cell(getattr(r, c)) for c in HISTORY_COLUMNS] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(HISTORY_COLUMNS)]
+    table = [" ".join(c.ljust(w) for c, w in zip(HISTORY_COLUMNS, widths))]
+    table += [" ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows] or ["(no jobs recorded yet)"]
+    _emit(args, {"jobs": [r.to_dict() for r in records]}, "\n".join(table))
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    store = History()
+    if args.all:
+        report = history_report(store.list())
+    elif args.job_id is not None:
+        report = job_report(store.get(args.job_id))
+    else:
+        raise SettingsError("give a job id (see `renderrush history`) or --all")
+    path = write_report(report, args.output)
+    print(f"wrote {path} ({len(report['jobs'])} job{'s' if len(report['jobs']) != 1 else ''})")
+
+
+def _cmd_health(args: argparse.Namespace) -> None:
+    health = system_health(args.work_dir)
+    lines = [f"health {health.score}/100: {health.verdict}"]
+    lines += [f"  {c.name:<8} {c.score:5.0f}  (weight {c.weight:.2f})  {c.detail}" for c in health.components]
+    _emit(args, health.to_dict(), "\n".join(lines))
+
+
+def _cmd_advise(args: argparse.Namespace) -> None:
+    info = probe(args.input)
+    advice = advise(info, str(FilterChain.parse(args.filters)), History())
+    _emit(
+        args, advice.to_dict(),
+        f"workers {advice.workers}, segments of {advice.segment_seconds:.1f} s ({advice.method})\n{advice.reason}",
+    )  # fmt: skip
+
+
+COMMANDS = {
+    "sample": _cmd_sample, "probe": _cmd_probe, "render": _cmd_render, "compare": _cmd_compare,
+    "filters": _cmd_filters, "history": _cmd_history, "report": _cmd_report, "health": _cmd_health,
+    "advise": _cmd_advise,
+}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

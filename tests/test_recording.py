@@ -1,0 +1,98 @@
+"""Every job lands in the history (finished, failed, interrupted), the advisor steps in
+when workers are not given, and the history/report/health/advise commands work."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from renderrush import (
+    FilterError,
+    History,
+    JobCancelledError,
+    compare,
+    load_report,
+    make_sample_video,
+    register_filter,
+    render,
+    unregister_filter,
+)
+from renderrush.cli import main
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> History:
+    return History(tmp_path / "jobs.sqlite3")
+
+
+def test_finished_render_is_recorded_with_timeline(clip: Path, tmp_path: Path, history: History) -> None:
+    result = render(clip, tmp_path / "a.mp4", "grayscale", workers=2, segment_seconds=1, scheduler="threads", history=history)
+    record = history.get(result.job_id)
+    assert (record.kind, record.status, record.frames, record.workers) == ("render", "finished", 90, 2)
+    assert record.filters == "grayscale" and record.width == 160
+    assert record.monitor_summary["duration"] > 0
+    assert record.details["output"] == str(tmp_path / "a.mp4")
+
+
+def test_failed_and_cancelled_jobs_are_recorded(clip: Path, tmp_path: Path, history: History) -> None:
+    with pytest.raises(FilterError):
+        render(clip, tmp_path / "f.mp4", "blurr", history=history)
+    cancel = threading.Event()
+    cancel.set()
+    register_filter("slowish", replace=True)(slowish)
+    try:
+        with pytest.raises(JobCancelledError):
+            render(clip, tmp_path / "c.mp4", "slowish", workers=2, segment_seconds=1, scheduler="threads",
+                   cancel=cancel, history=history)  # fmt: skip
+    finally:
+        unregister_filter("slowish")
+    cancelled, failed = history.list()
+    assert (failed.status, failed.filters) == ("failed", "blurr") and "unknown filter 'blurr'" in failed.error
+    assert cancelled.status == "interrupted" and "cancelled" in cancelled.error
+
+
+def slowish(frame: np.ndarray) -> np.ndarray:
+    threading.Event().wait(0.02)
+    return frame
+
+
+def test_compare_is_one_job_with_speedup(clip: Path, history: History) -> None:
+    result = compare(clip, "invert", workers=2, segment_seconds=1, scheduler="threads", history=history)
+    [record] = history.list()
+    assert record.id == result.job_id and record.kind == "compare"
+    assert record.speedup == pytest.approx(result.speedup)
+
+
+def test_advisor_chooses_workers_from_rules_then_from_history(videos: Path, tmp_path: Path, history: History) -> None:
+    source = make_sample_video(videos / "advice.mp4", seconds=4, size=(160, 120), audio=False)
+    first = render(source, tmp_path / "1.mp4", "sharpen", scheduler="threads", history=history)
+    assert first.recommendation["method"] == "rules" and first.workers == first.recommendation["workers"]
+    render(source, tmp_path / "2.mp4", "sharpen", workers=1, scheduler="threads", history=history)
+    render(source, tmp_path / "3.mp4", "sharpen", workers=2, scheduler="threads", history=history)
+    advised = render(source, tmp_path / "4.mp4", "sharpen", scheduler="threads", history=history)
+    assert advised.recommendation["method"] == "amdahl"
+    assert "Amdahl fit over" in advised.recommendation["reason"]
+    assert render(source, tmp_path / "5.mp4", "sharpen", workers=2, scheduler="threads", history=False).recommendation is None
+
+
+def test_history_report_health_advise_commands(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "cli.sqlite3"))
+    assert main(["render", str(clip), "-o", str(tmp_path / "x.mp4"), "--workers", "2", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["history", "--json"]) == 0
+    [job] = json.loads(capsys.readouterr().out)["jobs"]
+    assert job["status"] == "finished" and job["frames"] == 90
+    assert main(["report", str(job["id"]), "-o", str(tmp_path / "r.json")]) == 0
+    assert load_report(tmp_path / "r.json")["jobs"][0]["id"] == job["id"]
+    assert main(["report", "999", "-o", str(tmp_path / "missing.json")]) == 1
+    assert "999" in capsys.readouterr().err and not (tmp_path / "missing.json").exists()
+    assert main(["health", "--json"]) == 0
+    health = json.loads(capsys.readouterr().out)
+    assert 0 <= health["score"] <= 100 and {c["name"] for c in health["components"]} >= {"cpu", "memory", "disk"}
+    assert main(["advise", str(clip), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workers"] >= 1
