@@ -78,7 +78,7 @@ class LiveGauges(Component):
         self.widget = w.VBox([self.gauges_figure, self.timeline_figure])
 
     def __repr__(self) -> str:
-        return f"<LiveGauges: {self.samples} samples>"
+        return "<LiveGauges>"
 
     def reset(self, workers: int | None = None) -> None:
         """Start a new job: clear the timeline, the frames/s and the speedup."""

@@ -80,7 +80,7 @@ class HistoryView(Component):
         self.refresh()
 
     def __repr__(self) -> str:
-        return f"<HistoryView: {len(self.records)} jobs>"
+        return f"<HistoryView: {self.history.path.name}>"
 
     def refresh(self) -> list[JobRecord]:
         """Reload the newest jobs and redraw the table and the trends."""
@@ -185,7 +185,7 @@ class HealthView(Component):
             self.refresh()
 
     def __repr__(self) -> str:
-        return f"<HealthView: {'not measured' if self.report is None else 'measured'}>"
+        return "<HealthView>"
 
     def refresh(self) -> HealthReport:
         """Measure the machine now and redraw."""

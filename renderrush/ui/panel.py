@@ -32,14 +32,14 @@ SCHEDULER_HELP = {
 }
 
 
-def history_timings(history: History | None, limit: int = 200) -> list[RunTiming]:
-    """Past finished runs as advisor timings (a comparison gives two: its sequential run with
-    1 worker and its parallel run)."""
+def history_timings(history: History | None, filters: str, limit: int = 200) -> list[RunTiming]:
+    """Past finished runs of the same filter chain as advisor timings (a comparison gives
+    two: its sequential run with 1 worker and its parallel run)."""
     if history is None:
         return []
     timings = []
     for r in history.list(status="finished", limit=limit):
-        if not (r.width and r.height and r.frames and r.wall_seconds and r.workers):
+        if r.filters != filters or not (r.width and r.height and r.frames and r.wall_seconds and r.workers):
             continue
         timings.append(RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames))
         sequential = (r.details or {}).get("sequential") if r.kind == "compare" else None
@@ -182,7 +182,7 @@ class ControlPanel(Component):
         if info is None:
             self.advice.value = message_html("Choose a video first.", "warn")
             return None
-        rec = recommend(info.width, info.height, info.duration, history_timings(self.history))
+        rec = recommend(info.width, info.height, info.duration, history_timings(self.history, self.filters.text))
         self.recommendation = rec
         self.workers.max = max(self.workers.max, rec.workers)
         self.workers.value = rec.workers
@@ -327,7 +327,7 @@ class Dashboard(Component):
         ])  # fmt: skip
 
     def __repr__(self) -> str:
-        return f"<Dashboard: {self.panel!r}>"
+        return "<Dashboard>"
 
     def on_job_finished(self, job: Job) -> None:
         self.health.refresh()

@@ -206,7 +206,7 @@ class ScalingChart(Component):
         self.widget = w.VBox([self.figure, self.table])
 
     def __repr__(self) -> str:
-        return f"<ScalingChart: {len(self.points)} points>"
+        return "<ScalingChart>"
 
     @property
     def speedups(self) -> list[float]:

@@ -84,8 +84,8 @@ class JobRunner:
     Parameters
     ----------
     history:
-        Where finished, failed and cancelled jobs are recorded: a `History`, or None for
-        no recording. A job the engine has recorded already is not recorded twice.
+        The `History` the engine records every job in (finished, failed or cancelled), or
+        None to record nothing. `Job.record` is the job's row once it ended.
     monitor_interval:
         Seconds between resource samples.
     heartbeat:
@@ -162,7 +162,8 @@ class JobRunner:
         monitor = Monitor(self.monitor_interval, on_sample=lambda s: self._notify("on_sample", s))
         try:
             with monitor:
-                options = dict(job.request, progress=lambda e: self._on_progress(job, e), cancel=job.cancel_event)
+                options = dict(job.request, progress=lambda e: self._on_progress(job, e), cancel=job.cancel_event,
+                               history=self.history if self.history is not None else False)  # fmt: skip
                 if job.kind == "render":
                     job.result = render(**options)
                 else:
@@ -184,30 +185,24 @@ class JobRunner:
 
     # ---- history ------------------------------------------------------------------------
     def _record(self, job: Job) -> JobRecord | None:
+        """The job's history row: the engine records every job itself (the runner passes
+        its history on), so this only looks the row up."""
         if self.history is None:
             return None
-        existing = self.find_record(job)
-        if existing is not None:
-            return existing
-        job_id = self.history.record_job(
-            job.kind, HISTORY_STATUS[job.status], result=job.result, comparison=job.comparison,
-            error=job.error, request=job.request, monitor_summary=job.monitor_summary, timeline=job.timeline,
-        )  # fmt: skip
-        return self.history.get(job_id)
+        produced = job.result if job.result is not None else job.comparison
+        job_id = getattr(produced, "job_id", None)
+        if job_id is not None:
+            return self.history.get(job_id)
+        return self.find_record(job)
 
     def find_record(self, job: Job) -> JobRecord | None:
-        """The history row of `job` if something (the engine) recorded it already."""
+        """The newest history row recorded for `job` since it started, or None."""
         if self.history is None:
             return None
         since = datetime.fromtimestamp(job.started, timezone.utc) - timedelta(seconds=1)
+        status = HISTORY_STATUS.get(job.status)
+        name = Path(str(job.request.get("input", ""))).name
         for record in self.history.list(kind=job.kind, since=since, limit=20):
-            details = record.details or {}
-            if job.result is not None and job.kind == "render":
-                if details.get("started_at") == job.result.started_at and details.get("output") == str(job.result.output):
-                    return record
-            elif job.comparison is not None:
-                if (details.get("parallel") or {}).get("started_at") == job.comparison.parallel.started_at:
-                    return record
-            elif record.status != "finished" and record.input == Path(str(job.request.get("input", ""))).name:
+            if record.status == status and record.input == name:
                 return record
         return None
