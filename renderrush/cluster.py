@@ -34,6 +34,7 @@ from .progress import DONE, RUNNING, STITCHED, ProgressPoller, Status, Throttle,
 from .render import SegmentJob, SegmentResult, render_segment
 
 CONNECT_TIMEOUT = "10s"
+MAX_INPUT_LOSSES = 3
 METRICS_INTERVAL = 0.5
 
 
@@ -206,12 +207,62 @@ def _keep(result: SegmentResult, folder: JobFolder) -> SegmentResult:
     return replace(result, output=str(target), data=None)
 
 
+class SegmentSubmitter:
+    """Submits segment tasks; without shared storage it scatters the input's bytes first.
+
+    A scattered input lives on one worker (dask's memory manager trims extra copies);
+    if that worker dies, the input is lost and the tasks still needing it are cancelled.
+    `submit` is then called again for those segments: the input is scattered anew and
+    only they are resubmitted, at most `MAX_INPUT_LOSSES` times.
+    """
+
+    def __init__(self, client: Any, token: str, info: VideoInfo, shared_storage: bool) -> None:
+        self.client, self.token = client, token
+        self.source = None if shared_storage else InputData.read(info.path)
+        self.attempts = 0
+
+    def submit(self, jobs: list[SegmentJob]) -> list[Any]:
+        self.attempts += 1
+        if self.attempts > MAX_INPUT_LOSSES + 1:
+            raise ClusterError(f"the input was lost with its workers {MAX_INPUT_LOSSES} times; the job was stopped")
+        prefix = f"renderrush-{self.token}-{self.attempts}"
+        if self.source is None:
+            return self.client.compute(segment_tasks(jobs, render_shared_segment, prefix=prefix))
+        [scattered] = self.client.scatter([self.source], hash=False)
+        return self.client.compute(segment_tasks(jobs, render_remote_segment, scattered, self.token, prefix=prefix))
+
+    def forget_input(self) -> None:
+        if self.source is not None:
+            self.client.run(_forget_input, self.source.digest)
+
+
+def _gather(futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmitter, folder: JobFolder) -> list[SegmentResult]:
+    """Collect segments as they finish (writing each to disk and dropping its bytes at
+    once), resubmitting the ones cancelled because their input was lost."""
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    results: list[SegmentResult] = []
+    pending = {job.segment.index: job for job in jobs}
+    while pending:
+        lost = False
+        for future, result in as_completed(futures, with_results=True):
+            future.release()
+            if isinstance(result, FutureCancelledError):
+                lost = True
+                continue
+            results.append(_keep(result, folder))
+            pending.pop(result.index)
+        if lost and pending:
+            futures = submitter.submit(list(pending.values()))
+    return results
+
+
 def run_on_cluster(
     scheduler: Any, jobs: list[SegmentJob], reused: list[SegmentResult], workers: int, folder: JobFolder,
     output: Path, info: VideoInfo, segments: list[Segment], poller_options: dict[str, Any], shared_storage: bool,
 ) -> tuple[list[SegmentResult], float, list[dict[str, Any]]]:  # fmt: skip
     """Render `jobs` on the cluster, stitch on the client; returns results, stitch seconds, worker metrics."""
-    from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     token = uuid.uuid4().hex[:12]
@@ -221,20 +272,11 @@ def run_on_cluster(
         status.statuses.update({r.index: (r.frames, DONE) for r in reused})
         client.subscribe_topic(topic, status.handle)
         jobs = [replace(j, reporter=ClusterReporter(topic, j.segment.index, cancel_name)) for j in jobs]
-        source = None
-        if shared_storage:
-            tasks = segment_tasks(jobs, render_shared_segment, prefix=f"renderrush-{token}")
-        else:
-            source = InputData.read(info.path)
-            [scattered] = client.scatter([source], hash=False)
-            tasks = segment_tasks(jobs, render_remote_segment, scattered, token, prefix=f"renderrush-{token}")
-        futures = client.compute(tasks)
-        results = list(reused)
+        submitter = SegmentSubmitter(client, token, info, shared_storage)
+        futures = submitter.submit(jobs)
         try:
             with ProgressPoller(status, segments, **poller_options) as poller, WorkerMetrics(client) as metrics:
-                for future, result in as_completed(futures, with_results=True):
-                    results.append(_keep(result, folder))
-                    future.release()
+                results = [*reused, *_gather(futures, jobs, submitter, folder)]
                 ordered, stitch_seconds = stitch_job(results, folder.path, output, info)
             poller.emit(STITCHED)
         except KilledWorker as exc:
@@ -242,6 +284,5 @@ def run_on_cluster(
         finally:
             client.cancel(futures)
             client.unsubscribe_topic(topic)
-            if source is not None:
-                client.run(_forget_input, source.digest)
+            submitter.forget_input()
     return ordered, stitch_seconds, metrics.samples

@@ -237,7 +237,7 @@ class ProgressPoller:
                 if status == before or index not in self._by_index or (before and before[1] == DONE):
                     continue
                 self._seen[index] = status
-                if before is None:
+                if before is None or status[0] < before[0]:  # first seen, or re-run after a worker died
                     self._event(SEGMENT_STARTED, self._by_index[index])
                 if status[1] == DONE:
                     self._event(SEGMENT_FINISHED, self._by_index[index])

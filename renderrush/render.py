@@ -28,7 +28,8 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 @dataclass(frozen=True)
 class EncodeSettings:
     """x264 settings of every segment; `threads` is fixed per job so output never
-    depends on the worker count (x264's output changes with its thread count)."""
+    depends on the worker count (x264's output changes with its thread count), and
+    x264's threaded lookahead is off (with it, even equal runs can differ)."""
 
     preset: str = "veryfast"
     crf: float = 23
@@ -103,7 +104,7 @@ def encoder_args(job: SegmentJob) -> list[str]:
         "-f", "rawvideo", "-pix_fmt", job.chain.pixel_format, "-s", f"{job.width}x{job.height}",
         "-framerate", str(job.fps), "-i", "pipe:0",
         "-c:v", "libx264", "-preset", job.encode.preset, "-crf", f"{job.encode.crf:g}",
-        "-threads", str(job.encode.threads), "-pix_fmt", "yuv420p", "-an", "-f", "mp4", "-y", partial_path(Path(job.output)),
+        "-threads", str(job.encode.threads), "-x264-params", "sync-lookahead=0", "-pix_fmt", "yuv420p", "-an", "-f", "mp4", "-y", partial_path(Path(job.output)),
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ tone track, plus a binary frame-index stripe so tests can tell every frame apart
 
 from __future__ import annotations
 
+import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -76,7 +77,7 @@ def make_sample_video(
         rate = Fraction(fps).limit_denominator(100000)
     except (TypeError, ValueError, ZeroDivisionError):
         raise SettingsError(f"fps must be a number or a fraction such as 30000/1001, got '{fps}'") from None
-    if seconds <= 0 or rate <= 0:
+    if not math.isfinite(seconds) or seconds <= 0 or rate <= 0:
         raise SettingsError("sample length and fps must be positive")
     frames = max(1, round(seconds * rate))
     even_w, even_h = width + width % 2, height + height % 2
