@@ -230,17 +230,21 @@ class ProgressPoller:
             self.error = exc
 
     def poll(self) -> None:
-        """Read every status once, emit the segment events that changed, then a frames event."""
+        """Read every status once, then emit the segment events that changed and a frames
+        event (all statuses are taken in first, so every event shows the whole job)."""
         with self._lock:
+            changes = []
             for index, status in sorted(self.source().items()):
                 before = self._seen.get(index)
                 if status == before or index not in self._by_index or (before and before[1] == DONE):
                     continue
                 self._seen[index] = status
+                changes.append((self._by_index[index], before, status))
+            for segment, before, status in changes:
                 if before is None or status[0] < before[0]:  # first seen, or re-run after a worker died
-                    self._event(SEGMENT_STARTED, self._by_index[index])
+                    self._event(SEGMENT_STARTED, segment)
                 if status[1] == DONE:
-                    self._event(SEGMENT_FINISHED, self._by_index[index])
+                    self._event(SEGMENT_FINISHED, segment)
             if not self._stitching and self.source.stitching():
                 self._stitching = True
                 self._event(STITCHING)

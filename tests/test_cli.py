@@ -103,8 +103,6 @@ def test_compare_json_with_default_process_scheduler(capsys: pytest.CaptureFixtu
     assert result["speedup"] > 0
     assert result["sequential_frames"] == result["parallel_frames"] == frames
     assert (result["parallel"]["scheduler"], result["workers"]) == ("processes", 2)
-    if not result["identical"]:  # known bug, remove this branch once it is fixed
-        pytest.xfail("render.encoder_args: x264 with threads > 1 and threaded lookahead is not deterministic")
     assert result["identical"] is True
 
 
