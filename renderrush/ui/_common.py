@@ -80,7 +80,7 @@ def fmt_bytes(n: float | None) -> str:
 def message_html(text: str, kind: str = "info") -> str:
     """A one-line coloured message for an `ipywidgets.HTML` (text is escaped)."""
     colours = {"info": "#333", "ok": "#1b7a2f", "warn": "#9a6700", "error": "#b00020"}
-    return f'<span style="color:{colours.get(kind, "#333")}">{html.escape(text)}</span>'
+    return f'<span style="color:{colours.get(kind, "#333")}">{html.escape(text, quote=False)}</span>'
 
 
 def html_table(header: list[str], rows: list[list[Any]]) -> str:

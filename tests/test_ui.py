@@ -1,0 +1,441 @@
+"""The notebook components, driven from Python: set values, click buttons, check state."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+import pytest
+
+import renderrush as rr
+from renderrush.errors import RenderRushError
+from renderrush.history import History
+from renderrush.monitor import Sample
+from renderrush.progress import ProgressEvent
+from renderrush.report import load_report
+from renderrush.ui import (
+    ControlPanel,
+    Dashboard,
+    FilterEditor,
+    HealthView,
+    HistoryView,
+    JobRunner,
+    LiveGauges,
+    ProgressView,
+    ResultsView,
+    ScalingChart,
+    UploadError,
+    VideoSource,
+    sanitize_filename,
+)
+
+JPEG = b"\xff\xd8"
+
+
+@pytest.fixture(autouse=True)
+def private_default_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs that record into the default history use a temporary one."""
+    monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "default-history.sqlite3"))
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> History:
+    return History(tmp_path / "history.sqlite3")
+
+
+@pytest.fixture
+def slow_filter():
+    """A user filter that sleeps per frame, so jobs last long enough to watch and cancel."""
+
+    @rr.register_filter("ui_test_slow", delay=rr.Param(0.03, 0.0, 1.0, "seconds per frame"))
+    def ui_test_slow(frame: np.ndarray, delay: float) -> np.ndarray:
+        time.sleep(delay)
+        return frame
+
+    yield "ui_test_slow"
+    rr.unregister_filter("ui_test_slow")
+
+
+def upload(source: VideoSource, name: str, content: bytes) -> None:
+    """What the browser sends when a file is picked in the FileUpload widget."""
+    item = {"name": name, "type": "video/mp4", "size": len(content), "content": memoryview(content),
+            "last_modified": 1_700_000_000_000}  # fmt: skip
+    source.upload.set_state({"value": [item]})
+
+
+def panel_with_views(tmp_path: Path, history: History, **options) -> ControlPanel:
+    return ControlPanel(
+        tmp_path / "work", history=history, progress=ProgressView(), gauges=LiveGauges(),
+        results=ResultsView(tmp_path / "work"), history_view=HistoryView(history, work_dir=tmp_path / "work"),
+        **{"scheduler": "threads", **options},
+    )  # fmt: skip
+
+
+# ---- video source ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, safe",
+    [
+        ("clip.mp4", "clip.mp4"),
+        ("../../etc/passwd.mp4", "passwd.mp4"),
+        ("..\\..\\Windows\\évil name (1).MOV", "evil_name_1.mov"),
+        (".hidden.mkv", "hidden.mkv"),
+        ("...avi", "upload.avi"),
+        ("a;rm -rf $HOME|x.mp4", "a_rm_-rf_HOME_x.mp4"),
+        ("x" * 300 + ".mp4", "x" * 80 + ".mp4"),
+    ],
+)
+def test_upload_names_are_sanitised(name: str, safe: str) -> None:
+    assert sanitize_filename(name) == safe
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "clip", "clip.mp4.exe", "../"])
+def test_upload_names_must_be_videos(name: str) -> None:
+    with pytest.raises(UploadError, match=r"\.mp4, \.avi, \.mov, \.mkv"):
+        sanitize_filename(name)
+
+
+def test_upload_is_saved_under_a_safe_name_and_probed(tmp_path: Path, clip: Path) -> None:
+    changes = []
+    source = VideoSource(tmp_path, on_change=changes.append)
+    source.mode.value = "Upload"
+    assert source._body.children == (source._upload_box,)
+    assert source._upload_box.children.index(source.upload_note) < source._upload_box.children.index(source.upload)
+    assert "200.0 MB" in source.upload_note.value
+    upload(source, "../../evil dir/My Clip (1).MP4", clip.read_bytes())
+    saved = (tmp_path / "uploads" / "My_Clip_1.mp4").resolve()
+    assert source.path == saved and saved.read_bytes() == clip.read_bytes()
+    assert source.info.frame_count == 90 and changes == [source]
+    assert source.upload.value == ()  # memory freed, the file is on disk
+    assert "Uploaded" in source.message.value and "saved as My_Clip_1.mp4" in source.message.value
+    assert "90 frames" in source.details.value
+    upload(source, "My Clip (1).mp4", clip.read_bytes())  # same name again: not overwritten
+    assert source.path.name == "My_Clip_1-1.mp4" and saved.exists()
+
+
+def test_upload_over_the_limit_is_refused(tmp_path: Path) -> None:
+    source = VideoSource(tmp_path, max_upload_bytes=1000)
+    assert "1.0 kB" in source.upload_note.value
+    upload(source, "big.mp4", b"\0" * 5000)
+    assert "over the 1.0 kB upload limit" in source.message.value
+    assert source.path is None and not (tmp_path / "uploads").exists()
+    assert source.upload.value == ()
+
+
+def test_upload_of_something_else_is_refused(tmp_path: Path) -> None:
+    source = VideoSource(tmp_path)
+    upload(source, "fake.mp4", b"this is not a video")
+    assert "b00020" in source.message.value  # shown in red
+    assert source.path is None and list((tmp_path / "uploads").iterdir()) == []
+    upload(source, "script.sh", b"#!/bin/sh")
+    assert ".mp4" in source.message.value and source.path is None
+
+
+def test_generate_sample(tmp_path: Path) -> None:
+    source = VideoSource(tmp_path, seconds=3)
+    source.seconds.value = 2
+    source.resolution.value = "640x360"
+    source.generate_button.click()
+    assert source.path == tmp_path / "samples" / "sample-2s-640x360.mp4"
+    assert (source.info.width, source.info.height, source.info.frame_count) == (640, 360, 60)
+    assert "Sample ready" in source.message.value
+    stamp = source.path.stat().st_mtime_ns
+    source.generate_button.click()  # reused, not regenerated
+    assert source.path.stat().st_mtime_ns == stamp
+
+
+# ---- filter editor --------------------------------------------------------------------
+def test_filter_editor_add_reorder_remove_and_sliders() -> None:
+    changes = []
+    editor = FilterEditor("grayscale", on_change=changes.append)
+    assert editor.text == "grayscale" and changes == []
+    editor.choice.value = "blur"
+    editor.add_button.click()
+    assert editor.text == "grayscale,blur:2" and editor.chain_text.value == "grayscale,blur:2"
+    sigma = editor.rows[1].sliders["sigma"]
+    spec = rr.available_filters()["blur"].params["sigma"]
+    assert isinstance(sigma, w.FloatSlider) and (sigma.min, sigma.max) == (spec.min, spec.max)
+    sigma.value = 5
+    assert editor.text == "grayscale,blur:5"
+    assert editor.rows[0].up.disabled and editor.rows[-1].down.disabled
+    editor.rows[1].up.click()
+    assert editor.text == "blur:5,grayscale"
+    editor.rows[0].down.click()
+    assert editor.text == "grayscale,blur:5"
+    editor.rows[0].remove.click()
+    assert editor.text == "blur:5" and len(editor._rows_box.children) == 1
+    assert len(changes) == 5 and changes[-1] is editor  # add, slider, up, down, remove
+    assert editor.chain == rr.FilterChain.parse("blur:5")
+
+
+def test_filter_editor_typed_chain() -> None:
+    editor = FilterEditor(None)
+    assert editor.text == "none" and "No filters" in editor.message.value
+    editor.chain_text.value = "sepia:0.5, brightness:10"
+    assert [row.name for row in editor.rows] == ["sepia", "brightness"]
+    assert isinstance(editor.rows[1].sliders["offset"], w.IntSlider)
+    assert editor.text == "sepia:0.5,brightness:10"
+    editor.chain_text.value = "sparkle:3"
+    assert "unknown filter 'sparkle'" in editor.message.value
+    assert editor.text == "sepia:0.5,brightness:10"
+    editor.chain_text.value = "blur:500"
+    assert "between 0.1 and 50" in editor.message.value
+
+
+# ---- progress and gauges --------------------------------------------------------------
+def event(kind: str, done: int, elapsed: float, segment: int | None = None, seg_done: int = 0, job: str = "",
+          segments_done: int = 0) -> ProgressEvent:  # fmt: skip
+    return ProgressEvent(kind=kind, frames_done=done, frames_total=90, segments_done=segments_done, segments_total=3,
+                         elapsed=elapsed, segment=segment, segment_frames_done=seg_done, segment_frames_total=30,
+                         job=job)  # fmt: skip
+
+
+def test_progress_view_follows_events() -> None:
+    view = ProgressView()
+    view.reset(3)
+    assert len(view.segment_bars) == 3 and view.state == "running"
+    view.update(event("segment_started", 10, 0.5, segment=0, seg_done=10))
+    assert view.total.value == pytest.approx(10 / 90) and view.segment_fractions[0] == pytest.approx(1 / 3)
+    assert "20 frames/s" in view.status.value and "ETA 4.0 s" in view.status.value
+    view.update(event("segment_finished", 30, 1.0, segment=0, seg_done=30, segments_done=1))
+    assert view.segment_bars[0].bar_style == "success" and "segments 1/3" in view.status.value
+    view.tick(2.5)
+    assert "elapsed 2.5 s" in view.status.value
+    view.update(event("stitched", 90, 3.0, segments_done=3))
+    assert view.total.value == 1.0 and view.total.bar_style == "success"
+    view.update(event("frames", 45, 1.0, job="parallel"))  # a comparison's second run: fresh bars
+    assert view.total.description == "Parallel run" and view.segment_fractions == [0.0, 0.0, 0.0]
+    view.finish("cancelled", ok=False)
+    assert view.state == "failed" and view.total.bar_style == "danger" and view.status.value == "cancelled"
+
+
+def sample(t: float, cpu: float = 50.0, job_cpu: float = 100.0) -> Sample:
+    return Sample(t=t, cpu_percent=cpu, per_core=(cpu, cpu), mem_used=3 * 10**9, mem_available=1 * 10**9,
+                  swap_percent=0.0, disk_read_bps=0.0, disk_write_bps=0.0, job_rss=10**8, job_cpu_percent=job_cpu,
+                  job_processes=3)  # fmt: skip
+
+
+def test_live_gauges_show_samples_fps_and_speedup() -> None:
+    gauges = LiveGauges(window=1.0)
+    gauges.reset(workers=2)
+    for t in (10.0, 10.5, 11.0, 11.5, 12.0):
+        gauges.update_sample(sample(t, cpu=40 + t))
+    cpu, memory, fps, speedup = gauges.gauges_figure.data
+    assert cpu.value == 52.0 and memory.value == 75.0 and gauges.values["memory"] == 75.0
+    x = gauges.timeline_figure.data[0].x
+    assert list(x) == [1.0, 1.5, 2.0]  # seconds since the first sample, last `window` seconds only
+    assert list(gauges.timeline_figure.data[2].y) == [75.0] * 3
+    gauges.update_progress(event("frames", 60, 2.0, job="sequential"))
+    assert fps.value == 30.0 and gauges.values["speedup"] is None
+    gauges.set_baseline(20.0)
+    gauges.update_progress(event("frames", 60, 1.0, job="parallel"))
+    assert speedup.value == 3.0 and gauges.values["speedup"] == 3.0
+    gauges.update_progress(event("frames", 900, 1.0))  # faster than the dial: the dial grows
+    assert fps.gauge.axis.range[1] >= 900
+    gauges.set_speedup(1.5, workers=2)
+    assert speedup.value == 1.5 and tuple(speedup.gauge.axis.range) == (0, 2)
+
+
+# ---- results --------------------------------------------------------------------------
+def test_results_view_shows_a_render(tmp_path: Path, clip: Path) -> None:
+    result = rr.render(clip, tmp_path / "out.mp4", "grayscale", workers=2, scheduler="threads", history=False)
+    view = ResultsView(tmp_path)
+    view.show_render(result)
+    assert bytes(view.before.value).startswith(JPEG) and bytes(view.after.value).startswith(JPEG)
+    assert view.frame_at.value == pytest.approx(1.5) and view.frame_at.max == pytest.approx(2.9)
+    before, after = view.before.value, view.after.value
+    view.frame_at.value = 0.0
+    assert view.before.value != before and view.after.value != after
+    video = view.video_box.children[1]
+    assert isinstance(video, w.Video) and bytes(video.value) == (tmp_path / "out.mp4").read_bytes()
+    assert list(view.chart.data[0].y) == [round(result.wall_seconds, 3)]
+    assert view.export_button.disabled and "No history record" in view.export_link.value
+    with pytest.raises(ValueError):
+        view.export_report()
+    small = ResultsView(tmp_path, max_inline_video_bytes=1)
+    small.show_render(result)
+    assert "too large to play inline" in small.video_box.children[0].value
+
+
+def test_scaling_chart() -> None:
+    chart = ScalingChart()
+    chart.add(2, 6.0, 30)
+    chart.add(1, 10.0, 18)
+    chart.add(4, 5.0, 36)
+    assert [p["workers"] for p in chart.points] == [1, 2, 4]
+    assert chart.speedups == pytest.approx([1.0, 10 / 6, 2.0])
+    assert chart.points[2]["efficiency"] == pytest.approx(0.5)
+    assert list(chart.figure.data[2].y) == [1, 2, 4]
+    assert "50%" in chart.table.value
+
+
+# ---- control panel --------------------------------------------------------------------
+def test_panel_needs_a_video_first(tmp_path: Path, history: History) -> None:
+    panel = ControlPanel(tmp_path, history=history)
+    assert panel.render_button.disabled and panel.compare_button.disabled and panel.cancel_button.disabled
+    with pytest.raises(ValueError, match="choose a video"):
+        panel.render()
+    panel._start(panel.render)  # what the button does: shows the error instead of raising
+    assert "choose a video" in panel.status.value
+    assert panel.advise() is None and "Choose a video" in panel.advice.value
+
+
+def test_panel_renders_in_the_background_with_live_updates(tmp_path: Path, clip: Path, history: History,
+                                                           slow_filter: str) -> None:  # fmt: skip
+    panel = panel_with_views(tmp_path, history)
+    panel.source.use_file(clip)
+    rec = panel.recommendation
+    assert rec is not None and panel.workers.value == rec.workers and "Advisor" in panel.advice.value
+    assert not panel.render_button.disabled
+    panel.filters.set_chain(f"{slow_filter}:0.03,grayscale")
+    panel.workers.value, panel.segment_seconds.value = 2, 1.0
+    updates: list[float] = []
+    panel.progress.status.observe(lambda _: updates.append(time.monotonic()), names="value")
+
+    clicked = time.monotonic()
+    panel.render_button.click()
+    assert time.monotonic() - clicked < 0.5, "the click returns at once; the job runs in a thread"
+    assert panel.running and panel.render_button.disabled and panel.compare_button.disabled
+    assert not panel.cancel_button.disabled
+    job = panel.wait(60)
+    ended = time.monotonic()
+
+    assert job.status == "finished", job.message
+    assert job.result.frames == 90 and Path(job.result.output).exists()
+    gaps = np.diff([clicked, *updates, ended])
+    assert len(updates) >= 4 and gaps.max() < 1.0, f"UI updates at least once a second, longest gap {gaps.max():.2f} s"
+    assert panel.progress.state == "finished" and panel.progress.total.value == 1.0
+    assert panel.progress.segment_fractions == [1.0, 1.0, 1.0]
+    assert panel.gauges.samples >= 1 and panel.gauges.values["fps"] > 0
+    assert panel.results.result is job.result and bytes(panel.results.before.value).startswith(JPEG)
+    assert job.record is not None and job.record.status == "finished"
+    assert panel.history_view.records[0].id == job.record.id
+    assert not panel.render_button.disabled and panel.cancel_button.disabled
+    assert "rendered 90 frames" in panel.status.value
+    assert panel.runner.listener_errors == [] and panel.callback_errors == []
+
+    panel.results.export_button.click()
+    report = load_report(panel.results.report_path)
+    assert report["jobs"][0]["id"] == job.record.id and report["jobs"][0]["timeline"]
+    assert "Download job-" in panel.results.export_link.value
+
+
+def test_panel_cancel_stops_the_job(tmp_path: Path, clip: Path, history: History, slow_filter: str) -> None:
+    panel = panel_with_views(tmp_path, history)
+    panel.source.use_file(clip)
+    panel.filters.set_chain(f"{slow_filter}:0.05")
+    panel.workers.value, panel.segment_seconds.value = 1, 1.0
+    panel.render_button.click()
+    deadline = time.monotonic() + 20
+    while panel.progress.frames_done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    panel.cancel_button.click()
+    job = panel.wait(30)
+    assert job.status == "cancelled" and "cancelled" in job.message
+    assert not (tmp_path / "work" / "renders" / f"{clip.stem}.rendered.mp4").exists()
+    assert job.record is not None and job.record.status == "interrupted"
+    assert panel.progress.state == "failed" and "warn" not in panel.status.value
+    assert not panel.render_button.disabled and panel.cancel_button.disabled
+
+
+def test_panel_compare_then_render_against_the_baseline(tmp_path: Path, clip: Path, history: History) -> None:
+    finished = []
+    panel = panel_with_views(tmp_path, history, filters="grayscale", on_finished=finished.append)
+    panel.source.use_file(clip)
+    panel.workers.value, panel.segment_seconds.value = 2, 1.0
+    panel.compare_button.click()
+    job = panel.wait(60)
+    assert job.status == "finished", job.message
+    comparison = job.comparison
+    assert comparison.identical and finished == [job]
+    assert len(panel.results.chart.data[0].x) == 2
+    assert "Speedup" in panel.results.chart.layout.title.text
+    assert panel.gauges.values["speedup"] == pytest.approx(comparison.speedup)
+    assert panel.history_view.records[0].kind == "compare" and job.record.speedup == pytest.approx(comparison.speedup)
+    assert (tmp_path / "work" / "compare" / f"{clip.stem}.parallel.mp4").exists()
+
+    panel.render_button.click()
+    job = panel.wait(60)
+    assert job.status == "finished"
+    assert panel.gauges.values["speedup"] == pytest.approx(job.result.fps / comparison.sequential.fps)
+    assert [r.kind for r in panel.history_view.records] == ["render", "compare"]
+    # The advisor now has timings at two worker counts for this clip and chain: it fits Amdahl's law.
+    assert panel.advise().method == "amdahl"
+
+
+def test_panel_reports_a_failed_job(tmp_path: Path, clip: Path, history: History) -> None:
+    panel = panel_with_views(tmp_path, history)
+    copy = tmp_path / "gone.mp4"
+    copy.write_bytes(clip.read_bytes())
+    panel.source.use_file(copy)
+    copy.unlink()
+    panel.render_button.click()
+    job = panel.wait(30)
+    assert job.status == "failed" and "failed:" in job.message
+    assert "b00020" in panel.status.value  # shown in red
+    assert job.record is not None and job.record.status == "failed"
+
+
+def test_runner_survives_broken_listeners(tmp_path: Path, clip: Path) -> None:
+    class Broken:
+        def on_progress(self, event: ProgressEvent) -> None:
+            raise RuntimeError("broken widget")
+
+    runner = JobRunner()
+    runner.add_listener(Broken())
+    job = runner.start("render", input=clip, output=tmp_path / "o.mp4", workers=2, scheduler="threads")
+    with pytest.raises(RenderRushError, match="running already"):
+        runner.start("render", input=clip, output=tmp_path / "p.mp4")
+    assert runner.wait(60) is job and job.status == "finished" and job.record is None
+    assert job.events >= 1 and runner.listener_errors and isinstance(runner.listener_errors[0], RuntimeError)
+    with pytest.raises(RenderRushError, match="unknown job kind"):
+        runner.start("paint")
+
+
+# ---- history, health, dashboard -------------------------------------------------------
+def test_history_view_table_trends_and_export(tmp_path: Path, clip: Path, history: History) -> None:
+    view = HistoryView(history, work_dir=tmp_path)
+    assert view.records == [] and "No jobs" in view.table.value and view.trend.data == ()
+    for workers in (1, 2):
+        rr.render(clip, tmp_path / f"w{workers}.mp4", "grayscale", workers=workers, scheduler="threads", history=history)
+    rr.compare(clip, "grayscale", workers=2, scheduler="threads", history=history)
+    view.refresh_button.click()
+    assert [r.kind for r in view.records] == ["compare", "render", "render"]
+    assert all(f"<td style='padding:2px 8px'>{r.id}</td>" in view.table.value for r in view.records)
+    trend = view.trend_data()
+    assert sorted(trend) == [1, 2] and len(trend[2]["id"]) == 2 and trend[2]["speedup"][0] is None
+    assert len(view.trend.data) == 4  # fps and speedup for each worker count
+    view.export_button.click()
+    report = load_report(view.report_path)
+    assert len(report["jobs"]) == 3 and "Download history.json" in view.export_link.value
+
+
+def test_health_view(tmp_path: Path) -> None:
+    view = HealthView(tmp_path / "not-created-yet")
+    first = view.report
+    assert 0 <= first.score <= 100 and view.figure.data[0].value == first.score
+    assert len(view.figure.data[1].x) == 5 and f"<b>{first.score}</b>" in view.verdict.value
+    view.refresh_button.click()
+    assert view.report is not first
+
+
+def test_dashboard_composes_everything(tmp_path: Path, clip: Path, history: History) -> None:
+    dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads")
+    bundle = dash._repr_mimebundle_()
+    assert bundle["text/plain"] == "<Dashboard>" and "application/vnd.jupyter.widget-view+json" in bundle
+    assert dash.panel.history is dash.history.history is history
+    dash.panel.source.use_file(clip)
+    dash.panel.render_button.click()
+    job = dash.panel.wait(60)
+    assert job.status == "finished"
+    assert dash.history.records[0].id == job.record.id and dash.health.report is not None
+    assert dash.progress.state == "finished" and dash.results.result is job.result
+
+
+def test_components_display_as_stable_text(tmp_path: Path) -> None:
+    components = [ProgressView(), LiveGauges(), ScalingChart(), FilterEditor("grayscale"), VideoSource(tmp_path),
+                  ResultsView(tmp_path)]  # fmt: skip
+    texts = [c._repr_mimebundle_()["text/plain"] for c in components]
+    assert texts == ["<ProgressView: idle>", "<LiveGauges>", "<ScalingChart>", "<FilterEditor: grayscale>",
+                     "<VideoSource: no video yet>", "<ResultsView: nothing yet>"]  # fmt: skip
