@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -51,14 +49,14 @@ def stream_codecs(path: Path) -> dict[str, str]:
         return {s.type: s.codec_context.name for s in container.streams if s.type in ("video", "audio")}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def isolated_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Jobs run by the tests record into a throwaway history, never the user's."""
-    path = tmp_path_factory.mktemp("history") / "history.sqlite3"
-    previous = os.environ.get("RENDERRUSH_HISTORY")
-    os.environ["RENDERRUSH_HISTORY"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("RENDERRUSH_HISTORY", None)
-    else:
-        os.environ["RENDERRUSH_HISTORY"] = previous
+@pytest.fixture(scope="session")
+def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("history") / "history.sqlite3"
+
+
+@pytest.fixture(autouse=True)
+def isolated_history(history_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Jobs run by the tests record into a throwaway history, never the user's (set per
+    test, so the notebooks that nbval runs afterwards do not see it)."""
+    monkeypatch.setenv("RENDERRUSH_HISTORY", str(history_file))
+    return history_file
