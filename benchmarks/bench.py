@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -51,14 +52,25 @@ def vignette(frame: np.ndarray, strength: float) -> np.ndarray:
     return (frame * _vignette_mask(*frame.shape[:2], strength)).astype(np.uint8)
 
 
+def _role(proc: psutil.Process) -> str:
+    """What a process of the job does: the profile groups CPU time by this."""
+    if "ffmpeg" not in proc.name():
+        return "python"
+    args = proc.cmdline()
+    return "decoder" if "pipe:1" in args else "encoder" if "pipe:0" in args else "ffmpeg"
+
+
 class TreeSampler:
-    """Samples system CPU times and the summed RSS of this process and all its children."""
+    """Samples system CPU times, the summed RSS of this process and all its children,
+    and each process's CPU time by role (python, decoder, encoder, ffmpeg): a profile of
+    where a job's CPU goes."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval, self.samples = interval, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._procs: dict[int, psutil.Process] = {}
+        self._cpu: dict[int, tuple[str, float]] = {}
+        self._base = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in [os.getpid()]}
 
     def _tree_rss(self) -> int:
         root = psutil.Process()
@@ -66,9 +78,20 @@ class TreeSampler:
         for proc in [root, *root.children(recursive=True)]:
             try:
                 total += proc.memory_info().rss
+                if proc.pid not in self._cpu:
+                    self._cpu[proc.pid] = (_role(proc), 0.0)
+                    self._base.setdefault(proc.pid, sum(proc.cpu_times()[:2]) if proc.pid != root.pid else self._base[root.pid])
+                self._cpu[proc.pid] = (self._cpu[proc.pid][0], sum(proc.cpu_times()[:2]) - self._base[proc.pid])
             except psutil.Error:
                 pass
         return total
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds used during the sampling, summed by role (last sample of each process)."""
+        roles: dict[str, float] = {}
+        for role, seconds in self._cpu.values():
+            roles[role] = roles.get(role, 0.0) + seconds
+        return roles
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -101,6 +124,7 @@ class Run:
     cpu_percent: float | None = None
     parallel_cpu_percent: float | None = None
     tail_seconds: float | None = None
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -120,6 +144,7 @@ def run_renderrush(clip: Path, out: Path, chain: str, scheduler: str, workers: i
         result = rr.render(clip, out, chain, workers=workers, scheduler=scheduler, preset=PRESET, crf=CRF, progress=on_event)
         stop = time.perf_counter()
     run = Run(result.wall_seconds, result.frames, sampler.peak_rss(), cpu_percent=result.cpu_percent)
+    run.cpu_by_role = sampler.cpu_by_role()
     if scheduler != "sync" and len(finishes) >= 2:
         tail_start = sorted(finishes)[-2]  # from here on only the last segment runs
         run.tail_seconds = max(finishes) - tail_start
@@ -135,7 +160,9 @@ def run_ffmpeg(args: list[str], frames: int) -> Run:
         subprocess.run(ffmpeg_command(*args), check=True)
         seconds = time.perf_counter() - start
         cpu = rr.resources.cpu_busy_percent(before, psutil.cpu_times())
-    return Run(seconds, frames, sampler.peak_rss(), cpu_percent=cpu)
+    run = Run(seconds, frames, sampler.peak_rss(), cpu_percent=cpu)
+    run.cpu_by_role = sampler.cpu_by_role()
+    return run
 
 
 def cases_for(clip: Path, work: Path, frames: int, workers: int) -> dict[str, Callable[[], Run]]:
@@ -167,6 +194,10 @@ def median_run(runs: list[Run]) -> dict:
         "parallel_cpu_percent": med([r.parallel_cpu_percent for r in runs]),
         "tail_seconds": med([r.tail_seconds for r in runs]),
         "peak_rss_mb": med([r.peak_rss / 2**20 for r in runs]),
+        "cpu_ms_per_frame": {
+            role: med([r.cpu_by_role.get(role, 0.0) * 1000 / r.frames for r in runs])
+            for role in sorted({role for r in runs for role in r.cpu_by_role})
+        },
         "repeats": len(runs),
         "all_seconds": [round(r.seconds, 3) for r in runs],
     }
@@ -217,6 +248,10 @@ def print_table(report: dict) -> None:
         for name, r in clip["results"].items():
             cells = [r["fps"], r["seconds"], r["cpu_percent"], r["parallel_cpu_percent"], r["tail_seconds"], r["peak_rss_mb"]]
             print(f"{name:<48}" + "".join(f"{c:>8.1f} " if c is not None else f"{'-':>8} " for c in cells))
+        print("  CPU milliseconds per frame by process role (profile):")
+        for name, r in clip["results"].items():
+            split = ", ".join(f"{role} {ms:.1f}" for role, ms in r["cpu_ms_per_frame"].items() if ms >= 0.05)
+            print(f"    {name:<46} {split}")
         for name, value in clip["ratios"].items():
             print(f"  {name:<58} {value:6.2f}x")
     mem = report["memory"]
