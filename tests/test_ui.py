@@ -217,15 +217,19 @@ def sample(t: float, cpu: float = 50.0, job_cpu: float = 100.0) -> Sample:
 
 
 def test_live_gauges_show_samples_fps_and_speedup() -> None:
-    gauges = LiveGauges(window=1.0)
+    gauges = LiveGauges(window=3.0, columns=2)
+    assert gauges.gauges_figure.layout.grid.rows == 2
     gauges.reset(workers=2)
-    for t in (10.0, 10.5, 11.0, 11.5, 12.0):
+    for t in (0.5, 1.0, 1.5, 2.0, 2.5):
         gauges.update_sample(sample(t, cpu=40 + t))
     cpu, memory, fps, speedup = gauges.gauges_figure.data
-    assert cpu.value == 52.0 and memory.value == 75.0 and gauges.values["memory"] == 75.0
-    x = gauges.timeline_figure.data[0].x
-    assert list(x) == [1.0, 1.5, 2.0]  # seconds since the first sample, last `window` seconds only
-    assert list(gauges.timeline_figure.data[2].y) == [75.0] * 3
+    assert cpu.value == 42.5 and memory.value == 75.0 and gauges.values["memory"] == 75.0
+    assert list(gauges.timeline_figure.data[2].y) == [75.0] * 5
+    gauges.reset()  # the next job continues the timeline after a gap; old points scroll out
+    gauges.update_sample(sample(0.5))
+    gauges.update_sample(sample(1.0))
+    assert list(gauges.timeline_figure.data[0].x) == [1.5, 2.0, 2.5, 3.0, 4.0, 4.5]
+    assert gauges.timeline_figure.data[0].y[-3] is None and gauges.samples == 2
     gauges.update_progress(event("frames", 60, 2.0, job="sequential"))
     assert fps.value == 30.0 and gauges.values["speedup"] is None
     gauges.set_baseline(20.0)
@@ -402,7 +406,7 @@ def test_history_view_table_trends_and_export(tmp_path: Path, clip: Path, histor
     rr.compare(clip, "grayscale", workers=2, scheduler="threads", history=history)
     view.refresh_button.click()
     assert [r.kind for r in view.records] == ["compare", "render", "render"]
-    assert all(f"<td style='padding:2px 8px'>{r.id}</td>" in view.table.value for r in view.records)
+    assert all(f"<td style='padding:2px 8px;white-space:nowrap'>{r.id}</td>" in view.table.value for r in view.records)
     trend = view.trend_data()
     assert sorted(trend) == [1, 2] and len(trend[2]["id"]) == 2 and trend[2]["speedup"][0] is None
     assert len(view.trend.data) == 4  # fps and speedup for each worker count

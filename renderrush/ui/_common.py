@@ -85,9 +85,9 @@ def message_html(text: str, kind: str = "info") -> str:
 
 def html_table(header: list[str], rows: list[list[Any]]) -> str:
     """A compact HTML table (cells escaped)."""
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(str(h))}</th>" for h in header)
+    head = "".join(f"<th style='text-align:left;padding:2px 8px;white-space:nowrap'>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td style='padding:2px 8px;white-space:nowrap'>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
     return f"<table style='border-collapse:collapse;font-size:90%'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

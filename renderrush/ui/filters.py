@@ -41,7 +41,7 @@ class FilterStepRow:
             slider = kind(
                 value=value, min=param.min, max=param.max, step=slider_step(param), description=pname,
                 tooltip=param.help, continuous_update=False, style={"description_width": "initial"},
-                layout=w.Layout(width="260px"), **options,
+                layout=w.Layout(width="220px"), **options,
             )  # fmt: skip
             slider.observe(lambda _: editor._changed(), names="value")
             self.sliders[pname] = slider
@@ -51,7 +51,7 @@ class FilterStepRow:
         self.up.on_click(lambda _: editor.move(editor.index_of(self), -1))
         self.down.on_click(lambda _: editor.move(editor.index_of(self), +1))
         self.remove.on_click(lambda _: editor.remove(editor.index_of(self)))
-        label = w.HTML(f"<b>{name}</b>", tooltip=spec.description, layout=w.Layout(width="90px"))
+        label = w.HTML(f"<b>{name}</b>", tooltip=spec.description, layout=w.Layout(width="80px"))
         self.widget = w.HBox([label, *self.sliders.values(), self.up, self.down, self.remove])
 
     @property
@@ -89,7 +89,7 @@ class FilterEditor(Component):
         self.choice = w.Dropdown(options=names, value=names[0], description="Filter", layout=w.Layout(width="220px"))
         self.add_button = w.Button(description="Add", icon="plus", layout=w.Layout(width="80px"))
         self.add_button.on_click(lambda _: self.add(self.choice.value))
-        self.chain_text = w.Text(description="Chain", continuous_update=False, layout=w.Layout(width="420px"))
+        self.chain_text = w.Text(description="Chain", continuous_update=False, layout=w.Layout(width="400px"))
         self.chain_text.observe(self._on_text, names="value")
         self.message = w.HTML()
         self._rows_box = w.VBox()

@@ -17,14 +17,14 @@ GAUGES = ("cpu", "memory", "fps", "speedup")
 TITLES = {"cpu": "CPU %", "memory": "Memory %", "fps": "Frames/s", "speedup": "Speedup ×"}
 
 
-def _gauge(title: str, maximum: float, index: int, suffix: str = "") -> go.Indicator:
+def _gauge(title: str, maximum: float, index: int, columns: int, suffix: str = "") -> go.Indicator:
     return go.Indicator(
         mode="gauge+number",
         value=0,
         title={"text": title, "font": {"size": 14}},
         number={"suffix": suffix, "valueformat": ".0f" if not suffix == "×" else ".2f", "font": {"size": 22}},
         gauge={"axis": {"range": [0, maximum]}, "bar": {"color": "#1f77b4"}},
-        domain={"row": 0, "column": index},
+        domain={"row": index // columns, "column": index % columns},
     )
 
 
@@ -37,14 +37,20 @@ class LiveGauges(Component):
         Seconds of history the CPU/memory timeline keeps (older points scroll out).
     fps_max:
         Initial top of the frames/s gauge (it grows when renders are faster).
+    columns:
+        Gauges per row: 4 (one row) or 2 (two rows, for narrow layouts).
+    width:
+        Figure width in pixels (None: Plotly's default; give one when composing side by side).
 
     Feed it with `update_sample(sample)` (a `Monitor`'s `on_sample`), `update_progress(event)`
     (frames/s; during the parallel half of a comparison also a live speedup against the
     sequential half) and `set_speedup(value, workers)`. All are thread-safe. The latest
-    readings are in `values`; the figures are `gauges_figure` and `timeline_figure`.
+    readings are in `values`; the figures are `gauges_figure` and `timeline_figure`. The
+    timeline runs on across jobs (a gap separates them) until `window` seconds scroll it out.
     """
 
-    def __init__(self, window: float = 120.0, fps_max: float = 300.0) -> None:
+    def __init__(self, window: float = 120.0, fps_max: float = 300.0, columns: int = 4,
+                 width: int | None = None) -> None:  # fmt: skip
         super().__init__()
         self.window = window
         self.values: dict[str, float | None] = {name: None for name in GAUGES}
@@ -52,18 +58,19 @@ class LiveGauges(Component):
         self.baseline_fps: float | None = None
         """Sequential frames/s the live speedup is measured against."""
         self.workers = available_cores()
-        self._points: deque[tuple[float, float, float, float]] = deque()
+        self._points: deque[tuple[float, float | None, float | None, float | None]] = deque()
         self._fps_max = fps_max
-        self._t0: float | None = None
+        self._offset = 0.0  # timeline position where the current job's monitor time 0 lies
+        rows = -(-len(GAUGES) // columns)
         self.gauges_figure = go.FigureWidget(
             data=[
-                _gauge(TITLES["cpu"], 100, 0, "%"),
-                _gauge(TITLES["memory"], 100, 1, "%"),
-                _gauge(TITLES["fps"], fps_max, 2),
-                _gauge(TITLES["speedup"], self.workers, 3, "×"),
+                _gauge(TITLES["cpu"], 100, 0, columns, "%"),
+                _gauge(TITLES["memory"], 100, 1, columns, "%"),
+                _gauge(TITLES["fps"], fps_max, 2, columns),
+                _gauge(TITLES["speedup"], self.workers, 3, columns, "×"),
             ],
-            layout=go.Layout(grid={"rows": 1, "columns": 4, "pattern": "independent"}, height=210,
-                             margin={"l": 25, "r": 25, "t": 40, "b": 10}),
+            layout=go.Layout(grid={"rows": rows, "columns": columns, "pattern": "independent"}, height=200 * rows, width=width,
+                             margin={"l": 30, "r": 30, "t": 40, "b": 10}),
         )  # fmt: skip
         self.timeline_figure = go.FigureWidget(
             data=[
@@ -71,7 +78,7 @@ class LiveGauges(Component):
                 go.Scatter(x=[], y=[], mode="lines", name="CPU % (job, of usable cores)"),
                 go.Scatter(x=[], y=[], mode="lines", name="Memory %"),
             ],
-            layout=go.Layout(height=230, margin={"l": 45, "r": 10, "t": 30, "b": 35}, title={"text": "CPU and memory"},
+            layout=go.Layout(height=250, width=width, margin={"l": 45, "r": 10, "t": 30, "b": 35}, title={"text": "CPU and memory"},
                              xaxis={"title": {"text": "seconds"}}, yaxis={"range": [0, 100], "title": {"text": "%"}},
                              legend={"orientation": "h", "y": -0.35}),
         )  # fmt: skip
@@ -81,21 +88,19 @@ class LiveGauges(Component):
         return "<LiveGauges>"
 
     def reset(self, workers: int | None = None) -> None:
-        """Start a new job: clear the timeline, the frames/s and the speedup."""
+        """Start a new job: zero frames/s and speedup; the timeline continues after a gap."""
         with self._lock:
             if workers:
                 self.workers = workers
-            self._points.clear()
-            self._t0 = None
+            if self._points:
+                self._offset = self._points[-1][0] + 1.0
+                self._points.append((self._offset - 0.5, None, None, None))  # breaks the lines between jobs
             self.samples = 0
             self.values.update(fps=None, speedup=None)
             with self.gauges_figure.batch_update():
                 self.gauges_figure.data[2].value = 0
                 self.gauges_figure.data[3].value = 0
                 self.gauges_figure.data[3].gauge.axis.range = [0, max(1, self.workers)]
-            with self.timeline_figure.batch_update():
-                for trace in self.timeline_figure.data:
-                    trace.x, trace.y = [], []
 
     def update_sample(self, sample: Sample) -> None:
         """Show one monitor sample: CPU and memory gauges, and a timeline point."""
@@ -105,9 +110,7 @@ class LiveGauges(Component):
         with self._lock:
             self.samples += 1
             self.values.update(cpu=sample.cpu_percent, memory=memory)
-            if self._t0 is None:
-                self._t0 = sample.t
-            t = sample.t - self._t0
+            t = self._offset + sample.t
             self._points.append((t, sample.cpu_percent, job_cpu, memory))
             while self._points and self._points[0][0] < t - self.window:
                 self._points.popleft()
@@ -117,7 +120,7 @@ class LiveGauges(Component):
                 self.gauges_figure.data[1].value = round(memory, 1)
             with self.timeline_figure.batch_update():
                 for index, trace in enumerate(self.timeline_figure.data, start=1):
-                    trace.x, trace.y = xs, [round(p[index], 1) for p in self._points]
+                    trace.x, trace.y = xs, [None if p[index] is None else round(p[index], 1) for p in self._points]
 
     def update_progress(self, event: ProgressEvent) -> None:
         """Show the job's frames/s; during a comparison's parallel run, the live speedup."""

@@ -49,13 +49,15 @@ class HistoryView(Component):
         How many of the newest jobs to show.
     work_dir:
         Folder for exported reports (`work_dir/reports`).
+    width:
+        Trend chart width in pixels (None: Plotly's default).
 
     `refresh()` reloads (the "Refresh" button does the same); `records` holds the jobs
     shown, newest first; `export_report()` writes `history_report(records)`.
     """
 
     def __init__(self, history: History | str | os.PathLike | None = None, limit: int = 50,
-                 work_dir: str | os.PathLike = "renderrush-output") -> None:  # fmt: skip
+                 work_dir: str | os.PathLike = "renderrush-output", width: int | None = None) -> None:  # fmt: skip
         super().__init__()
         self.history = open_history(history)
         self.limit = limit
@@ -64,13 +66,13 @@ class HistoryView(Component):
         self.report_path: Path | None = None
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.export_button = w.Button(description="Export history (JSON)", icon="download")
+        self.export_button = w.Button(description="Export history (JSON)", icon="download", layout=w.Layout(width="auto"))
         self.export_button.on_click(lambda _: self.export_report())
         self.export_link = w.HTML()
         self.table = w.HTML()
         figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                                subplot_titles=("Frames/s rendered", "Speedup over sequential (comparisons)"))  # fmt: skip
-        figure.update_layout(height=420, margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"title": {"text": "workers"}})
+        figure.update_layout(height=420, width=width, margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"title": {"text": "workers"}})
         figure.update_xaxes(title_text="job id", row=2, col=1)
         self.trend = go.FigureWidget(figure)
         self.widget = w.VBox([
@@ -154,16 +156,18 @@ class HealthView(Component):
         Folder whose disk the score checks (where segments and outputs go).
     auto_refresh:
         Measure once at construction (blocks 0.2 s).
+    width:
+        Figure width in pixels (None: Plotly's default).
 
     `refresh()` measures again (the "Check again" button does the same) and returns the
     `HealthReport`, also kept in `report`.
     """
 
-    def __init__(self, work_dir: str | os.PathLike = ".", auto_refresh: bool = True) -> None:
+    def __init__(self, work_dir: str | os.PathLike = ".", auto_refresh: bool = True, width: int | None = None) -> None:
         super().__init__()
         self.work_dir = Path(work_dir)
         self.report: HealthReport | None = None
-        self.refresh_button = w.Button(description="Check again", icon="heartbeat")
+        self.refresh_button = w.Button(description="Check again", icon="heartbeat", layout=w.Layout(width="auto"))
         self.refresh_button.on_click(lambda _: self.refresh())
         self.verdict = w.HTML()
         self.figure = go.FigureWidget(
@@ -173,12 +177,13 @@ class HealthView(Component):
                                     "steps": [{"range": [0, 50], "color": "#f4cccc"},
                                               {"range": [50, 80], "color": "#fff2cc"},
                                               {"range": [80, 100], "color": "#d9ead3"}]},
-                             domain={"x": [0, 0.35], "y": [0, 1]}),
-                go.Bar(x=[], y=[], orientation="h", text=[], textposition="auto", xaxis="x", yaxis="y"),
+                             domain={"x": [0.15, 0.85], "y": [0.58, 1]}),
+                go.Bar(x=[], y=[], orientation="h", text=[], textposition="inside", insidetextanchor="start",
+                       marker={"color": []}, xaxis="x", yaxis="y"),
             ],
-            layout=go.Layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 30},
-                             xaxis={"domain": [0.5, 1.0], "range": [0, 100], "title": {"text": "component score"}},
-                             yaxis={"anchor": "x", "automargin": True}),
+            layout=go.Layout(height=430, width=width, margin={"l": 10, "r": 10, "t": 30, "b": 35},
+                             xaxis={"domain": [0, 1], "range": [0, 100], "title": {"text": "component score (100 = plenty of room)"}},
+                             yaxis={"domain": [0, 0.45], "anchor": "x", "automargin": True}),
         )  # fmt: skip
         self.widget = w.VBox([w.HTML("<b>Machine health</b>"), self.refresh_button, self.verdict, self.figure])
         if auto_refresh:
@@ -203,4 +208,7 @@ class HealthView(Component):
                 self.figure.data[1].x = [round(c.score, 1) for c in report.components]
                 self.figure.data[1].y = names
                 self.figure.data[1].text = [c.detail for c in report.components]
+                self.figure.data[1].marker.color = [
+                    "#6aa84f" if c.score >= 80 else "#f1c232" if c.score >= 50 else "#cc4125" for c in report.components
+                ]
         return report

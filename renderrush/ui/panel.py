@@ -115,7 +115,8 @@ class ControlPanel(Component):
         self.scheduler = w.ToggleButtons(options=list(SCHEDULERS), value=scheduler, description="Scheduler",
                                          tooltips=[SCHEDULER_HELP[s] for s in SCHEDULERS],
                                          style={"button_width": "90px"})  # fmt: skip
-        self.advise_button = w.Button(description="Advise", icon="magic", tooltip="workers and segments from the advisor")
+        self.advise_button = w.Button(description="Advise", icon="magic", tooltip="workers and segments from the advisor",
+                                      layout=w.Layout(width="100px", min_width="100px"))  # fmt: skip
         self.advise_button.on_click(lambda _: self.advise())
         self.advice = w.HTML()
         self.render_button = w.Button(description="Render", icon="play", button_style="success", disabled=True)
@@ -307,27 +308,26 @@ class Dashboard(Component):
         super().__init__()
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         self.progress = ProgressView()
-        self.gauges = LiveGauges()
-        self.results = ResultsView(work_dir)
-        self.history = HistoryView(history, work_dir=work_dir)
-        self.health = HealthView(work_dir)
+        self.gauges = LiveGauges(columns=2, width=490)
+        self.results = ResultsView(work_dir, width=640)
+        self.history = HistoryView(history, work_dir=work_dir, width=550)
+        self.health = HealthView(work_dir, width=370)
         self.panel = ControlPanel(
             work_dir, history=self.history.history, progress=self.progress, gauges=self.gauges,
             results=self.results, history_view=self.history, **panel_options,
         )  # fmt: skip
-        self.panel.runner.add_listener(self)
-        live = w.VBox([self.progress.widget, self.gauges.widget], layout=w.Layout(width="56%"))
-        controls = w.VBox([self.panel.widget], layout=w.Layout(width="44%"))
+        # Fixed-width columns that wrap under each other when the notebook is narrow.
+        wrap = w.Layout(flex_flow="row wrap", align_items="flex-start")
+        controls = w.VBox([self.panel.widget], layout=w.Layout(width="440px", margin="0 10px 0 0"))
+        live = w.VBox([self.progress.widget, self.gauges.widget], layout=w.Layout(width="500px"))
+        history = w.VBox([self.history.widget], layout=w.Layout(width="560px", margin="0 10px 0 0"))
+        health = w.VBox([self.health.widget], layout=w.Layout(width="380px"))
         self.widget = w.VBox([
             w.HTML("<h3 style='margin:4px 0'>RenderRush</h3>"),
-            w.HBox([controls, live]),
+            w.Box([controls, live], layout=wrap),
             self.results.widget,
-            w.HBox([w.VBox([self.history.widget], layout=w.Layout(width="62%")),
-                    w.VBox([self.health.widget], layout=w.Layout(width="38%"))]),
+            w.Box([history, health], layout=wrap),
         ])  # fmt: skip
 
     def __repr__(self) -> str:
         return "<Dashboard>"
-
-    def on_job_finished(self, job: Job) -> None:
-        self.health.refresh()

@@ -37,6 +37,8 @@ class ResultsView(Component):
         Folder for exported reports (`work_dir/reports`).
     max_inline_video_bytes:
         Outputs up to this size play inline; larger ones get a link instead.
+    width:
+        Chart width in pixels (None: Plotly's default).
 
     `show_render(result, record)` and `show_comparison(comparison, record)` fill the
     view: a bar chart of wall time (sequential vs parallel, with speedup and
@@ -46,7 +48,7 @@ class ResultsView(Component):
     """
 
     def __init__(self, work_dir: str | os.PathLike = "renderrush-output",
-                 max_inline_video_bytes: int = MAX_INLINE_VIDEO_BYTES) -> None:  # fmt: skip
+                 max_inline_video_bytes: int = MAX_INLINE_VIDEO_BYTES, width: int | None = None) -> None:  # fmt: skip
         super().__init__()
         self.work_dir = Path(work_dir)
         self.max_inline_video_bytes = max_inline_video_bytes
@@ -59,7 +61,7 @@ class ResultsView(Component):
         self.summary = w.HTML(message_html("No results yet: render or compare a video."))
         self.chart = go.FigureWidget(
             data=[go.Bar(x=[], y=[], text=[], textposition="auto", marker={"color": ["#7f7f7f", "#1f77b4"]})],
-            layout=go.Layout(height=280, margin={"l": 50, "r": 10, "t": 50, "b": 40},
+            layout=go.Layout(height=280, width=width, margin={"l": 50, "r": 10, "t": 50, "b": 40},
                              title={"text": "Wall time"}, yaxis={"title": {"text": "seconds"}}),
         )  # fmt: skip
         self.frame_at = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="Frame at (s)",
@@ -72,7 +74,8 @@ class ResultsView(Component):
             w.VBox([w.HTML("<b>After</b> (output)"), self.after]),
         ])  # fmt: skip
         self.video_box = w.VBox()
-        self.export_button = w.Button(description="Export JSON report", icon="download", disabled=True)
+        self.export_button = w.Button(description="Export JSON report", icon="download", disabled=True,
+                                      layout=w.Layout(width="auto"))  # fmt: skip
         self.export_button.on_click(lambda _: self.export_report())
         self.export_link = w.HTML()
         self.widget = w.VBox([

@@ -90,7 +90,8 @@ class VideoSource(Component):
         self.mode = w.ToggleButtons(options=["Generate sample", "Upload"], value="Generate sample")
         self.seconds = w.IntSlider(value=seconds, min=2, max=60, step=1, description="Length (s)")
         self.resolution = w.Dropdown(options=list(RESOLUTIONS), value=resolution, description="Resolution")
-        self.generate_button = w.Button(description="Generate sample", icon="film", button_style="primary")
+        self.generate_button = w.Button(description="Generate sample", icon="film", button_style="primary",
+                                        layout=w.Layout(width="auto"))  # fmt: skip
         self.generate_button.on_click(lambda _: self.generate())
         limit = fmt_bytes(max_upload_bytes)
         self.upload_note = w.HTML(
@@ -102,7 +103,7 @@ class VideoSource(Component):
         self.upload.observe(self._on_upload, names="value")
         self.message = w.HTML()
         self.details = w.HTML(message_html("No video yet.", "info"))
-        self._sample_box = w.VBox([w.HBox([self.seconds, self.resolution]), self.generate_button])
+        self._sample_box = w.VBox([self.seconds, self.resolution, self.generate_button])
         self._upload_box = w.VBox([self.upload_note, self.upload])
         self._body = w.VBox([self._sample_box])
         self.mode.observe(self._on_mode, names="value")
