@@ -97,7 +97,9 @@ class VideoSource(Component):
         self.upload_note = w.HTML(
             f"Upload an <b>MP4, AVI, MOV or MKV</b> video of at most <b>{limit}</b>. "
             "Larger files are refused: trim them first, or render them from Python with "
-            "<code>renderrush.render(path, ...)</code> or the <code>renderrush</code> command."
+            "<code>renderrush.render(path, ...)</code> or the <code>renderrush</code> command. "
+            "<small>(A Jupyter server left at its default settings drops uploads above 10 MiB without a word: "
+            "start JupyterLab with <code>--config=binder/jupyter_server_config.json</code>, as the README shows.)</small>"
         )
         self.upload = w.FileUpload(accept=",".join(UPLOAD_SUFFIXES), multiple=False, description="Upload video")
         self.upload.observe(self._on_upload, names="value")
