@@ -402,7 +402,9 @@ def test_history_view_table_trends_and_export(tmp_path: Path, clip: Path, histor
     view = HistoryView(history, work_dir=tmp_path)
     assert view.records == [] and "No jobs" in view.table.value and view.trend.data == ()
     for workers in (1, 2):
-        rr.render(clip, tmp_path / f"w{workers}.mp4", "grayscale", workers=workers, scheduler="threads", history=history)
+        rr.render(
+            clip, tmp_path / f"w{workers}.mp4", "grayscale", workers=workers, scheduler="threads", history=history
+        )
     rr.compare(clip, "grayscale", workers=2, scheduler="threads", history=history)
     view.refresh_button.click()
     assert [r.kind for r in view.records] == ["compare", "render", "render"]

@@ -27,7 +27,21 @@ from .runner import Job, JobRunner
 from .source import MAX_UPLOAD_BYTES, UploadError, VideoSource, sanitize_filename
 
 __all__ = [
-    "Component", "ControlPanel", "Dashboard", "FilterEditor", "HealthView", "HistoryView", "Job", "JobRunner",
-    "LiveGauges", "MAX_UPLOAD_BYTES", "ProgressView", "ResultsView", "ScalingChart", "UploadError", "VideoSource",
-    "frame_preview", "sanitize_filename",
+    "MAX_UPLOAD_BYTES",
+    "Component",
+    "ControlPanel",
+    "Dashboard",
+    "FilterEditor",
+    "HealthView",
+    "HistoryView",
+    "Job",
+    "JobRunner",
+    "LiveGauges",
+    "ProgressView",
+    "ResultsView",
+    "ScalingChart",
+    "UploadError",
+    "VideoSource",
+    "frame_preview",
+    "sanitize_filename",
 ]  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 import threading
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +53,22 @@ class Component:
             return
         try:
             callback(*args)
-        except Exception as exc:  # a broken callback must not break the component
+        except Exception as exc:  # noqa: BLE001 — a broken callback must not break the component
             self.callback_errors.append(exc)
 
 
 def fmt_seconds(seconds: float | None) -> str:
-    """"1.2 s", "2 min 05 s", "—" for None."""
+    """ "1.2 s", "2 min 05 s", "—" for None."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s"
 
 
 def fmt_bytes(n: float | None) -> str:
-    """"12.3 MB" (powers of 1000, like file managers)."""
+    """ "12.3 MB" (powers of 1000, like file managers)."""
     if n is None:
         return "—"
     for unit in ("B", "kB", "MB", "GB"):
@@ -85,9 +86,14 @@ def message_html(text: str, kind: str = "info") -> str:
 
 def html_table(header: list[str], rows: list[list[Any]]) -> str:
     """A compact HTML table (cells escaped)."""
-    head = "".join(f"<th style='text-align:left;padding:2px 8px;white-space:nowrap'>{html.escape(str(h))}</th>" for h in header)
+    head = "".join(
+        f"<th style='text-align:left;padding:2px 8px;white-space:nowrap'>{html.escape(str(h))}</th>" for h in header
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px;white-space:nowrap'>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(f"<td style='padding:2px 8px;white-space:nowrap'>{html.escape(str(c))}</td>" for c in row)
+        + "</tr>"
+        for row in rows
     )
     return f"<table style='border-collapse:collapse;font-size:90%'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -98,16 +104,17 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
     import av
     import cv2
 
+    image: Any = None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        duration = float(stream.duration * stream.time_base) if stream.duration else None
+        time_base = stream.time_base or Fraction(1, 90000)
+        duration = float(stream.duration * time_base) if stream.duration else None
         if at is None:
             at = (duration or 0.0) / 2
-        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        start = float(stream.start_time * time_base) if stream.start_time else 0.0
         target = start + max(0.0, at)
         if target > start:
-            container.seek(int(target / stream.time_base), stream=stream, backward=True)
-        image = None
+            container.seek(int(target / time_base), stream=stream, backward=True)
         for frame in container.decode(stream):
             image = frame.to_ndarray(format="bgr24")
             if frame.time is None or frame.time >= target - 1e-6:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -30,7 +31,7 @@ def slider_step(param: Param) -> float:
 class FilterStepRow:
     """One filter of the editor: its name, a slider per parameter and ↑ ↓ ✕ buttons."""
 
-    def __init__(self, editor: "FilterEditor", name: str, values: dict[str, float]) -> None:
+    def __init__(self, editor: FilterEditor, name: str, values: dict[str, float]) -> None:
         spec = available_filters()[name]
         self.name = name
         self.sliders: dict[str, w.Widget] = {}
@@ -80,7 +81,7 @@ class FilterEditor(Component):
     """
 
     def __init__(
-        self, chain: str | FilterChain | None = "grayscale", on_change: Callable[["FilterEditor"], Any] | None = None
+        self, chain: str | FilterChain | None = "grayscale", on_change: Callable[[FilterEditor], Any] | None = None
     ) -> None:
         super().__init__()
         self.on_change = None

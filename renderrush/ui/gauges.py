@@ -22,10 +22,14 @@ def _gauge(title: str, maximum: float, index: int, columns: int, suffix: str = "
         mode="gauge+number",
         value=0,
         title={"text": title, "font": {"size": 14}},
-        number={"suffix": suffix, "valueformat": ".0f" if not suffix == "×" else ".2f", "font": {"size": 22}},
+        number={"suffix": suffix, "valueformat": ".0f" if suffix != "×" else ".2f", "font": {"size": 22}},
         gauge={"axis": {"range": [0, maximum]}, "bar": {"color": "#1f77b4"}},
         domain={"row": index // columns, "column": index % columns},
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 class LiveGauges(Component):
@@ -120,7 +124,7 @@ class LiveGauges(Component):
                 self.gauges_figure.data[1].value = round(memory, 1)
             with self.timeline_figure.batch_update():
                 for index, trace in enumerate(self.timeline_figure.data, start=1):
-                    trace.x, trace.y = xs, [None if p[index] is None else round(p[index], 1) for p in self._points]
+                    trace.x, trace.y = xs, [_rounded(p[index]) for p in self._points]
 
     def update_progress(self, event: ProgressEvent) -> None:
         """Show the job's frames/s; during a comparison's parallel run, the live speedup."""

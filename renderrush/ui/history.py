@@ -66,13 +66,17 @@ class HistoryView(Component):
         self.report_path: Path | None = None
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.export_button = w.Button(description="Export history (JSON)", icon="download", layout=w.Layout(width="auto"))
+        self.export_button = w.Button(
+            description="Export history (JSON)", icon="download", layout=w.Layout(width="auto")
+        )
         self.export_button.on_click(lambda _: self.export_report())
         self.export_link = w.HTML()
         self.table = w.HTML()
         figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                                subplot_titles=("Frames/s rendered", "Speedup over sequential (comparisons)"))  # fmt: skip
-        figure.update_layout(height=420, width=width, margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"title": {"text": "workers"}})
+        figure.update_layout(
+            height=420, width=width, margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"title": {"text": "workers"}}
+        )
         figure.update_xaxes(title_text="job id", row=2, col=1)
         self.trend = go.FigureWidget(figure)
         self.widget = w.VBox([

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -187,7 +188,9 @@ class ControlPanel(Component):
         self.recommendation = rec
         self.workers.max = max(self.workers.max, rec.workers)
         self.workers.value = rec.workers
-        self.segment_seconds.value = min(self.segment_seconds.max, max(self.segment_seconds.min, round(rec.segment_seconds * 2) / 2))
+        self.segment_seconds.value = min(
+            self.segment_seconds.max, max(self.segment_seconds.min, round(rec.segment_seconds * 2) / 2)
+        )
         self.advice.value = (
             f"<small>Advisor ({rec.method}): <b>{rec.workers}</b> workers, <b>{rec.segment_seconds:.1f} s</b> segments. "
             f"{html.escape(rec.reason)}</small>"
@@ -198,7 +201,7 @@ class ControlPanel(Component):
     def _start(self, action: Callable[[], Job]) -> None:
         try:
             action()
-        except Exception as exc:  # shown, not raised: this runs from a button
+        except Exception as exc:  # noqa: BLE001 — shown, not raised: this runs from a button
             self._set_status(str(exc), "error")
 
     def _require_video(self) -> Path:

@@ -156,8 +156,14 @@ class ResultsView(Component):
                             layout=w.Layout(max_width="640px"))  # fmt: skip
             self.video_box.children = [w.HTML(f"<b>Output video</b> ({fmt_bytes(size)})"), video]
         else:
-            self.video_box.children = [w.HTML(message_html(
-                f"The output {path.name} is {fmt_bytes(size)}, too large to play inline; it is at {path}.", "info"))]
+            self.video_box.children = [
+                w.HTML(
+                    message_html(
+                        f"The output {path.name} is {fmt_bytes(size)}, too large to play inline; it is at {path}.",
+                        "info",
+                    )
+                )
+            ]
 
     # ---- export -------------------------------------------------------------------------
     def export_report(self, path: str | os.PathLike | None = None) -> Path:
@@ -172,7 +178,9 @@ class ResultsView(Component):
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"job-{self.record.id}.json"
         self.report_path = write_report(job_report(self.record), path)
-        self.export_link.value = f"{download_link(self.report_path)} <small>(saved as {html.escape(str(self.report_path))})</small>"
+        self.export_link.value = (
+            f"{download_link(self.report_path)} <small>(saved as {html.escape(str(self.report_path))})</small>"
+        )
         return self.report_path
 
 

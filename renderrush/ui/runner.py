@@ -16,7 +16,7 @@ from ..compare import Comparison, compare
 from ..engine import JobResult, render
 from ..errors import JobCancelledError, RenderRushError
 from ..history import History, JobRecord
-from ..monitor import Monitor, Sample
+from ..monitor import Monitor
 from ..progress import ProgressEvent
 
 KINDS = ("render", "compare")
@@ -120,7 +120,7 @@ class JobRunner:
                 continue
             try:
                 handler(*args)
-            except Exception as exc:  # a broken widget must not break the job
+            except Exception as exc:  # noqa: BLE001 — a broken widget must not break the job
                 self.listener_errors.append(exc)
 
     def start(self, kind: str, **request: Any) -> Job:
@@ -171,14 +171,14 @@ class JobRunner:
             job.status = "finished"
         except JobCancelledError as exc:
             job.status, job.error = "cancelled", exc
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             job.status, job.error = "failed", exc
         finally:
             job.ended = time.time()
             job.monitor_summary, job.timeline = monitor.summary(), monitor.timeline()
             try:
                 job.record = self._record(job)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 self.listener_errors.append(exc)
             self._notify("on_job_finished", job)
             job._done.set()

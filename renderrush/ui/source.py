@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -75,7 +76,7 @@ class VideoSource(Component):
         seconds: int = 6,
         size: tuple[int, int] = (640, 360),
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
-        on_change: Callable[["VideoSource"], Any] | None = None,
+        on_change: Callable[[VideoSource], Any] | None = None,
     ) -> None:
         super().__init__()
         self.work_dir = Path(work_dir)
