@@ -26,7 +26,7 @@ from .monitor import Monitor
 from .plan import Segment, plan_segments
 from .probe import VideoInfo, probe
 from .progress import ProgressEvent
-from .render import EncodeSettings, SegmentResult
+from .segment import EncodeSettings, SegmentResult
 from .recording import advise
 from .report import history_report, import_report, job_report, load_report, write_report
 from .samples import make_sample_video

@@ -19,7 +19,7 @@ from .history import History
 from .recording import advise
 from .probe import probe
 from .progress import FRAMES, STITCHED, STITCHING, ProgressEvent
-from .render import PRESETS
+from .segment import PRESETS
 from .report import history_report, job_report, write_report
 from .samples import make_sample_video
 

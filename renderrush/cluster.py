@@ -31,7 +31,7 @@ from .jobfolder import JobFolder
 from .plan import Segment
 from .probe import VideoInfo
 from .progress import DONE, RUNNING, STITCHED, ProgressPoller, Status, Throttle, stitch_marker
-from .render import SegmentJob, SegmentResult, render_segment
+from .segment import SegmentJob, SegmentResult, render_segment
 
 CONNECT_TIMEOUT = "10s"
 MAX_INPUT_LOSSES = 3

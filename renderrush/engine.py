@@ -35,7 +35,7 @@ from .progress import (
     progress_path,
     stitch_marker,
 )
-from .render import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
+from .segment import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
 from .stitch import stitch
 

@@ -13,7 +13,7 @@ import atexit
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-PRELOAD = ["renderrush.render", "renderrush.filters"]
+PRELOAD = ["renderrush.segment", "renderrush.filters"]
 _pools: dict[int, ProcessPoolExecutor] = {}
 
 
