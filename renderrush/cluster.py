@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from .engine import segment_tasks, stitch_job
+from .engine import check_cancel, segment_tasks, stitch_job
 from .errors import ClusterError, JobCancelledError
 from .jobfolder import JobFolder
 from .plan import Segment
@@ -277,6 +277,7 @@ def run_on_cluster(
         try:
             with ProgressPoller(status, segments, **poller_options) as poller, WorkerMetrics(client) as metrics:
                 results = [*reused, *_gather(futures, jobs, submitter, folder)]
+                check_cancel(poller.cancel)
                 ordered, stitch_seconds = stitch_job(results, folder.path, output, info)
             poller.emit(STITCHED)
         except KilledWorker as exc:

@@ -10,10 +10,11 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .advisor import rule_segment_seconds
 from .engine import JobResult, check_workers, render
+from .monitor import Sample
 from .recording import HistoryOption, advise, open_history, recorded
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
@@ -94,6 +95,7 @@ def compare(
     cancel: threading.Event | None = None,
     shared_storage: bool = False,
     history: HistoryOption = None,
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> Comparison:
     """Render `input` sequentially, then with `workers` in parallel, and compare.
 
@@ -102,14 +104,14 @@ def compare(
     `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
     Progress events carry `job="sequential"` or `"parallel"`; `cancel` stops either run.
     Without `workers` the advisor picks them (see `render`); the comparison is recorded
-    in `history` as one job.
+    in `history` as one job; `on_sample` receives its monitor's samples live.
     """
     request = {
         "input": str(input), "filters": str(filters or "none"), "workers": workers, "segment_seconds": segment_seconds,
         "scheduler": str(scheduler), "preset": preset, "crf": crf,
     }  # fmt: skip
     store = open_history(history)
-    with recorded("compare", store, request) as recording:
+    with recorded("compare", store, request, on_sample) as recording:
         info = probe(input)
         chain = FilterChain.parse(filters)
         advice = advise(info, str(chain), store) if workers is None else None
@@ -117,6 +119,7 @@ def compare(
         if segment_seconds is None:
             segment_seconds = advice.segment_seconds if advice else rule_segment_seconds(info.duration, workers)
         folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
+        folder.mkdir(parents=True, exist_ok=True)
         common = dict(
             filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel,
             history=False,

@@ -10,20 +10,21 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dask
 import psutil
 
 from .advisor import rule_segment_seconds
 from .history import History
-from .errors import SettingsError
+from .errors import JobCancelledError, SettingsError
 from .filters import FilterChain
 from .jobfolder import JobFolder, job_signature
 from .outputs import check_output_path
 from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
 from .probe import VideoInfo, probe
+from .monitor import Sample
 from .recording import HistoryOption, advise, open_history, recorded
 from .progress import (
     STITCHED,
@@ -109,6 +110,12 @@ class JobResult:
         }
 
 
+def check_cancel(cancel: threading.Event | None) -> None:
+    """Raise `JobCancelledError` if the caller has already asked the job to stop."""
+    if cancel is not None and cancel.is_set():
+        raise JobCancelledError("the job was cancelled; no output was written")
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     return available_cores()
@@ -157,6 +164,8 @@ def _job_pool(scheduler_name: str, workers: int) -> Executor | None:
 def stitch_job(results: list[SegmentResult], folder: Path, output: Path, info: VideoInfo) -> tuple[list[SegmentResult], float]:
     """The stitch step: join segment files (in index order) with the source audio."""
     started = time.perf_counter()
+    if cancel_marker(folder).exists():
+        raise JobCancelledError("the job was cancelled; no output was written")
     stitch_marker(folder).touch()
     ordered = sorted(results, key=lambda r: r.index)
     stitch(
@@ -182,6 +191,8 @@ def _run_local(
         [*reused, *segment_tasks(jobs)], folder.path, output, info, dask_key_name="stitch"
     )
     pool = _job_pool(scheduler_name, workers)
+    if poller.cancel is not None and poller.cancel.is_set():
+        cancel_marker(folder.path).touch()
     options = {"pool": pool, "chunksize": 1} if scheduler_name == "processes" else {"pool": pool} if pool else {}
     try:
         with poller:
@@ -217,6 +228,7 @@ def render(
     resume: bool = False,
     shared_storage: bool = False,
     history: HistoryOption = None,
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
@@ -236,14 +248,15 @@ def render(
     Without `workers`, the advisor picks workers and segment length (from past runs of
     the same filters when the history has them; `JobResult.recommendation` says how).
     Every job, failed and interrupted ones too, is recorded in `history` (the default
-    database unless a History or path is given; False records nothing).
+    database unless a History or path is given; False records nothing). The job runs
+    under a `Monitor`; `on_sample` receives its samples live (0.5 s apart).
     """
     request = {
         "input": str(input), "output": str(output), "filters": str(filters or "none"), "workers": workers,
         "segment_seconds": segment_seconds, "scheduler": str(scheduler), "preset": preset, "crf": crf,
     }  # fmt: skip
     store = open_history(history)
-    with recorded("render", store, request) as recording:
+    with recorded("render", store, request, on_sample) as recording:
         recording.result = _render_job(
             input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
             snap_to_keyframes, label, cancel, resume, shared_storage, store,
@@ -260,6 +273,7 @@ def _render_job(
     store: History | None,
 ) -> JobResult:  # fmt: skip
     started_at, started = time.time(), time.perf_counter()
+    check_cancel(cancel)
     chain = FilterChain.parse(filters)
     encode = EncodeSettings(preset=preset, crf=crf, threads=encoder_threads())
     cluster = is_cluster(scheduler)

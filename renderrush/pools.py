@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 
 PRELOAD = ["renderrush.segment", "renderrush.filters"]
@@ -25,11 +26,19 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is the caller's to handle. It stops the job through the
+    cancel marker, so workers finish cleanly instead of printing KeyboardInterrupt tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A warm pool of `workers` processes (replaced if a worker died and broke it)."""
     pool = _pools.get(workers)
     if pool is None or getattr(pool, "_broken", False):
-        pool = _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+        pool = _pools[workers] = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_context(), initializer=_ignore_interrupts
+        )
     return pool
 
 

@@ -7,12 +7,12 @@ import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 from .advisor import Recommendation, RunTiming, recommend
 from .errors import HistoryError, JobCancelledError
 from .history import History
-from .monitor import Monitor
+from .monitor import Monitor, Sample
 from .probe import VideoInfo
 
 HistoryOption = Union[History, str, os.PathLike, bool, None]
@@ -59,9 +59,12 @@ class Recording:
 
 
 @contextmanager
-def recorded(kind: str, history: History | None, request: dict[str, Any]) -> Iterator[Recording]:
-    """Run a job under a Monitor and record it, whatever way it ends."""
-    recording = Recording()
+def recorded(
+    kind: str, history: History | None, request: dict[str, Any], on_sample: Callable[[Sample], None] | None = None
+) -> Iterator[Recording]:
+    """Run a job under a Monitor (whose samples also go to `on_sample`, e.g. live gauges)
+    and record it, whatever way it ends."""
+    recording = Recording(monitor=Monitor(on_sample=on_sample))
 
     def record(status: str, error: BaseException | None = None) -> None:
         if history is None:

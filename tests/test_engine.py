@@ -39,7 +39,9 @@ def test_every_frame_once_in_order_across_joins(clip: Path, tmp_path: Path, segm
 
 
 def test_sequential_and_parallel_processes_give_identical_frames(clip: Path, tmp_path: Path) -> None:
-    result = compare(clip, "grayscale,blur:1.5,contrast:1.3", workers=2, segment_seconds=0.7, keep_outputs=tmp_path)
+    kept = tmp_path / "kept" / "here"  # created on demand
+    result = compare(clip, "grayscale,blur:1.5,contrast:1.3", workers=2, segment_seconds=0.7, keep_outputs=kept)
+    assert sorted(p.name for p in kept.iterdir()) == ["clip.parallel.mp4", "clip.sequential.mp4"]
     assert result.identical
     assert result.sequential.frames == result.parallel.frames == CLIP_FRAMES
     assert result.sequential.scheduler == "sync" and result.parallel.scheduler == "processes"

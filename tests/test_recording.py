@@ -55,6 +55,19 @@ def test_failed_and_cancelled_jobs_are_recorded(clip: Path, tmp_path: Path, hist
     assert cancelled.status == "interrupted" and "cancelled" in cancelled.error
 
 
+def test_monitor_samples_reach_on_sample_while_the_job_runs(clip: Path, tmp_path: Path, history: History) -> None:
+    samples = []
+    register_filter("slowish", replace=True)(slowish)
+    try:
+        result = render(clip, tmp_path / "s.mp4", "slowish", workers=2, segment_seconds=1, scheduler="threads",
+                        history=history, on_sample=samples.append)  # fmt: skip
+    finally:
+        unregister_filter("slowish")
+    assert len(samples) >= 2 and max(s.job_processes for s in samples) >= 3, "python plus its ffmpeg processes"
+    assert [s.t for s in samples] == sorted(s.t for s in samples)
+    assert len(history.get(result.job_id).timeline) >= len(samples) - 1
+
+
 def slowish(frame: np.ndarray) -> np.ndarray:
     threading.Event().wait(0.02)
     return frame
