@@ -111,12 +111,7 @@ def test_test_extra_can_run_the_notebooks() -> None:
 
 
 def test_binder_badge_opens_the_first_notebook() -> None:
-    readme = ROOT / "README.md"
-    text = (
-        readme.read_text()
-        if "mybinder.org" in readme.read_text()
-        else (ROOT / "notebooks/README_SECTION.md").read_text()
-    )
+    text = (ROOT / "README.md").read_text()
     badge = re.search(r"https://mybinder\.org/v2/gh/[^)\s]+", text)
     assert badge, "a Launch-on-Binder badge"
     path = re.search(r"urlpath=lab/tree/([^)&\s]+)", badge.group(0)).group(1)

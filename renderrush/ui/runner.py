@@ -1,5 +1,5 @@
 """Run one render or comparison at a time in a background thread, so the notebook's
-kernel stays responsive, while a `Monitor` samples resources and listeners (the widgets)
+kernel stays responsive, while the engine's `Monitor` samples resources and listeners (the widgets)
 receive progress events, samples and heartbeats."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from ..compare import Comparison, compare
 from ..engine import JobResult, render
 from ..errors import JobCancelledError, RenderRushError
 from ..history import History, JobRecord
-from ..monitor import Monitor
 from ..progress import ProgressEvent
 
 KINDS = ("render", "compare")
@@ -38,8 +37,6 @@ class Job:
     error: BaseException | None = None
     record: JobRecord | None = None
     """The job's row in the history, once it ended (None without a history)."""
-    monitor_summary: dict[str, Any] | None = None
-    timeline: list[dict[str, Any]] | None = None
     started: float = field(default_factory=time.time)
     ended: float | None = None
     events: int = 0
@@ -86,8 +83,6 @@ class JobRunner:
     history:
         The `History` the engine records every job in (finished, failed or cancelled), or
         None to record nothing. `Job.record` is the job's row once it ended.
-    monitor_interval:
-        Seconds between resource samples.
     heartbeat:
         Seconds between `tick` calls (keeps elapsed times moving between events).
 
@@ -97,9 +92,8 @@ class JobRunner:
     `listener_errors` and never stop a job.
     """
 
-    def __init__(self, history: History | None = None, monitor_interval: float = 0.5, heartbeat: float = 0.5) -> None:
+    def __init__(self, history: History | None = None, heartbeat: float = 0.5) -> None:
         self.history = history
-        self.monitor_interval = monitor_interval
         self.heartbeat = heartbeat
         self.listeners: list[Any] = []
         self.listener_errors: list[BaseException] = []
@@ -159,15 +153,16 @@ class JobRunner:
         self._notify("on_progress", event)
 
     def _run(self, job: Job) -> None:
-        monitor = Monitor(self.monitor_interval, on_sample=lambda s: self._notify("on_sample", s))
         try:
-            with monitor:
-                options = dict(job.request, progress=lambda e: self._on_progress(job, e), cancel=job.cancel_event,
-                               history=self.history if self.history is not None else False)  # fmt: skip
-                if job.kind == "render":
-                    job.result = render(**options)
-                else:
-                    job.comparison = compare(**options)
+            options = dict(
+                job.request, progress=lambda e: self._on_progress(job, e), cancel=job.cancel_event,
+                history=self.history if self.history is not None else False,
+                on_sample=lambda sample: self._notify("on_sample", sample),  # the engine's own monitor
+            )  # fmt: skip
+            if job.kind == "render":
+                job.result = render(**options)
+            else:
+                job.comparison = compare(**options)
             job.status = "finished"
         except JobCancelledError as exc:
             job.status, job.error = "cancelled", exc
@@ -175,7 +170,6 @@ class JobRunner:
             job.status, job.error = "failed", exc
         finally:
             job.ended = time.time()
-            job.monitor_summary, job.timeline = monitor.summary(), monitor.timeline()
             try:
                 job.record = self._record(job)
             except Exception as exc:  # noqa: BLE001
