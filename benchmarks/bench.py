@@ -5,7 +5,7 @@ filter, and peak memory of the job's process tree for a clip and one 4x longer.
 Repeats are interleaved (every case once per round) and the median is reported, so
 slow drifts of a noisy machine hit every case alike. Prints one table, writes one JSON.
 
-    python benchmarks/bench.py                      # 720p and 1080p, 30 s, 3 repeats
+    python benchmarks/bench.py                      # 720p and 1080p, 30 s, 3 repeats (~20 min on 2 cores)
     python benchmarks/bench.py --seconds 10 --sizes 1280x720 --repeats 1
 """
 
@@ -37,7 +37,8 @@ CHAINS = {
     "grayscale,blur:5,contrast:1.3": "hue=s=0,gblur=sigma=5,eq=contrast=1.3",
 }
 PRESET, CRF = "veryfast", 23
-USER_CHAIN = "vignette:0.7"
+USER_CHAINS = ("vignette:0.7", "grade")
+GRADE_GAMMA_BGR = np.array([1.15, 1.0, 0.85], dtype=np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -58,6 +59,15 @@ def _role(proc: psutil.Process) -> str:
         return "python"
     args = proc.cmdline()
     return "decoder" if "pipe:1" in args else "encoder" if "pipe:0" in args else "ffmpeg"
+
+
+@rr.register_filter("grade", strength=rr.Param(1.0, 0.0, 2.0, "S-curve strength"))
+def grade(frame: np.ndarray, strength: float) -> np.ndarray:
+    """Pure-NumPy colour grade (per-channel gamma, soft S-curve, in float32): heavy,
+    single-threaded Python-side work, the case parallel segments exist for."""
+    x = np.power(frame.astype(np.float32) * (1 / 255), GRADE_GAMMA_BGR)
+    x += strength * 0.08 * np.sin(2 * np.pi * x)
+    return (np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
 class TreeSampler:
@@ -177,9 +187,16 @@ def cases_for(clip: Path, work: Path, frames: int, workers: int) -> dict[str, Ca
              "-movflags", "+faststart", "-y", out], frames)  # fmt: skip
         for scheduler, n in (("sync", 1), ("processes", workers), ("threads", workers)):
             cases[f"{chain} | rr {scheduler}"] = lambda c=chain, s=scheduler, n=n: run_renderrush(clip, out, c, s, n)
-    for scheduler, n in (("sync", 1), ("processes", workers)):
-        cases[f"{USER_CHAIN} | rr {scheduler}"] = lambda s=scheduler, n=n: run_renderrush(clip, work / "u.mp4", USER_CHAIN, s, n)
     return cases
+
+
+def user_cases(clip: Path, work: Path, workers: int) -> dict[str, Callable[[], Run]]:
+    """Chains bound by single-threaded Python user filters, sequential and parallel."""
+    return {
+        f"{chain} | rr {scheduler}": lambda c=chain, s=scheduler, n=n: run_renderrush(clip, work / "u.mp4", c, s, n)
+        for chain in USER_CHAINS
+        for scheduler, n in (("sync", 1), ("processes", workers))
+    }
 
 
 def median_run(runs: list[Run]) -> dict:
@@ -207,7 +224,7 @@ def ratios(results: dict[str, dict]) -> dict[str, float]:
     """The target ratios: parallel/sequential, renderrush/ffmpeg, renderrush/decode-only."""
     fps = {name: r["fps"] for name, r in results.items()}
     out: dict[str, float] = {}
-    for chain in [*CHAINS, USER_CHAIN]:
+    for chain in [c for c in [*CHAINS, *USER_CHAINS] if f"{c} | rr sync" in fps]:
         seq = fps[f"{chain} | rr sync"]
         for scheduler in ("processes", "threads"):
             if f"{chain} | rr {scheduler}" in fps:
@@ -219,9 +236,8 @@ def ratios(results: dict[str, dict]) -> dict[str, float]:
     return out
 
 
-def measure_clip(clip: Path, work: Path, repeats: int, workers: int) -> dict:
-    frames = rr.probe(clip).frame_count
-    cases = cases_for(clip, work, frames, workers)
+def measure_clip(cases: dict[str, Callable[[], Run]], frames: int, repeats: int) -> dict:
+    """Run every case once per round, `repeats` rounds; medians, and the target ratios."""
     runs: dict[str, list[Run]] = {name: [] for name in cases}
     for repeat in range(repeats):
         for name, case in cases.items():
@@ -243,7 +259,7 @@ def measure_memory(short: Path, long: Path, work: Path, repeats: int, workers: i
 
 def print_table(report: dict) -> None:
     for size, clip in report["clips"].items():
-        print(f"\n== {size}, {report['seconds']} s, {clip['frames']} frames, median of {report['repeats']} ==")
+        print(f"\n== {size}, {clip['frames']} frames, median of {report['repeats']} ==")
         print(f"{'case':<48}{'fps':>8}{'sec':>8}{'cpu%':>7}{'par cpu%':>9}{'tail s':>8}{'peak MB':>9}")
         for name, r in clip["results"].items():
             cells = [r["fps"], r["seconds"], r["cpu_percent"], r["parallel_cpu_percent"], r["tail_seconds"], r["peak_rss_mb"]]
@@ -264,6 +280,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--sizes", default="1280x720,1920x1080")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--user-seconds", type=float, default=10, help="clip length for the slow user-filter cases")
     parser.add_argument("--workers", type=int, default=available_cores())
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/bench.json"))
     args = parser.parse_args()
@@ -275,9 +292,15 @@ def main() -> None:
             width, height = (int(v) for v in size.split("x"))
             clip = rr.make_sample_video(work / f"{size}.mp4", seconds=args.seconds, size=(width, height))
             print(f"{size}: generated {clip.name}", flush=True)
-            report["clips"][size] = measure_clip(clip, work, args.repeats, args.workers)
+            frames = rr.probe(clip).frame_count
+            report["clips"][size] = measure_clip(cases_for(clip, work, frames, args.workers), frames, args.repeats)
         first = args.sizes.split(",")[0]
         width, height = (int(v) for v in first.split("x"))
+        user_clip = rr.make_sample_video(work / "user.mp4", seconds=args.user_seconds, size=(width, height))
+        label = f"{first} user filters, {args.user_seconds:g} s"
+        print(f"{label}: generated {user_clip.name}", flush=True)
+        frames = rr.probe(user_clip).frame_count
+        report["clips"][label] = measure_clip(user_cases(user_clip, work, args.workers), frames, args.repeats)
         long_clip = rr.make_sample_video(work / "long.mp4", seconds=4 * args.seconds, size=(width, height))
         report["memory"] = measure_memory(work / f"{first}.mp4", long_clip, work, max(1, args.repeats // 2), args.workers)
     print_table(report)

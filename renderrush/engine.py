@@ -298,7 +298,7 @@ def _render_job(
     jobs = [
         SegmentJob(
             source=str(info.path), segment=seg, width=width, height=height, fps=info.fps, chain=chain, encode=encode,
-            threads=threads, output=str(folder.segment_file(seg.index)),
+            threads=threads, output=str(folder.segment_file(seg.index)), crop=(width, height) != (info.width, info.height),
             reporter=FileReporter(progress_path(folder.path, seg.index)),
         )
         for seg in segments if seg.index not in done

@@ -59,6 +59,8 @@ class SegmentJob:
     """Decoder and OpenCV threads of this worker."""
     output: str
     """Segment file to write; it appears only once the segment is complete."""
+    crop: bool = False
+    """The source has an odd side: the decoder crops it to `width` x `height`."""
     reporter: Reporter | None = None
 
 
@@ -89,11 +91,12 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 def decoder_args(job: SegmentJob) -> list[str]:
     """ffmpeg arguments that decode exactly the segment's frames as raw video on stdout."""
     seek = ["-ss", f"{job.segment.seek_time:.6f}"] if job.segment.index and job.segment.seek_time > 0 else []
+    crop = ["-vf", f"crop={job.width}:{job.height}:0:0"] if job.crop else []
     return ffmpeg_command(
         "-threads", str(job.threads), "-filter_threads", str(job.threads),
         *seek, "-i", job.source,
         "-map", "0:v:0", "-frames:v", str(job.segment.frames),
-        "-vf", f"crop={job.width}:{job.height}:0:0", "-fps_mode", "passthrough",
+        *crop, "-fps_mode", "passthrough",
         "-f", "rawvideo", "-pix_fmt", job.chain.pixel_format, "pipe:1",
     )  # fmt: skip
 
