@@ -2,8 +2,9 @@
 
 Without usable history the advice is rule-based:
   workers = min(cores, workers that fit in available memory), and
-  segment_seconds = max(2 s, duration / (workers * 4)) (about four segments per worker,
-  so a slow segment does not leave the other workers idle for long), with workers then
+  segment_seconds = duration / (workers * k), k = min(4, floor(duration / workers / 2 s))
+  (up to four segments per worker, a whole number per worker so no last round runs half
+  empty, and at least 2 s each; 2 s when the clip is shorter than 2 s per worker), with workers then
   reduced to the number of segments when the clip is too short to give each one a segment.
 
 With timings of at least two different worker counts at a similar resolution (pixel
@@ -171,9 +172,14 @@ def _gain(fit: AmdahlFit, workers: int) -> float:
 
 
 def rule_segment_seconds(duration: float, workers: int) -> float:
-    """About four segments per worker (a slow last segment leaves the others idle only
-    briefly), but at least 2 s each (every segment pays a seek and an encoder start)."""
-    return max(MIN_SEGMENT_SECONDS, duration / (workers * SEGMENTS_PER_WORKER))
+    """Up to four segments per worker, always a whole number per worker so no worker
+    sits idle in a last, half-empty round, and at least 2 s each (every segment pays a
+    seek and an encoder start). A clip too short for 2 s per worker gets 2 s segments."""
+    per_worker = duration / workers
+    if per_worker < MIN_SEGMENT_SECONDS:
+        return MIN_SEGMENT_SECONDS
+    rounds = min(SEGMENTS_PER_WORKER, math.floor(per_worker / MIN_SEGMENT_SECONDS))
+    return per_worker / rounds
 
 
 def _segments(duration: float, workers: int) -> tuple[float, int, str]:

@@ -84,6 +84,7 @@ def test_rules_segments_keep_every_worker_busy(duration: float, cores: int) -> N
     assert segments >= rec.workers
     if duration >= 2.0 * cores:  # long enough for one segment of at least 2 s per core
         assert rec.workers == cores
+        assert round(duration / rec.segment_seconds) % cores == 0, "every round of segments keeps all workers busy"
 
 
 def test_memory_caps_workers_and_leaves_at_least_one() -> None:
