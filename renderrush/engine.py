@@ -232,9 +232,10 @@ def render(
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
-    `workers` and `segment_seconds` default to the advisor's choice (see below). `scheduler` is "processes" (default), "threads", "sync" (one segment at a
-    time: the honest sequential baseline), "local" (a dask LocalCluster of `workers`
-    one-thread processes), a scheduler address such as "tcp://10.0.0.5:8786", or a
+    `workers` and `segment_seconds` default to the advisor's choice (see below).
+    `scheduler` is "processes" (default), "threads", "sync" (one segment at a time: the
+    honest sequential baseline), "local" (a dask LocalCluster of `workers` one-thread
+    processes), a scheduler address such as "tcp://10.0.0.5:8786", or a
     `distributed.Client`. Cluster workers need not see this machine's disk: the input is
     sent to them once and segments come back as bytes, unless `shared_storage=True` says
     they can read the input path and write beside the output.
