@@ -22,14 +22,20 @@ from .outputs import partial_path
 from .plan import Segment
 from .progress import DONE, Reporter
 
+X264_PARAMS = "sliced-threads=1:sync-lookahead=0"
+"""x264 threads split each frame into slices encoded in lockstep, with no asynchronous
+lookahead thread: the output depends only on the input and the thread count (threaded
+lookahead made equal runs differ now and then), and it encoded 720p about 20% faster here
+than frame threads without lookahead (152 vs 125 fps), for ~0.7% larger files at equal PSNR."""
+
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
     """x264 settings of every segment; `threads` is fixed per job so output never
-    depends on the worker count (x264's output changes with its thread count), and
-    x264's threaded lookahead is off (with it, even equal runs can differ)."""
+    depends on the worker count (x264's output changes with its thread count); see
+    `X264_PARAMS` for why equal runs give equal output."""
 
     preset: str = "veryfast"
     crf: float = 23
@@ -107,7 +113,7 @@ def encoder_args(job: SegmentJob) -> list[str]:
         "-f", "rawvideo", "-pix_fmt", job.chain.pixel_format, "-s", f"{job.width}x{job.height}",
         "-framerate", str(job.fps), "-i", "pipe:0",
         "-c:v", "libx264", "-preset", job.encode.preset, "-crf", f"{job.encode.crf:g}",
-        "-threads", str(job.encode.threads), "-x264-params", "sync-lookahead=0", "-pix_fmt", "yuv420p", "-an", "-f", "mp4", "-y", partial_path(Path(job.output)),
+        "-threads", str(job.encode.threads), "-x264-params", X264_PARAMS, "-pix_fmt", "yuv420p", "-an", "-f", "mp4", "-y", partial_path(Path(job.output)),
     )  # fmt: skip
 
 
