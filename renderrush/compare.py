@@ -15,6 +15,7 @@ from typing import Any, Callable
 from .advisor import rule_segment_seconds
 from .engine import JobResult, check_workers, render
 from .monitor import Sample
+from .pools import warm_pool
 from .recording import HistoryOption, advise, open_history, recorded
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
@@ -34,6 +35,9 @@ class Comparison:
     """The advisor's recommendation, when workers were not given."""
     job_id: int | None = None
     """Id of this comparison in the history (None when not recorded)."""
+    startup_seconds: float = 0.0
+    """Starting the parallel run's worker processes, done before it is timed (a one-off
+    cost per session: later jobs find them warm); reported, not hidden."""
 
     @property
     def workers(self) -> int:
@@ -57,6 +61,8 @@ class Comparison:
             f"CPU {par.cpu_percent:.0f}%\n"
             f"speedup {self.speedup:.2f}x, efficiency {self.efficiency:.0%} per worker, "
             f"frames {seq.frames}/{par.frames}, outputs {'identical' if self.identical else 'DIFFER'}"
+            + (f"\n(starting the worker processes took {self.startup_seconds:.2f} s before the timed run)"
+               if self.startup_seconds >= 0.05 else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +81,7 @@ class Comparison:
             "sequential_cpu_percent": self.sequential.cpu_percent,
             "parallel_cpu_percent": self.parallel.cpu_percent,
             "identical": self.identical,
+            "startup_seconds": self.startup_seconds,
             "recommendation": self.recommendation,
             "job_id": self.job_id,
             "sequential": self.sequential.to_dict(),
@@ -103,6 +110,7 @@ def compare(
     identical (checked by decoding both). Outputs go to a temporary folder unless
     `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
     Progress events carry `job="sequential"` or `"parallel"`; `cancel` stops either run.
+    Worker processes are started before the parallel run is timed (`startup_seconds`).
     Without `workers` the advisor picks them (see `render`); the comparison is recorded
     in `history` as one job; `on_sample` receives its monitor's samples live.
     """
@@ -125,6 +133,7 @@ def compare(
             history=False,
         )  # fmt: skip
         parallel_options = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
+        startup = warm_pool(workers) if scheduler == "processes" else 0.0
         try:
             runs = {
                 label: render(info.path, folder / f"{info.path.stem}.{label}.mp4", label=label, **common, **options)
@@ -134,6 +143,8 @@ def compare(
         finally:
             if not keep_outputs:
                 shutil.rmtree(folder, ignore_errors=True)
-        recording.result = Comparison(runs["sequential"], runs["parallel"], identical, advice.to_dict() if advice else None)
+        recording.result = Comparison(
+            runs["sequential"], runs["parallel"], identical, advice.to_dict() if advice else None, startup_seconds=startup
+        )
     recording.result.job_id = recording.job_id
     return recording.result

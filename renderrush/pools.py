@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 PRELOAD = ["renderrush.segment", "renderrush.filters"]
@@ -40,6 +42,24 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
             max_workers=workers, mp_context=_context(), initializer=_ignore_interrupts
         )
     return pool
+
+
+def _ready() -> int:
+    time.sleep(0.05)  # busy long enough that the pool starts another process for the next task
+    return os.getpid()
+
+
+def warm_pool(workers: int) -> float:
+    """Start every process of the pool for `workers` now; returns the seconds it took
+    (0 when it was warm already), so a timed job does not include the start-up."""
+    started = time.perf_counter()
+    pool = process_pool(workers)
+    pids: set[int] = set()
+    for _ in range(5):  # a pool starts processes only while the ones it has are busy
+        pids |= {future.result() for future in [pool.submit(_ready) for _ in range(workers)]}
+        if len(pids) >= workers:
+            break
+    return time.perf_counter() - started
 
 
 def discard_pool(workers: int, wait: bool = True) -> None:

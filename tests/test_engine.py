@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -51,6 +52,15 @@ def test_sequential_and_parallel_processes_give_identical_frames(clip: Path, tmp
     assert result.speedup == pytest.approx(result.sequential.wall_seconds / result.parallel.wall_seconds)
     assert result.efficiency == pytest.approx(result.speedup / 2)
     assert 0 < result.sequential.cpu_percent <= 100 and 0 < result.parallel.cpu_percent <= 100
+
+
+def test_worker_processes_stay_warm_between_jobs(clip: Path, tmp_path: Path) -> None:
+    first = render(clip, tmp_path / "1.mp4", "invert", workers=2, segment_seconds=0.5)
+    second = render(clip, tmp_path / "2.mp4", "invert", workers=2, segment_seconds=0.5)
+    pids = {s.worker_pid for s in first.segments}
+    assert os.getpid() not in pids and {s.worker_pid for s in second.segments} <= pids
+    comparison = compare(clip, "invert", workers=2, segment_seconds=0.5)
+    assert {s.worker_pid for s in comparison.parallel.segments} <= pids, "compare's warm-up reuses the same pool"
 
 
 def test_output_is_h264_mp4_with_source_audio_and_faststart(clip: Path, tmp_path: Path) -> None:
