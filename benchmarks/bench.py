@@ -151,7 +151,8 @@ def run_renderrush(clip: Path, out: Path, chain: str, scheduler: str, workers: i
 
     with TreeSampler() as sampler:
         start = time.perf_counter()
-        result = rr.render(clip, out, chain, workers=workers, scheduler=scheduler, preset=PRESET, crf=CRF, progress=on_event)
+        result = rr.render(clip, out, chain, workers=workers, scheduler=scheduler, preset=PRESET, crf=CRF,
+                           progress=on_event, history=False)  # fmt: skip
         stop = time.perf_counter()
     run = Run(result.wall_seconds, result.frames, sampler.peak_rss(), cpu_percent=result.cpu_percent)
     run.cpu_by_role = sampler.cpu_by_role()

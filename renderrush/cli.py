@@ -63,7 +63,7 @@ class ProgressBars:
 
 def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filters", default=None, help='filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)')
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: usable cores)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel workers (render: the advisor's choice; compare: every usable core)")
     parser.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: ~4 segments per worker, at least 2 s)")
     parser.add_argument(
         "--scheduler", default="processes", metavar="NAME|ADDRESS",
@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("input")
     advise.add_argument("--filters", default=None, help="filter chain (past runs of the same chain are used)")
     advise.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    dashboard = commands.add_parser("dashboard", help="serve the live dashboard as a web app (Voila) on this machine")
+    dashboard.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
+    dashboard.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    dashboard.add_argument("--notebook", default=None, help="notebook to serve (default notebooks/03_live_dashboard.ipynb)")
     return parser
 
 
@@ -176,7 +181,6 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 def _cmd_compare(args: argparse.Namespace) -> None:
     result = _run_job(args, compare, keep_outputs=args.keep)
-    _say_recommendation(result.recommendation)
     _emit(args, result.to_dict(), result.summary())
 
 
@@ -231,10 +235,16 @@ def _cmd_advise(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> None:
+    from .dashboard import serve  # Voila is an optional dependency
+
+    serve(args.notebook, port=args.port, ip=args.ip)
+
+
 COMMANDS = {
     "sample": _cmd_sample, "probe": _cmd_probe, "render": _cmd_render, "compare": _cmd_compare,
     "filters": _cmd_filters, "history": _cmd_history, "report": _cmd_report, "health": _cmd_health,
-    "advise": _cmd_advise,
+    "advise": _cmd_advise, "dashboard": _cmd_dashboard,
 }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from .advisor import rule_segment_seconds
 from .engine import JobResult, check_workers, render
 from .monitor import Sample
 from .pools import warm_pool
-from .recording import HistoryOption, advise, open_history, recorded
+from .recording import HistoryOption, open_history, recorded
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
 from .probe import probe
@@ -31,8 +31,6 @@ class Comparison:
     parallel: JobResult
     identical: bool
     """Both outputs decode to exactly the same frames."""
-    recommendation: dict[str, Any] | None = None
-    """The advisor's recommendation, when workers were not given."""
     job_id: int | None = None
     """Id of this comparison in the history (None when not recorded)."""
     startup_seconds: float = 0.0
@@ -82,7 +80,6 @@ class Comparison:
             "parallel_cpu_percent": self.parallel.cpu_percent,
             "identical": self.identical,
             "startup_seconds": self.startup_seconds,
-            "recommendation": self.recommendation,
             "job_id": self.job_id,
             "sequential": self.sequential.to_dict(),
             "parallel": self.parallel.to_dict(),
@@ -111,8 +108,9 @@ def compare(
     `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
     Progress events carry `job="sequential"` or `"parallel"`; `cancel` stops either run.
     Worker processes are started before the parallel run is timed (`startup_seconds`).
-    Without `workers` the advisor picks them (see `render`); the comparison is recorded
-    in `history` as one job; `on_sample` receives its monitor's samples live.
+    `workers` defaults to every usable core (the point is to see what they buy); the
+    comparison is recorded in `history` as one job; `on_sample` receives its monitor's
+    samples live.
     """
     request = {
         "input": str(input), "filters": str(filters or "none"), "workers": workers, "segment_seconds": segment_seconds,
@@ -122,10 +120,9 @@ def compare(
     with recorded("compare", store, request, on_sample) as recording:
         info = probe(input)
         chain = FilterChain.parse(filters)
-        advice = advise(info, str(chain), store) if workers is None else None
-        workers = check_workers(advice.workers if advice else workers)
+        workers = check_workers(workers)
         if segment_seconds is None:
-            segment_seconds = advice.segment_seconds if advice else rule_segment_seconds(info.duration, workers)
+            segment_seconds = rule_segment_seconds(info.duration, workers)
         folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
         folder.mkdir(parents=True, exist_ok=True)
         common = dict(
@@ -143,8 +140,6 @@ def compare(
         finally:
             if not keep_outputs:
                 shutil.rmtree(folder, ignore_errors=True)
-        recording.result = Comparison(
-            runs["sequential"], runs["parallel"], identical, advice.to_dict() if advice else None, startup_seconds=startup
-        )
+        recording.result = Comparison(runs["sequential"], runs["parallel"], identical, startup_seconds=startup)
     recording.result.job_id = recording.job_id
     return recording.result
