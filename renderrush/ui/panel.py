@@ -138,6 +138,8 @@ class ControlPanel(Component):
                     w.HBox([self.advise_button, self.advice])),
             section("4. Run", w.HBox([self.render_button, self.compare_button, self.cancel_button]), self.status),
         ])  # fmt: skip
+        self.widget.add_class("rr-control-panel")
+        self.status.add_class("rr-panel-status")
 
     def __repr__(self) -> str:
         state = "running" if self.running else (self.job.status if self.job else "idle")
@@ -331,6 +333,7 @@ class Dashboard(Component):
             self.results.widget,
             w.Box([history, health], layout=wrap),
         ])  # fmt: skip
+        self.widget.add_class("rr-dashboard")
 
     def __repr__(self) -> str:
         return "<Dashboard>"

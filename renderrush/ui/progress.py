@@ -43,6 +43,8 @@ class ProgressView(Component):
         self._segments_box = w.GridBox(layout=w.Layout(grid_template_columns=f"repeat(auto-fill, {bar_width})",
                                                        grid_gap="2px 6px"))  # fmt: skip
         self.widget = w.VBox([self.heading, self.total, self.status, self._segments_box])
+        self.widget.add_class("rr-progress")
+        self.total.add_class("rr-progress-total")
 
     def __repr__(self) -> str:
         return f"<ProgressView: {self.state}>"

@@ -111,6 +111,9 @@ class VideoSource(Component):
         self._body = w.VBox([self._sample_box])
         self.mode.observe(self._on_mode, names="value")
         self.widget = w.VBox([self.mode, self._body, self.message, self.details])
+        # Stable CSS classes (for page styling and the browser tests).
+        self.widget.add_class("rr-video-source")
+        self.message.add_class("rr-source-message")
 
     def __repr__(self) -> str:
         return f"<VideoSource: {self.path.name if self.path else 'no video yet'}>"

@@ -1,0 +1,104 @@
+"""`renderrush dashboard`: the live-dashboard notebook (`notebooks/03_live_dashboard.ipynb`)
+served as a standalone web app with Voilà: code cells hidden, widgets live.
+
+The command line is built here as an argument list (never a shell string) and run by
+replacing the current process with Voilà, so Ctrl-C and SIGTERM reach Voilà directly and it
+shuts its kernels down. Voilà listens on 127.0.0.1 by default, on exactly the port asked for
+(no silent fallback to another port), and reads `renderrush/webapp/voila.json`, which raises
+the WebSocket message limit so that uploads of up to 200 MB reach the kernel (`VideoSource`
+refuses anything larger with a message).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+from pathlib import Path
+
+from .errors import SettingsError
+
+NOTEBOOK_NAME = "03_live_dashboard.ipynb"
+DEFAULT_IP = "127.0.0.1"
+DEFAULT_PORT = 8866
+CONFIG_DIR = Path(__file__).resolve().parent / "webapp"
+"""Holds `voila.json` (the WebSocket message limit for uploads)."""
+
+
+def find_notebook(notebook: str | os.PathLike | None = None) -> Path:
+    """The notebook to serve: `notebook` if given, else `notebooks/03_live_dashboard.ipynb`
+    of the checkout RenderRush is installed from (editable install), else of the current folder."""
+    if notebook is not None:
+        candidates = [Path(notebook)]
+    else:
+        candidates = [
+            Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME,
+            Path.cwd() / "notebooks" / NOTEBOOK_NAME,
+            Path.cwd() / NOTEBOOK_NAME,
+        ]
+    for path in candidates:
+        if path.is_file() and path.suffix == ".ipynb":
+            return path.resolve()
+    shown = ", ".join(str(p) for p in candidates)
+    raise SettingsError(
+        f"no dashboard notebook at {shown}: run from a RenderRush checkout, or give --notebook PATH.ipynb"
+    )
+
+
+def _config_paths() -> list[str]:
+    """Where Voilà looks for `voila.json`, highest priority first: ours, then its defaults."""
+    try:
+        from jupyter_core.paths import jupyter_config_path
+
+        defaults = [os.getcwd(), *jupyter_config_path()]
+    except ImportError:  # pragma: no cover - jupyter_core comes with voila
+        defaults = [os.getcwd()]
+    return [str(CONFIG_DIR), *defaults]
+
+
+def voila_command(
+    notebook: str | os.PathLike,
+    port: int = DEFAULT_PORT,
+    ip: str = DEFAULT_IP,
+    python: str = sys.executable,
+) -> list[str]:
+    """The Voilà command line (an argument list) that serves `notebook` at http://ip:port/."""
+    if not 1 <= int(port) <= 65535:
+        raise SettingsError(f"port must be between 1 and 65535, got {port}")
+    command = [
+        python, "-m", "voila", str(notebook),
+        "--no-browser",
+        f"--Voila.ip={ip}",
+        f"--Voila.port={int(port)}",
+        "--Voila.port_retries=0",  # exactly this port, or an error
+        "--VoilaConfiguration.strip_sources=True",  # code cells hidden
+        "--VoilaConfiguration.show_tracebacks=False",
+    ]  # fmt: skip
+    command += [f"--Voila.config_file_paths={path}" for path in _config_paths()]
+    return command
+
+
+def check_port_free(ip: str, port: int) -> None:
+    """Raise a `SettingsError` when something already listens on ip:port."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError as exc:
+            raise SettingsError(f"cannot listen on {ip}:{port} ({exc.strerror}): choose another port with --port") from None
+
+
+def serve(notebook: str | os.PathLike | None = None, port: int = DEFAULT_PORT, ip: str = DEFAULT_IP) -> None:
+    """Serve the dashboard notebook with Voilà until interrupted (replaces this process)."""
+    if importlib.util.find_spec("voila") is None:
+        raise SettingsError("Voilà is not installed: pip install 'renderrush[dashboard]'")
+    path = find_notebook(notebook)
+    command = voila_command(path, port, ip)
+    check_port_free(ip, port)
+    host = f"[{ip}]" if ":" in ip else ip
+    print(f"RenderRush dashboard: http://{host}:{port}/  (serving {path.name} with Voilà; Ctrl-C stops it)", flush=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)

@@ -1,0 +1,468 @@
+"""What users see: the live dashboard in JupyterLab and as the `renderrush dashboard` web app
+(Voilà), driven end to end in headless Chromium (Debian's package, through Playwright).
+
+The tests start their own servers on 127.0.0.1 with free ports, with the notebooks folder as
+the root (notebook 03 writes under notebooks/output, which git ignores), and always stop them.
+Screenshots and server logs go to test-artifacts/ (also ignored by git). Without Playwright or
+Chromium the browser tests are skipped with the reason (see tests/browser_support.py); the
+command-line tests at the top always run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from renderrush import cli, dashboard
+from renderrush.errors import SettingsError
+from renderrush.samples import make_sample_video
+from renderrush.ui import MAX_UPLOAD_BYTES
+
+from .browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    NOTEBOOKS,
+    ROOT,
+    Server,
+    free_port,
+    require_browser,
+)
+
+NOTEBOOK = "03_live_dashboard.ipynb"
+PAGE_TIMEOUT = 60_000  # ms: page loads and single UI steps
+RUN_TIMEOUT = 180_000  # ms: executing the whole notebook on 2 busy cores
+JOB_TIMEOUT = 120_000  # ms: one render from the Render button
+
+
+# ---- the command line (no browser needed) -----------------------------------------------
+
+
+def test_dashboard_command_serves_the_notebook_with_voila_on_loopback() -> None:
+    args = cli.build_parser().parse_args(["dashboard"])
+    assert (args.port, args.ip, args.notebook) == (8866, "127.0.0.1", None)
+    assert cli.COMMANDS["dashboard"] is cli._cmd_dashboard
+    notebook = dashboard.find_notebook()
+    assert notebook == (NOTEBOOKS / NOTEBOOK).resolve()
+    command = dashboard.voila_command(notebook, port=9123)
+    assert command[:4] == [sys.executable, "-m", "voila", str(notebook)]
+    assert "--no-browser" in command and "--Voila.ip=127.0.0.1" in command
+    assert "--Voila.port=9123" in command and "--Voila.port_retries=0" in command
+    assert "--VoilaConfiguration.strip_sources=True" in command  # code cells hidden
+    assert command.index(f"--Voila.config_file_paths={dashboard.CONFIG_DIR}") < command.index(
+        f"--Voila.config_file_paths={os.getcwd()}"
+    ), "our voila.json has priority over the user's"
+    assert all(isinstance(part, str) for part in command)
+
+
+def test_dashboard_web_app_accepts_200_mb_uploads() -> None:
+    """Voilà's WebSocket limit (like the Jupyter server's in binder/) lets a 200 MB upload
+    reach the kernel, where VideoSource refuses anything larger with a message."""
+    voila = json.loads((dashboard.CONFIG_DIR / "voila.json").read_text())
+    limit = voila["Voila"]["tornado_settings"]["websocket_max_message_size"]
+    server = json.loads((ROOT / "binder/jupyter_server_config.json").read_text())
+    assert limit == server["ServerApp"]["tornado_settings"]["websocket_max_message_size"]
+    assert isinstance(limit, int) and limit >= MAX_UPLOAD_BYTES * 1.2
+
+
+def test_dashboard_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SettingsError, match="between 1 and 65535"):
+        dashboard.voila_command(NOTEBOOKS / NOTEBOOK, port=70000)
+    with pytest.raises(SettingsError, match="--notebook"):
+        dashboard.find_notebook(tmp_path / "missing.ipynb")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SettingsError, match=f"127.0.0.1:{port}.*--port"):
+            dashboard.check_port_free("127.0.0.1", port)
+        assert cli.main(["dashboard", "--port", str(port)]) == 1
+    assert "renderrush: error: cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_readme_shows_the_dashboard_and_its_binder_url() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert "renderrush dashboard" in text
+    url = re.search(r"https://mybinder\.org/v2/gh/\S+?urlpath=voila/render/([^)>\s&]+)", text)
+    assert url, "a Binder link that opens the dashboard with Voila"
+    assert url.group(1) == f"notebooks/{NOTEBOOK}" and (ROOT / url.group(1)).is_file()
+    binder_env = (ROOT / "binder/environment.yml").read_text()
+    assert re.search(r"^\s*- voila\b", binder_env, re.MULTILINE), "Binder needs Voila for that URL"
+
+
+def test_figures_keep_their_state_for_pages_opened_later() -> None:
+    """Voila shows the widgets after the notebook ran: Plotly figures must carry their latest
+    state in the widget model, not only send changes to views that existed at the time."""
+    from renderrush.ui import LiveGauges, ScalingChart
+
+    gauges = LiveGauges()
+    gauges.set_speedup(1.5, 2)
+    assert gauges.gauges_figure._widget_data[3]["value"] == 1.5
+    assert gauges.gauges_figure._widget_data[3]["gauge"]["axis"]["range"] == [0, 2.0]
+    chart = ScalingChart()
+    chart.add(1, 2.0, 90.0)
+    chart.add(2, 1.2, 150.0)
+    assert list(chart.figure._widget_data[0]["x"]) == [1, 2]
+
+
+# ---- browser fixtures ---------------------------------------------------------------------
+
+
+def server_env(tmp: Path) -> dict[str, str]:
+    """The servers' environment: a throwaway history and Jupyter config/runtime folders."""
+    env = dict(os.environ)
+    env.update(
+        RENDERRUSH_HISTORY=str(tmp / "history.sqlite3"),
+        JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),
+        PYTHONUNBUFFERED="1",
+    )  # fmt: skip
+    return env
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian Chromium with a fresh profile (one per test module)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 1800},
+        )  # fmt: skip
+        context.set_default_timeout(PAGE_TIMEOUT)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_page(browser: Any, name: str) -> Any:
+    """A new tab whose console messages and page errors go to ARTIFACTS/<name>-console.log."""
+    page = browser.new_page()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / f"{name}-console.log"
+    log.write_text("")
+
+    def write(line: str) -> None:
+        with log.open("a") as handle:
+            handle.write(line + "\n")
+
+    page.on("console", lambda message: write(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: write(f"pageerror: {error}"))
+    return page
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """JupyterLab on 127.0.0.1 (random token) with the README's --config (200 MB uploads)."""
+    require_browser()
+    tmp = tmp_path_factory.mktemp("jupyterlab")
+    settings = tmp / "settings"
+    quiet = {  # no news or update pop-ups; keep every cell in the DOM; never save the executed notebook
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    }  # fmt: skip
+    for relative, values in quiet.items():
+        (settings / relative).parent.mkdir(parents=True, exist_ok=True)
+        (settings / relative).write_text(json.dumps(values))
+    port, token = free_port(), secrets.token_hex(16)
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--config={ROOT / 'binder/jupyter_server_config.json'}",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+    ]  # fmt: skip
+    if os.geteuid() == 0:  # CI runs as root
+        command.append("--allow-root")
+    server = Server("jupyterlab", command, port, NOTEBOOKS, server_env(tmp))
+    try:
+        server.wait_listening(90)
+        server.wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", 60)
+        yield server, token
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def voila_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`renderrush dashboard --port P`: the web app exactly as users start it."""
+    require_browser()
+    tmp = tmp_path_factory.mktemp("voila")
+    port = free_port()
+    command = [sys.executable, "-m", "renderrush", "dashboard", "--port", str(port)]
+    server = Server("voila", command, port, ROOT, server_env(tmp))
+    try:
+        server.wait_listening(90)
+        yield server
+    finally:
+        server.stop()
+
+
+# ---- what the tests look for ----------------------------------------------------------------
+
+
+def button(scope: Any, label: str) -> Any:
+    """The ipywidgets Button (not a toggle) whose text is exactly `label`."""
+    return scope.locator("button.widget-button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+
+
+def bars(chart: Any) -> Any:
+    return chart.locator("g.trace.bars g.point path")
+
+
+def nonempty_box(locator: Any, min_width: float = 20, min_height: float = 10) -> None:
+    box = locator.bounding_box()
+    assert box and box["width"] >= min_width and box["height"] >= min_height, f"empty element: {box}"
+
+
+def assert_dashboard_rendered(page: Any) -> Any:
+    """Control panel, progress bars and Plotly gauges are in the page and not empty."""
+    from playwright.sync_api import expect
+
+    dash = page.locator(".rr-dashboard")
+    expect(dash).to_have_count(1)
+    expect(dash).to_be_visible()
+    panel = dash.locator(".rr-control-panel")
+    expect(panel).to_be_visible()
+    nonempty_box(panel, 300, 300)
+    for label in ("Generate sample", "Render", "Compare", "Cancel", "Advise"):
+        expect(button(panel, label)).to_have_count(1)
+    for section in ("1. Video", "2. Filters", "3. Settings", "4. Run"):
+        expect(panel).to_contain_text(section)
+
+    progress = dash.locator(".rr-progress")
+    expect(progress).to_be_visible()
+    expect(progress.locator(".rr-progress-total")).to_have_count(1)
+    nonempty_box(progress.locator(".rr-progress-total"), 100, 8)
+    assert progress.locator(".widget-hprogress").count() >= 2, "the total bar and one bar per segment"
+
+    gauges = dash.locator(".rr-gauges")
+    figures = gauges.locator(".js-plotly-plot")
+    expect(figures).to_have_count(2)  # the four gauges, the CPU/memory timeline
+    indicators = figures.nth(0).locator("g.indicatorlayer g.trace")
+    expect(indicators).to_have_count(4)
+    for index, title in enumerate(("CPU %", "Memory %", "Frames/s", "Speedup ×")):
+        gauge = indicators.nth(index)
+        expect(gauge).to_contain_text(title)
+        nonempty_box(gauge, 60, 60)
+        number = (gauge.locator("text.number").text_content() or "").strip()
+        assert re.search(r"\d", number), f"gauge {title} shows no number: {number!r}"
+    expect(figures.nth(1).locator("g.scatterlayer path.js-line").first).to_have_attribute("d", re.compile(r"M.+L"))
+    return dash
+
+
+VIDEO = ".rr-dashboard .rr-results video"
+VIDEO_STATE = """sel => { const v = document.querySelector(sel); return v && {src: v.src, ready: v.readyState,
+    error: v.error && v.error.code, duration: v.duration, width: v.videoWidth, height: v.videoHeight}; }"""
+
+
+def assert_video_plays(page: Any, width: int) -> dict[str, Any]:
+    """The results' <video> element has this output loaded: metadata decoded, no error."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            f"sel => {{ const v = document.querySelector(sel); return v && (v.error !== null || "
+            f"(v.readyState >= 1 && v.videoWidth === {width})); }}",
+            arg=VIDEO, timeout=PAGE_TIMEOUT,
+        )  # fmt: skip
+    except PlaywrightTimeout:
+        pass  # the assertions below say what the element holds
+    state = page.evaluate(VIDEO_STATE, VIDEO)
+    assert state and state["src"].startswith("blob:"), state
+    assert state["error"] is None and state["width"] == width and state["duration"] > 1, state
+    return state
+
+
+def render_and_check(page: Any, expected_output: str, width: int) -> None:
+    """Press Render; the job finishes with the output video and the results chart shown."""
+    from playwright.sync_api import expect
+
+    dash = page.locator(".rr-dashboard")
+    results = dash.locator(".rr-results")
+    expect(results).not_to_contain_text(f"{expected_output}: ")
+    button(dash, "Render").click()
+    expect(results).to_contain_text(f"{expected_output}: ", timeout=JOB_TIMEOUT)
+    expect(results).to_contain_text("Run Compare to measure the speedup")
+    expect(dash.locator(".rr-panel-status")).to_contain_text("rendered")
+    expect(button(dash, "Render")).to_be_enabled()
+    progress = dash.locator(".rr-progress")
+    expect(progress.locator(".rr-progress-total .progress-bar")).to_have_class(re.compile("progress-bar-success"))
+    expect(progress).to_contain_text("frames/s")
+    segment_bars = progress.locator(".widget-gridbox .progress-bar")
+    assert segment_bars.count() >= 1
+    for index in range(segment_bars.count()):
+        expect(segment_bars.nth(index)).to_have_class(re.compile("progress-bar-success"))
+
+    chart = results.locator(".rr-results-chart")
+    expect(bars(chart)).to_have_count(1)
+    nonempty_box(bars(chart).first, 20, 20)
+    expect(chart).to_contain_text("workers")
+    assert_video_plays(page, width)
+    video = results.locator("video")
+    expect(video).to_have_count(1)
+    nonempty_box(video, 200, 100)
+
+
+def assert_comparison_chart(page: Any) -> None:
+    """The notebook's Compare cell left sequential and parallel bars with the speedup."""
+    from playwright.sync_api import expect
+
+    chart = page.locator(".rr-dashboard .rr-results-chart")
+    expect(bars(chart)).to_have_count(2)
+    expect(chart).to_contain_text("sequential")
+    expect(chart).to_contain_text("Speedup")
+    for index in range(2):
+        nonempty_box(bars(chart).nth(index), 20, 5)
+
+
+# ---- JupyterLab -------------------------------------------------------------------------------
+
+
+def test_jupyterlab_runs_the_live_dashboard(browser: Any, lab_server: tuple[Server, str]) -> None:
+    from playwright.sync_api import expect
+
+    server, token = lab_server
+    stored = (NOTEBOOKS / NOTEBOOK).read_bytes()
+    page = open_page(browser, "jupyterlab")
+    try:
+        page.goto(f"http://127.0.0.1:{server.port}/lab/tree/{NOTEBOOK}?token={token}", wait_until="domcontentloaded")
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+        expect(notebook.locator(".jp-Cell").first).to_be_visible(timeout=PAGE_TIMEOUT)
+
+        def menu(menu_name: str, item: str) -> None:
+            page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{menu_name}$")).click()
+            label = page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel", has_text=re.compile(rf"^{item}$"))
+            label.click()
+
+        # The stored outputs would satisfy the checks: clear them, then Run > Run All Cells.
+        menu("Edit", "Clear Outputs of All Cells")
+        expect(notebook.locator(".jp-OutputArea-output")).to_have_count(0)
+        menu("Run", "Run All Cells")
+        last_cell = notebook.locator("[data-mime-type='application/vnd.jupyter.stdout']", has_text="render cancelled")
+        expect(last_cell).to_be_visible(timeout=RUN_TIMEOUT)
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+            timeout=PAGE_TIMEOUT,
+        )
+        expect(notebook.locator("[data-mime-type='application/vnd.jupyter.error']")).to_have_count(0)
+        expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+
+        dash = assert_dashboard_rendered(page)
+        assert_comparison_chart(page)
+        dash.scroll_into_view_if_needed()
+        button(dash, "Generate sample").click()
+        expect(dash.locator(".rr-source-message")).to_contain_text("Sample ready: sample-6s-640x360.mp4")
+        render_and_check(page, "sample-6s-640x360.rendered.mp4", 640)
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        dash.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-dashboard.png"))
+        dash.screenshot(path=str(ARTIFACTS / "jupyterlab-dashboard-element.png"))
+    finally:
+        page.close()
+    assert (NOTEBOOKS / NOTEBOOK).read_bytes() == stored, "the executed notebook must not be saved"
+
+
+# ---- the web app (Voila) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def voila_page(browser: Any, voila_server: Server) -> Iterator[Any]:
+    """The web app opened once: Voila runs the notebook, then shows its widgets."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, "voila")
+    try:
+        page.goto(f"http://127.0.0.1:{voila_server.port}/", wait_until="commit")
+        expect(page.get_by_text("render cancelled")).to_be_visible(timeout=RUN_TIMEOUT)
+        expect(page.locator(".rr-dashboard")).to_be_visible(timeout=PAGE_TIMEOUT)
+        yield page
+    finally:
+        page.close()
+
+
+def test_web_app_renders_a_generated_sample(voila_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = voila_page
+    text = page.locator("body").inner_text()
+    assert "Live dashboard" in text, "the notebook's markdown is shown"
+    assert "Dashboard(OUT)" not in text and "panel.render_button.click()" not in text, "code cells are hidden"
+    expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+    dash = assert_dashboard_rendered(page)
+    assert_comparison_chart(page)
+    button(dash, "Generate sample").click()
+    expect(dash.locator(".rr-source-message")).to_contain_text("Sample ready: sample-6s-640x360.mp4")
+    render_and_check(page, "sample-6s-640x360.rendered.mp4", 640)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "voila-dashboard.png"), full_page=True)
+
+
+def upload(page: Any, path: Path) -> None:
+    """Pick `path` in the dashboard's file upload (the browser's file chooser)."""
+    source = page.locator(".rr-dashboard .rr-video-source")
+    with page.expect_file_chooser() as chooser:
+        source.locator("button.widget-upload").click()
+    chooser.value.set_files(str(path))
+
+
+def test_web_app_uploads_a_video_and_refuses_other_files(voila_page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = voila_page
+    dash = page.locator(".rr-dashboard")
+    source = dash.locator(".rr-video-source")
+    message = source.locator(".rr-source-message")
+    source.locator("button.widget-toggle-button", has_text=re.compile(r"^\s*Upload\s*$")).click()
+    expect(source).to_contain_text("200.0 MB")
+
+    stem = f"e2e-upload-{secrets.token_hex(4)}"
+    clip = make_sample_video(tmp_path / f"{stem}.mp4", seconds=3, size=(320, 180), fps=30)
+    saved = NOTEBOOKS / "output" / "uploads" / clip.name
+    rendered = NOTEBOOKS / "output" / "renders" / f"{stem}.rendered.mp4"
+    try:
+        upload(page, clip)
+        expect(message).to_contain_text(f"Uploaded {clip.name}", timeout=PAGE_TIMEOUT)
+        expect(source).to_contain_text("320×180")
+        assert saved.is_file() and saved.stat().st_size == clip.stat().st_size
+        render_and_check(page, rendered.name, 320)
+
+        too_big = tmp_path / "too-big.mp4"  # sparse: 201 MB on the wire, nothing on disk
+        with too_big.open("wb") as handle:
+            handle.truncate(MAX_UPLOAD_BYTES + 1_000_000)
+        upload(page, too_big)
+        expect(message).to_contain_text("is 201.0 MB, over the 200.0 MB upload limit", timeout=JOB_TIMEOUT)
+
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not a video\n")
+        upload(page, notes)
+        expect(message).to_contain_text("'notes.txt' has .txt: upload a video ending in .mp4, .avi, .mov, .mkv")
+
+        fake = tmp_path / "holiday.mp4"
+        fake.write_bytes(b"this is a text file with a video's name\n" * 100)
+        upload(page, fake)
+        expect(message).to_contain_text("'holiday.mp4' is not a readable video")
+        expect(message.locator("span")).to_have_attribute("style", re.compile("#b00020"))  # shown in red
+        assert not (NOTEBOOKS / "output" / "uploads" / "holiday.mp4").exists(), "refused files are not kept"
+        expect(source).to_contain_text("320×180")  # the previous video is still the one in use
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        dash.locator(".rr-control-panel").screenshot(path=str(ARTIFACTS / "voila-upload-error.png"))
+        page.screenshot(path=str(ARTIFACTS / "voila-after-uploads.png"), full_page=True)
+    finally:
+        saved.unlink(missing_ok=True)
+        rendered.unlink(missing_ok=True)
