@@ -6,9 +6,6 @@ from __future__ import annotations
 import html
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from copy import deepcopy
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -58,18 +55,6 @@ class Component:
             callback(*args)
         except Exception as exc:  # noqa: BLE001 — a broken callback must not break the component
             self.callback_errors.append(exc)
-
-
-@contextmanager
-def figure_update(figure: Any) -> Iterator[Any]:
-    """`figure.batch_update()` for a Plotly `FigureWidget` that also stores the new figure in
-    the widget's synced state. Plotly sends changes only to views that exist; a view created
-    later (a Voila page shown after the notebook ran, a reloaded JupyterLab tab) starts from
-    that state and would otherwise show the figure as it was created (empty charts, zero gauges)."""
-    with figure.batch_update():
-        yield figure
-    figure._widget_layout = deepcopy(figure._layout_obj._props)  # what plotly's own display does
-    figure._widget_data = deepcopy(figure._data)
 
 
 def fmt_seconds(seconds: float | None) -> str:

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from ..monitor import Sample
 from ..progress import ProgressEvent
 from ..resources import available_cores
-from ._common import Component, figure_update
+from ._common import Component
 
 GAUGES = ("cpu", "memory", "fps", "speedup")
 TITLES = {"cpu": "CPU %", "memory": "Memory %", "fps": "Frames/s", "speedup": "Speedup ×"}
@@ -102,7 +102,7 @@ class LiveGauges(Component):
                 self._points.append((self._offset - 0.5, None, None, None))  # breaks the lines between jobs
             self.samples = 0
             self.values.update(fps=None, speedup=None)
-            with figure_update(self.gauges_figure):
+            with self.gauges_figure.batch_update():
                 self.gauges_figure.data[2].value = 0
                 self.gauges_figure.data[3].value = 0
                 self.gauges_figure.data[3].gauge.axis.range = [0, max(1, self.workers)]
@@ -120,10 +120,10 @@ class LiveGauges(Component):
             while self._points and self._points[0][0] < t - self.window:
                 self._points.popleft()
             xs = [p[0] for p in self._points]
-            with figure_update(self.gauges_figure):
+            with self.gauges_figure.batch_update():
                 self.gauges_figure.data[0].value = round(sample.cpu_percent, 1)
                 self.gauges_figure.data[1].value = round(memory, 1)
-            with figure_update(self.timeline_figure):
+            with self.timeline_figure.batch_update():
                 for index, trace in enumerate(self.timeline_figure.data, start=1):
                     trace.x, trace.y = xs, [_rounded(p[index]) for p in self._points]
 
@@ -136,7 +136,7 @@ class LiveGauges(Component):
             if event.job != "sequential" and self.baseline_fps:
                 speedup = fps / self.baseline_fps
                 self.values["speedup"] = speedup
-            with figure_update(self.gauges_figure):
+            with self.gauges_figure.batch_update():
                 if fps > self._fps_max:
                     self._fps_max = fps * 1.5
                     self.gauges_figure.data[2].gauge.axis.range = [0, self._fps_max]
@@ -155,6 +155,6 @@ class LiveGauges(Component):
             if workers:
                 self.workers = workers
             self.values["speedup"] = value
-            with figure_update(self.gauges_figure):
+            with self.gauges_figure.batch_update():
                 self.gauges_figure.data[3].gauge.axis.range = [0, max(1.0, self.workers, value)]
                 self.gauges_figure.data[3].value = round(value, 2)

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from ..health import HealthReport, system_health
 from ..history import History, JobRecord
-from ._common import Component, figure_update, fmt_seconds, html_table, message_html
+from ._common import Component, fmt_seconds, html_table, message_html
 from .results import download_link
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -124,7 +124,7 @@ class HistoryView(Component):
 
     def _draw_trend(self) -> None:
         series = self.trend_data()
-        with figure_update(self.trend):
+        with self.trend.batch_update():
             self.trend.data = ()
             for n, (workers, s) in enumerate(series.items()):
                 colour = PALETTE[n % len(PALETTE)]
@@ -207,7 +207,7 @@ class HealthView(Component):
             kind = "ok" if report.score >= 80 else "warn" if report.score >= 50 else "error"
             self.verdict.value = f"Score <b>{report.score}</b>/100 · " + message_html(report.verdict, kind)
             names = [f"{c.name} (×{c.weight:.2f})" for c in report.components]
-            with figure_update(self.figure):
+            with self.figure.batch_update():
                 self.figure.data[0].value = report.score
                 self.figure.data[1].x = [round(c.score, 1) for c in report.components]
                 self.figure.data[1].y = names

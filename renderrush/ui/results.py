@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from ..compare import Comparison
 from ..engine import JobResult
-from ._common import Component, figure_update, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html
+from ._common import Component, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html
 
 MAX_INLINE_VIDEO_BYTES = 50 * 1000 * 1000
 
@@ -100,7 +100,7 @@ class ResultsView(Component):
                 f"{len(result.segments)} segments, filters <code>{html.escape(result.filters)}</code>, "
                 f"CPU {result.cpu_percent:.0f}% of all cores. Run <i>Compare</i> to measure the speedup."
             )
-            with figure_update(self.chart):
+            with self.chart.batch_update():
                 bar = self.chart.data[0]
                 bar.x = [f"{result.scheduler} ({result.workers} workers)"]
                 bar.y = [round(result.wall_seconds, 3)]
@@ -115,7 +115,7 @@ class ResultsView(Component):
             self.result, self.comparison, self.record = comparison.parallel, comparison, record
             seq, par = comparison.sequential, comparison.parallel
             self.summary.value = "<pre style='margin:0'>" + html.escape(comparison.summary()) + "</pre>"
-            with figure_update(self.chart):
+            with self.chart.batch_update():
                 bar = self.chart.data[0]
                 bar.x = ["sequential (1 at a time)", f"parallel ({par.workers} workers)"]
                 bar.y = [round(seq.wall_seconds, 3), round(par.wall_seconds, 3)]
@@ -236,7 +236,7 @@ class ScalingChart(Component):
                 p["speedup"] = base["wall_seconds"] / p["wall_seconds"]
                 p["efficiency"] = p["speedup"] / (p["workers"] / base["workers"])
             xs = [p["workers"] for p in self.points]
-            with figure_update(self.figure):
+            with self.figure.batch_update():
                 self.figure.data[0].x, self.figure.data[0].y = xs, [round(p["wall_seconds"], 3) for p in self.points]
                 self.figure.data[0].text = [f"{p['fps']:.0f} fps" for p in self.points]
                 self.figure.data[1].x, self.figure.data[1].y = xs, [round(p["speedup"], 3) for p in self.points]
