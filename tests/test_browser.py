@@ -213,6 +213,19 @@ def nonempty_box(locator: Any, min_width: float = 20, min_height: float = 10) ->
     assert box and box["width"] >= min_width and box["height"] >= min_height, f"empty element: {box}"
 
 
+FIGURES = 5  # gauges, CPU/memory timeline, results chart, history trends, health gauge
+
+
+def wait_for_figures(page: Any) -> None:
+    """Wait until every Plotly figure of the dashboard is drawn. A figure's view listens for
+    changes only once it is drawn (the first one loads plotly.js, seconds on 2 cores); a job
+    finishing before that leaves its chart unchanged, so the tests, like users, wait for the
+    page to be complete before pressing buttons."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".rr-dashboard .js-plotly-plot .plot-container")).to_have_count(FIGURES, timeout=PAGE_TIMEOUT)
+
+
 def assert_dashboard_rendered(page: Any) -> Any:
     """Control panel, progress bars and Plotly gauges are in the page and not empty."""
     from playwright.sync_api import expect
@@ -373,6 +386,7 @@ def test_jupyterlab_runs_the_live_dashboard(browser: Any, lab_server: tuple[Serv
         expect(notebook.locator("[data-mime-type='application/vnd.jupyter.error']")).to_have_count(0)
         expect(page.get_by_text("Error displaying widget")).to_have_count(0)
 
+        wait_for_figures(page)
         dash = assert_dashboard_rendered(page)
         assert_comparison_chart(page)  # the notebook's Compare cell, drawn live
         assert_timeline_drawn(page)
@@ -402,6 +416,7 @@ def voila_page(browser: Any, voila_server: Server) -> Iterator[Any]:
         page.goto(f"http://127.0.0.1:{voila_server.port}/", wait_until="commit")
         expect(page.get_by_text("render cancelled")).to_be_visible(timeout=RUN_TIMEOUT)
         expect(page.locator(".rr-dashboard")).to_be_visible(timeout=PAGE_TIMEOUT)
+        wait_for_figures(page)
         yield page
     finally:
         page.close()
