@@ -181,26 +181,13 @@ class FilterChain:
         """Raw format frames travel in: YUV planes unless a filter needs BGR."""
         return YUV if all(step.spec.yuv for step in self.steps) else BGR
 
-    def frame_bytes(self, width: int, height: int) -> int:
-        """Bytes of one raw frame in this chain's pixel format."""
-        return width * height * 3 // 2 if self.pixel_format == YUV else width * height * 3
+    def apply_planes(self, planes: Planes) -> None:
+        """Filter one YUV 4:2:0 frame in place (a chain whose `pixel_format` is YUV)."""
+        for step in self.steps:
+            step.spec.yuv(planes, **step.kwargs)
 
-    def apply(self, frame: np.ndarray, width: int, height: int) -> np.ndarray:
-        """Filter one raw frame buffer (flat uint8, this chain's format); returns the result.
-
-        YUV steps work in place on `frame`; BGR steps may return new arrays.
-        """
-        if self.pixel_format == YUV:
-            luma = width * height
-            planes = Planes(
-                frame[:luma].reshape(height, width),
-                frame[luma : luma * 5 // 4].reshape(height // 2, width // 2),
-                frame[luma * 5 // 4 :].reshape(height // 2, width // 2),
-            )
-            for step in self.steps:
-                step.spec.yuv(planes, **step.kwargs)
-            return frame
-        image = frame.reshape(height, width, 3)
+    def apply_bgr(self, image: np.ndarray) -> np.ndarray:
+        """Filter one H×W×3 BGR frame; steps may work in place or return new arrays."""
         for step in self.steps:
             result = step.spec.bgr(image, **step.kwargs)
             if not isinstance(result, np.ndarray) or result.shape != image.shape or result.dtype != np.uint8:
@@ -208,6 +195,20 @@ class FilterChain:
                 raise FilterError(f"filter '{step.spec.name}' returned {got}; it must return uint8 {image.shape}")
             image = result
         return np.ascontiguousarray(image)
+
+    def apply(self, frame: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Filter one packed raw frame (flat uint8 in this chain's format); returns the result."""
+        if self.pixel_format == BGR:
+            return self.apply_bgr(frame.reshape(height, width, 3))
+        luma = width * height
+        self.apply_planes(
+            Planes(
+                frame[:luma].reshape(height, width),
+                frame[luma : luma * 5 // 4].reshape(height // 2, width // 2),
+                frame[luma * 5 // 4 :].reshape(height // 2, width // 2),
+            )
+        )
+        return frame
 
 
 # ---- built-in filters -------------------------------------------------------------
