@@ -54,11 +54,10 @@ def vignette(frame: np.ndarray, strength: float) -> np.ndarray:
 
 
 def _role(proc: psutil.Process) -> str:
-    """What a process of the job does: the profile groups CPU time by this."""
-    if "ffmpeg" not in proc.name():
-        return "python"
-    args = proc.cmdline()
-    return "decoder" if "pipe:1" in args else "encoder" if "pipe:0" in args else "ffmpeg"
+    """What a process of the job does: the profile groups CPU time by this. A renderrush
+    job's decode, filters and encode all run in its Python processes; ffmpeg processes are
+    the stitch, or the whole job in the ffmpeg cases."""
+    return "ffmpeg" if "ffmpeg" in proc.name() else "python"
 
 
 @rr.register_filter("grade", strength=rr.Param(1.0, 0.0, 2.0, "S-curve strength"))

@@ -64,7 +64,7 @@ class ProgressBars:
 def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filters", default=None, help='filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)')
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (render: the advisor's choice; compare: every usable core)")
-    parser.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: ~4 segments per worker, at least 2 s)")
+    parser.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: up to 2 segments per worker, at least 2 s)")
     parser.add_argument(
         "--scheduler", default="processes", metavar="NAME|ADDRESS",
         help=f"{', '.join(LOCAL_SCHEDULERS)} (default processes), 'local' for a dask LocalCluster, "

@@ -43,11 +43,14 @@ def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
 
 
 def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False) -> list[Segment]:
-    """Segments of about `segment_seconds` each; the last may be shorter, none is empty."""
+    """Segments of about `segment_seconds` each: the frames split evenly into the nearest
+    whole number of segments (lengths differ by at most one frame, so no short last segment
+    runs alone at the end), none empty."""
     if not (isinstance(segment_seconds, (int, float)) and math.isfinite(segment_seconds) and segment_seconds > 0):
         raise SettingsError(f"segment length must be a positive number of seconds, got {segment_seconds!r}")
     length = max(1, round(segment_seconds * float(info.fps)))
-    boundaries = list(range(0, info.frame_count, length))[1:]
+    count = max(1, round(info.frame_count / length))
+    boundaries = [round(i * info.frame_count / count) for i in range(1, count)]
     if snap_to_keyframes and info.keyframes:
         boundaries = [_snap(b, info.keyframes, length // 2) for b in boundaries]
     edges = sorted({0, *boundaries, info.frame_count})
