@@ -270,19 +270,46 @@ def contrast(frame: np.ndarray, gain: float) -> np.ndarray:
     return cv2.LUT(frame, _lut("scale", gain))
 
 
+HALF_RESOLUTION_SIGMA = 4.0
+"""From this sigma on, `gaussian_blur` works at half resolution."""
+
+
+@lru_cache(maxsize=64)
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    return cv2.getGaussianKernel(2 * math.ceil(3 * sigma) + 1, sigma, cv2.CV_32F)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float, dst: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian blur of a plane or BGR image (into `dst` when given, which may be `image`).
+
+    A separable float kernel: within one level of OpenCV's bit-exact `GaussianBlur` and
+    about 25% faster. From sigma 4 on, the blur runs at half resolution (area downsample,
+    the remaining spread, bilinear upsample): 0.8 instead of 3.3 ms for 720p luma at
+    sigma 5, a mean error of 0.06 levels on a video frame (0.3 on a card of random blocks),
+    at most 2 away from the outermost pixels. ffmpeg's `gblur` is an approximation too."""
+    height, width = image.shape[:2]
+    if sigma < HALF_RESOLUTION_SIGMA or min(height, width) < 8:
+        kernel = _gaussian_kernel(sigma)
+        return cv2.sepFilter2D(image, -1, kernel, kernel, dst=dst)
+    small = cv2.resize(image, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    kernel = _gaussian_kernel(math.sqrt(sigma * sigma - 0.5) / 2)  # the resizes add ~0.5 px² of spread
+    cv2.sepFilter2D(small, -1, kernel, kernel, dst=small)
+    return cv2.resize(small, (width, height), dst=dst, interpolation=cv2.INTER_LINEAR)
+
+
 def _blur_yuv(p: Planes, sigma: float) -> None:
-    cv2.GaussianBlur(p.y, (0, 0), sigma, dst=p.y)
+    gaussian_blur(p.y, sigma, dst=p.y)
     for chroma in (p.u, p.v):  # chroma planes are half size: half the radius
-        cv2.GaussianBlur(chroma, (0, 0), max(sigma / 2, 0.1), dst=chroma)
+        gaussian_blur(chroma, max(sigma / 2, 0.1), dst=chroma)
 
 
 @register_filter(description="Gaussian blur", yuv=_blur_yuv, sigma=Param(2.0, 0.1, 50.0, "strength in pixels"))
 def blur(frame: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(frame, (0, 0), sigma)
+    return gaussian_blur(frame, sigma)
 
 
 def _unsharp(plane: np.ndarray, amount: float) -> np.ndarray:
-    return cv2.addWeighted(plane, 1 + amount, cv2.GaussianBlur(plane, (0, 0), 1.0), -amount, 0, dst=plane)
+    return cv2.addWeighted(plane, 1 + amount, gaussian_blur(plane, 1.0), -amount, 0, dst=plane)
 
 
 def _sharpen_yuv(p: Planes, amount: float) -> None:
