@@ -71,7 +71,7 @@ def grade(frame: np.ndarray, strength: float) -> np.ndarray:
 
 class TreeSampler:
     """Samples system CPU times, the summed RSS of this process and all its children,
-    and each process's CPU time by role (python, decoder, encoder, ffmpeg): a profile of
+    and each process's CPU time by role (python, ffmpeg): a profile of
     where a job's CPU goes."""
 
     def __init__(self, interval: float = 0.05) -> None:

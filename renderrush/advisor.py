@@ -13,9 +13,9 @@ picks the smallest n whose next worker would save less than 5% (see `recommend`)
 
 Memory per worker (`worker_memory`) = 150 MB (Python, numpy, OpenCV, dask) +
 1.25 (safety) * width * height * 300 bytes, where 300 bytes per pixel is ~40 for the
-few BGR frames in flight and the decoder in the Python process plus ~260 for the x264
-encoder process (lookahead and reference frames). Measured peaks: 1080p about 120 MB
-Python + 490-580 MB encoder at 1-2 encoder threads (estimate 927 MB); 360p about
+few frames in flight and the decoder plus ~260 for x264 (lookahead and reference frames),
+all in the worker's process. Measured when x264 ran as its own process: 1080p about
+120 MB Python + 490-580 MB encoder at 1-2 encoder threads (estimate 927 MB); 360p about
 67 + 110 MB (estimate 236 MB). More encoder threads use more (780 MB at 8 threads, 1080p).
 """
 
