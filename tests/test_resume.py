@@ -36,7 +36,10 @@ def interrupt_after_segments(source: Path, output: Path, tmp_path: Path, sig: in
     script = tmp_path / "job.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), str(source), str(output)], env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(source), str(output)], env=env, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it, whatever the tests before left ignored
+    )  # fmt: skip
     folder = JobFolder(output).path
     deadline = time.monotonic() + 60
     while len(list(folder.glob("segment-*[0-9].mp4"))) < segments:
