@@ -268,14 +268,38 @@ def _set_opencv_threads(threads: int) -> None:
     cv2.setNumThreads(threads)
 
 
-def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int) -> av.VideoFrame:
+class _FramePool:
+    """YUV frames for the encoder, reused once the writer has encoded them (libx264 copies
+    its input while encoding), each with its plane views: no frame-sized allocation and no
+    view set-up per frame."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._free: queue.SimpleQueue[tuple[av.VideoFrame, list[np.ndarray]]] = queue.SimpleQueue()
+        self._views: dict[int, list[np.ndarray]] = {}
+
+    def take(self) -> tuple[av.VideoFrame, list[np.ndarray]]:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            frame = av.VideoFrame(self.width, self.height, YUV)
+            self._views[id(frame)] = views = plane_views(frame, self.width, self.height)
+            return frame, views
+
+    def give_back(self, frame: av.VideoFrame) -> None:
+        """Return a frame the encoder is done with (frames from elsewhere are ignored)."""
+        views = self._views.get(id(frame))
+        if views is not None:
+            self._free.put((frame, views))
+
+
+def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: _FramePool) -> av.VideoFrame:
     """The encoder's frame for decoded `frame`: the chain applied to a copy of its planes
     (decoded frames may still be references of the decoder). Any failure, user filters
     included, becomes a SegmentError naming the frame."""
     try:
         if job.chain.pixel_format == YUV:
-            out = av.VideoFrame(job.width, job.height, YUV)
-            views = plane_views(out, job.width, job.height)
+            out, views = pool.take()
             for source, target in zip(plane_views(frame, job.width, job.height), views):
                 np.copyto(target, source)
             job.chain.apply_planes(Planes(*views))
@@ -299,6 +323,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     progress = job.reporter or _SilentReporter()
     progress.update(0, force=True)
     decoded, to_encode = _Handoff(), _Handoff()
+    pool = _FramePool(job.width, job.height)
 
     def read() -> None:
         try:
@@ -317,6 +342,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         try:
             while isinstance(frame := to_encode.get(), av.VideoFrame):
                 writer.write(frame)
+                pool.give_back(frame)
             if frame is _Handoff.END:
                 writer.finish()
         except BaseException:
@@ -329,7 +355,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     written, complete = 0, False
     try:
         while (frame := decoded.get()) is not _Handoff.END:
-            if not to_encode.put(_filtered(job, frame, written)):
+            if not to_encode.put(_filtered(job, frame, written, pool)):
                 break
             written += 1
             progress.update(written)
