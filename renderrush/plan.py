@@ -19,20 +19,23 @@ class Segment:
     start: int
     stop: int
     seek_time: float = 0.0
-    """Seconds for ffmpeg's input `-ss`: halfway between frame start-1 and frame start,
-    so accurate seeking keeps frame `start` and drops the one before, even with VFR."""
+    """Halfway between frame start-1 and frame start: decoded frames timed before it are
+    dropped, which keeps frame `start` and drops the one before, even with VFR."""
+    start_time: float = 0.0
+    """Time of frame `start`: the decoder seeks to the keyframe at or before it (a segment
+    starting on a keyframe decodes nothing it drops)."""
 
     @property
     def frames(self) -> int:
         return self.stop - self.start
 
 
+def _frame_time(info: VideoInfo, frame: int) -> float:
+    return info.frame_times[frame] if info.frame_times else frame / float(info.fps)
+
+
 def _seek_time(info: VideoInfo, frame: int) -> float:
-    if frame == 0:
-        return 0.0
-    if info.frame_times:
-        return (info.frame_times[frame - 1] + info.frame_times[frame]) / 2
-    return (frame - 0.5) / float(info.fps)
+    return (_frame_time(info, frame - 1) + _frame_time(info, frame)) / 2 if frame else 0.0
 
 
 def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
@@ -44,17 +47,19 @@ def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
 
 def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False) -> list[Segment]:
     """Segments of about `segment_seconds` each: the frames split evenly into the nearest
-    whole number of segments (lengths differ by at most one frame, so no short last segment
-    runs alone at the end), none empty."""
+    whole number of segments (so no short last segment runs alone at the end), none empty.
+    A boundary moves to a keyframe within a tenth of a segment, where seeking decodes no
+    frame it then drops (lengths stay within 10%); `snap_to_keyframes` allows half a segment."""
     if not (isinstance(segment_seconds, (int, float)) and math.isfinite(segment_seconds) and segment_seconds > 0):
         raise SettingsError(f"segment length must be a positive number of seconds, got {segment_seconds!r}")
     length = max(1, round(segment_seconds * float(info.fps)))
     count = max(1, round(info.frame_count / length))
     boundaries = [round(i * info.frame_count / count) for i in range(1, count)]
-    if snap_to_keyframes and info.keyframes:
-        boundaries = [_snap(b, info.keyframes, length // 2) for b in boundaries]
+    if info.keyframes:
+        tolerance = length // 2 if snap_to_keyframes else length // 10
+        boundaries = [_snap(b, info.keyframes, tolerance) for b in boundaries]
     edges = sorted({0, *boundaries, info.frame_count})
     return [
-        Segment(index=i, start=start, stop=stop, seek_time=_seek_time(info, start))
+        Segment(index=i, start=start, stop=stop, seek_time=_seek_time(info, start), start_time=_frame_time(info, start))
         for i, (start, stop) in enumerate(zip(edges, edges[1:]))
     ]

@@ -25,7 +25,7 @@ import av
 import av.filter
 import numpy as np
 
-from .errors import RenderRushError, SegmentError, SettingsError
+from .errors import RenderRushError, SegmentError, SettingsError, UnsupportedVideoError
 from .filters import YUV, FilterChain, Planes
 from .outputs import partial_path
 from .plan import Segment
@@ -193,8 +193,8 @@ def _converter(job: SegmentJob, first: av.VideoFrame) -> Callable[[av.VideoFrame
 
 def decoded_frames(job: SegmentJob) -> Iterator[av.VideoFrame]:
     """The segment's frames, decoded from its exact first frame, in the chain's pixel
-    format and the output size: seek to the keyframe before `seek_time` (as ffmpeg's
-    `-ss` does), then drop frames timed before it."""
+    format and the output size: seek to the keyframe at or before the first frame, then
+    drop frames timed before `seek_time` (halfway to the frame before it)."""
     segment = job.segment
     with av.open(job.source, metadata_errors="ignore") as container:
         stream = container.streams.video[0]
@@ -203,12 +203,15 @@ def decoded_frames(job: SegmentJob) -> Iterator[av.VideoFrame]:
         origin = (container.start_time or 0) / av.time_base
         seeking = segment.index > 0 and segment.seek_time > 0
         if seeking:
-            container.seek(round((segment.seek_time + origin) * av.time_base), backward=True)
+            container.seek(round((max(segment.start_time, segment.seek_time) + origin) * av.time_base), backward=True)
         convert: Callable[[av.VideoFrame], list[av.VideoFrame]] | None | bool = False
         count = 0
         for frame in container.decode(stream):
             if seeking and (frame.time is None or frame.time - origin < segment.seek_time):
                 continue
+            if seeking and count == 0 and segment.start_time > segment.seek_time:  # (plans from before start_time lack it)
+                if frame.time - origin > 2 * segment.start_time - segment.seek_time:  # past halfway to the next frame
+                    raise UnsupportedVideoError(f"seeking to frame {segment.start} landed after it: the file's index may be damaged")
             if convert is False:
                 convert = _converter(job, frame)
             for ready in convert(frame) if convert else (frame,):

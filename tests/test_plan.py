@@ -55,6 +55,13 @@ def test_snap_to_keyframes_moves_boundaries_but_still_covers_all() -> None:
     assert sum(s.frames for s in segments) == 300
 
 
+def test_boundaries_move_to_keyframes_within_a_tenth_of_a_segment() -> None:
+    info = fake_info(300, keyframes=(0, 55, 120, 250))
+    segments = plan_segments(info, 2)  # 60 frames: boundaries 60, 120, 180, 240, 6 frames of tolerance
+    assert [s.start for s in segments] == [0, 55, 120, 180, 240]
+    assert [s.start_time for s in segments] == [info.frame_times[s.start] for s in segments]
+
+
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "2"])
 def test_bad_segment_length_is_rejected(bad: object) -> None:
     with pytest.raises(SettingsError, match="positive number of seconds"):
