@@ -170,12 +170,12 @@ def plane_views(frame: av.VideoFrame, width: int, height: int) -> list[np.ndarra
     return views
 
 
-def _converter(job: SegmentJob, first: av.VideoFrame) -> Callable[[av.VideoFrame], list[av.VideoFrame]] | None:
+def _converter(job: SegmentJob, first: av.VideoFrame) -> Callable[[av.VideoFrame], av.VideoFrame]:
     """An FFmpeg filter graph that crops an odd side and converts to the chain's pixel
-    format (as ffmpeg would), or None when decoded frames are already what the chain takes."""
+    format (as ffmpeg would); frames already in that format and size pass unchanged."""
     target = job.chain.pixel_format
     if first.format.name == target and not job.crop:
-        return None
+        return lambda frame: frame
     graph = av.filter.Graph()
     graph.threads = job.threads
     nodes = [graph.add_buffer(width=first.width, height=first.height, format=first.format, time_base=first.time_base)]
@@ -184,9 +184,9 @@ def _converter(job: SegmentJob, first: av.VideoFrame) -> Callable[[av.VideoFrame
     nodes += [graph.add("format", target), graph.add("buffersink")]
     graph.link_nodes(*nodes).configure()
 
-    def convert(frame: av.VideoFrame) -> list[av.VideoFrame]:
+    def convert(frame: av.VideoFrame) -> av.VideoFrame:
         graph.vpush(frame)
-        return [graph.vpull()]
+        return graph.vpull()
 
     return convert
 
@@ -204,7 +204,7 @@ def decoded_frames(job: SegmentJob) -> Iterator[av.VideoFrame]:
         seeking = segment.index > 0 and segment.seek_time > 0
         if seeking:
             container.seek(round((max(segment.start_time, segment.seek_time) + origin) * av.time_base), backward=True)
-        convert: Callable[[av.VideoFrame], list[av.VideoFrame]] | None | bool = False
+        convert: Callable[[av.VideoFrame], av.VideoFrame] | None = None  # set up from the first frame
         count = 0
         for frame in container.decode(stream):
             if seeking and (frame.time is None or frame.time - origin < segment.seek_time):
@@ -212,13 +212,11 @@ def decoded_frames(job: SegmentJob) -> Iterator[av.VideoFrame]:
             if seeking and count == 0 and segment.start_time > segment.seek_time:  # (plans from before start_time lack it)
                 if frame.time - origin > 2 * segment.start_time - segment.seek_time:  # past halfway to the next frame
                     raise UnsupportedVideoError(f"seeking to frame {segment.start} landed after it: the file's index may be damaged")
-            if convert is False:
-                convert = _converter(job, frame)
-            for ready in convert(frame) if convert else (frame,):
-                yield ready
-                count += 1
-                if count == segment.frames:
-                    return
+            convert = convert or _converter(job, frame)
+            yield convert(frame)
+            count += 1
+            if count == segment.frames:
+                return
 
 
 class _SegmentWriter:
