@@ -38,7 +38,9 @@ def interrupt_after_segments(source: Path, output: Path, tmp_path: Path, sig: in
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, str(script), str(source), str(output)], env=env, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it, whatever the tests before left ignored
+        # Ctrl-C at its default, as a terminal starts a job: a shell starts background jobs with SIGINT
+        # ignored, children inherit that, and two clean-clone runs of .ci/run started so failed here
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     folder = JobFolder(output).path
     deadline = time.monotonic() + 60
