@@ -38,8 +38,8 @@ def interrupt_after_segments(source: Path, output: Path, tmp_path: Path, sig: in
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, str(script), str(source), str(output)], env=env, start_new_session=True,
-        # Ctrl-C at its default, as a terminal starts a job: a shell starts background jobs with SIGINT
-        # ignored, children inherit that, and two clean-clone runs of .ci/run started so failed here
+        # Ctrl-C at its default, as a terminal starts a job, whatever the parent ignores: two clean-clone
+        # runs of .ci/run failed here, and ignoring SIGINT in the pytest process reproduces that
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     folder = JobFolder(output).path
