@@ -2,7 +2,7 @@
 
 Without usable history the advice is rule-based:
   workers = min(cores, workers that fit in available memory), and
-  segment_seconds = duration / (workers * k), k = min(4, floor(duration / workers / 2 s))
+  segment_seconds = duration / (workers * k), k = min(2, floor(duration / workers / 2 s))
   (up to two segments per worker, a whole number per worker so no last round runs half
   empty, and at least 2 s each; 2 s when the clip is shorter than 2 s per worker), with workers then
   reduced to the number of segments when the clip is too short to give each one a segment.

@@ -91,7 +91,7 @@ class ClusterReporter:
         from distributed import Event, get_worker
 
         if Event(self.cancel_name).is_set():
-            raise JobCancelledError("the job was cancelled; no output was written")
+            raise JobCancelledError()
         get_worker().log_event(self.topic, [self.index, frames, state])
 
 

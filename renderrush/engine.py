@@ -113,7 +113,7 @@ class JobResult:
 def check_cancel(cancel: threading.Event | None) -> None:
     """Raise `JobCancelledError` if the caller has already asked the job to stop."""
     if cancel is not None and cancel.is_set():
-        raise JobCancelledError("the job was cancelled; no output was written")
+        raise JobCancelledError()
 
 
 def default_workers() -> int:
@@ -165,7 +165,7 @@ def stitch_job(results: list[SegmentResult], folder: Path, output: Path, info: V
     """The stitch step: join segment files (in index order) with the source audio."""
     started = time.perf_counter()
     if cancel_marker(folder).exists():
-        raise JobCancelledError("the job was cancelled; no output was written")
+        raise JobCancelledError()
     stitch_marker(folder).touch()
     ordered = sorted(results, key=lambda r: r.index)
     stitch(

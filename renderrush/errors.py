@@ -52,6 +52,9 @@ class ClusterError(RenderRushError):
 class JobCancelledError(RenderRushError):
     """The job was cancelled by the user before it finished; no output was written."""
 
+    def __init__(self, message: str = "the job was cancelled; no output was written") -> None:
+        super().__init__(message)
+
 
 class StitchError(RenderRushError):
     """Joining the rendered segments (and the source audio) into the output failed."""

@@ -48,8 +48,8 @@ def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
 def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False) -> list[Segment]:
     """Segments of about `segment_seconds` each: the frames split evenly into the nearest
     whole number of segments (so no short last segment runs alone at the end), none empty.
-    A boundary moves to a keyframe within a tenth of a segment, where seeking decodes no
-    frame it then drops (lengths stay within 10%); `snap_to_keyframes` allows half a segment."""
+    A boundary moves to a keyframe at most a tenth of a segment away, where seeking decodes
+    no frame it then drops; `snap_to_keyframes` allows half a segment."""
     if not (isinstance(segment_seconds, (int, float)) and math.isfinite(segment_seconds) and segment_seconds > 0):
         raise SettingsError(f"segment length must be a positive number of seconds, got {segment_seconds!r}")
     length = max(1, round(segment_seconds * float(info.fps)))

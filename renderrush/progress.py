@@ -133,7 +133,7 @@ class FileReporter:
         if not self._due(force):
             return
         if cancel_marker(self.path.parent).exists():
-            raise JobCancelledError("the job was cancelled; no output was written")
+            raise JobCancelledError()
         write_status(self.path, frames, state)
 
 

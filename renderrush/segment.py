@@ -34,8 +34,9 @@ from .progress import DONE, Reporter
 X264_PARAMS = "sliced-threads=1:sync-lookahead=0"
 """x264 threads split each frame into slices encoded in lockstep, with no asynchronous
 lookahead thread: the output depends only on the input and the thread count (threaded
-lookahead made equal runs differ now and then), and it encoded 720p about 20% faster here
-than frame threads without lookahead (152 vs 125 fps), for ~0.7% larger files at equal PSNR."""
+lookahead made equal runs differ now and then; see also `make_heap_deterministic`), and
+it encoded 720p about 20% faster here than frame threads without lookahead (152 vs 125
+fps), for ~0.7% larger files at equal PSNR."""
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -276,22 +277,22 @@ class _FramePool:
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
-        self._free: queue.SimpleQueue[tuple[av.VideoFrame, list[np.ndarray]]] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
         self._views: dict[int, list[np.ndarray]] = {}
+        """Plane views of every frame the pool made, by `id(frame)`."""
 
     def take(self) -> tuple[av.VideoFrame, list[np.ndarray]]:
         try:
-            return self._free.get_nowait()
+            frame = self._free.get_nowait()
         except queue.Empty:
             frame = av.VideoFrame(self.width, self.height, YUV)
-            self._views[id(frame)] = views = plane_views(frame, self.width, self.height)
-            return frame, views
+            self._views[id(frame)] = plane_views(frame, self.width, self.height)
+        return frame, self._views[id(frame)]
 
     def give_back(self, frame: av.VideoFrame) -> None:
         """Return a frame the encoder is done with (frames from elsewhere are ignored)."""
-        views = self._views.get(id(frame))
-        if views is not None:
-            self._free.put((frame, views))
+        if id(frame) in self._views:
+            self._free.put(frame)
 
 
 def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: _FramePool) -> av.VideoFrame:
