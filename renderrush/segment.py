@@ -9,7 +9,6 @@ the segment length."""
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 import platform
 import queue
@@ -34,7 +33,7 @@ from .progress import DONE, Reporter
 X264_PARAMS = "sliced-threads=1:sync-lookahead=0"
 """x264 threads split each frame into slices encoded in lockstep, with no asynchronous
 lookahead thread: the output depends only on the input and the thread count (threaded
-lookahead made equal runs differ now and then; see also `make_heap_deterministic`), and
+lookahead made equal runs differ now and then; see also `_HeapFill`), and
 it encoded 720p about 20% faster here than frame threads without lookahead (152 vs 125
 fps), for ~0.7% larger files at equal PSNR."""
 
@@ -220,8 +219,15 @@ def decoded_frames(job: SegmentJob) -> Iterator[av.VideoFrame]:
                 return
 
 
+FILL_AFTER_FIRST_PACKET = 16
+"""Frames the heap fill lasts after the encoder's first packet, for the reference frames
+x264 allocates after its lookahead is full (up to 16)."""
+
+
 class _SegmentWriter:
-    """libx264 in this process, writing the segment's MP4 under its partial name."""
+    """libx264 in this process, writing the segment's MP4 under its partial name. The heap
+    is filled (see `_HeapFill`) from opening the encoder until `FILL_AFTER_FIRST_PACKET`
+    frames after its first packet: x264 allocates its frames while its lookahead fills."""
 
     def __init__(self, job: SegmentJob) -> None:
         self.path = partial_path(Path(job.output))
@@ -231,16 +237,41 @@ class _SegmentWriter:
         self.stream.codec_context.time_base = 1 / job.fps
         self.stream.codec_context.thread_count = job.encode.threads
         self.stream.options = {"preset": job.encode.preset, "crf": f"{job.encode.crf:g}", "x264-params": X264_PARAMS}
+        self._written = 0
+        self._fill_until: int | None = None
+        """Frames written when the fill ends; None until the first packet."""
+        self._filling = True
+        heap_fill.hold()
+        try:
+            self.stream.codec_context.open()
+        except BaseException:
+            self._stop_filling()
+            raise
 
     def write(self, frame: av.VideoFrame) -> None:
-        self.container.mux(self.stream.encode(frame))
+        packets = self.stream.encode(frame)
+        self.container.mux(packets)
+        self._written += 1
+        if self._filling and packets and self._fill_until is None:
+            self._fill_until = self._written + FILL_AFTER_FIRST_PACKET
+        if self._filling and self._fill_until is not None and self._written >= self._fill_until:
+            self._stop_filling()
+
+    def _stop_filling(self) -> None:
+        if self._filling:
+            self._filling = False
+            heap_fill.release()
 
     def finish(self) -> None:
-        self.container.mux(self.stream.encode(None))
+        try:
+            self.container.mux(self.stream.encode(None))
+        finally:
+            self._stop_filling()
         self.container.close()
 
     def abandon(self) -> None:
         """Close without finishing and remove the partial file."""
+        self._stop_filling()
         try:
             self.container.close()
         except (av.FFmpegError, OSError):
@@ -249,19 +280,45 @@ class _SegmentWriter:
 
 
 M_PERTURB = -6
-"""glibc `mallopt` parameter: fill every fresh heap allocation with one fixed byte."""
+"""glibc `mallopt` parameter: fill every allocation with one byte (and freed memory too)."""
 
 
-@functools.cache
-def make_heap_deterministic() -> bool:
-    """libx264's MB-tree reads heap memory it never wrote (B-frame propagation), so its
-    output depended on what that memory last held: in a thread, where the heap's history
-    varies, equal inputs gave different segments (4 outputs in 40 runs under load). With
-    every allocation filled by one fixed byte, 40 of 40 were equal. Process-wide and
-    glibc only; returns whether it took effect."""
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    return bool(ctypes.CDLL(None).mallopt(ctypes.c_int(M_PERTURB), ctypes.c_int(0x55)))
+class _HeapFill:
+    """Fills fresh heap memory with one fixed byte while libx264 opens. Its MB-tree later
+    reads some of the memory allocated then without having written it, so its output
+    depended on what that memory last held: equal inputs gave up to 4 different files
+    for 5 `MALLOC_PERTURB_` values, and always one file with the fill held while the
+    encoder opened. Held any longer, it slowed NumPy user filters by 75% (every
+    allocation and free is filled). Process-wide and glibc only, so the fill is counted
+    across threads and ends with the last holder, back at `MALLOC_PERTURB_`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._mallopt = ctypes.CDLL(None).mallopt if platform.libc_ver()[0] == "glibc" else None
+
+    def _set(self, byte: int) -> None:
+        if self._mallopt is not None:
+            self._mallopt(ctypes.c_int(M_PERTURB), ctypes.c_int(byte))
+
+    @property
+    def held(self) -> bool:
+        return self._holders > 0
+
+    def hold(self) -> None:
+        with self._lock:
+            self._holders += 1
+            if self._holders == 1:
+                self._set(0x55)
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._set(int(os.environ.get("MALLOC_PERTURB_", "0") or 0))
+
+
+heap_fill = _HeapFill()
 
 
 def _set_opencv_threads(threads: int) -> None:
@@ -280,6 +337,8 @@ class _FramePool:
         self._free: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
         self._views: dict[int, list[np.ndarray]] = {}
         """Plane views of every frame the pool made, by `id(frame)`."""
+        self._i420 = np.empty((height * 3 // 2, width), np.uint8)
+        """OpenCV's packed 4:2:0 output, reused by `from_bgr` (only the writer thread calls it)."""
 
     def take(self) -> tuple[av.VideoFrame, list[np.ndarray]]:
         try:
@@ -289,38 +348,51 @@ class _FramePool:
             self._views[id(frame)] = plane_views(frame, self.width, self.height)
         return frame, self._views[id(frame)]
 
+    def from_bgr(self, image: np.ndarray) -> av.VideoFrame:
+        """A pool frame holding BGR `image` in 4:2:0. OpenCV's BT.601 conversion (the
+        inverse of the decoder's) took 0.25 ms per 720p frame against 1.4 ms for swscale's
+        in the encoder, and came back closer to the decoded planes."""
+        import cv2
+
+        cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
+        frame, views = self.take()
+        start = 0
+        packed = self._i420.reshape(-1)
+        for view in views:
+            np.copyto(view, packed[start : start + view.size].reshape(view.shape))
+            start += view.size
+        return frame
+
     def give_back(self, frame: av.VideoFrame) -> None:
         """Return a frame the encoder is done with (frames from elsewhere are ignored)."""
         if id(frame) in self._views:
             self._free.put(frame)
 
 
-def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: _FramePool) -> av.VideoFrame:
-    """The encoder's frame for decoded `frame`: the chain applied to a copy of its planes
-    (decoded frames may still be references of the decoder). Any failure, user filters
-    included, becomes a SegmentError naming the frame."""
+def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: _FramePool) -> av.VideoFrame | np.ndarray:
+    """The chain applied to decoded `frame`: a pool frame for the encoder (YUV chains, run
+    on a copy of the planes, since decoded frames may still be references of the decoder),
+    or the BGR image the writer converts (BGR chains). Any failure, user filters included,
+    becomes a SegmentError naming the frame."""
     try:
         if job.chain.pixel_format == YUV:
             out, views = pool.take()
             for source, target in zip(plane_views(frame, job.width, job.height), views):
                 np.copyto(target, source)
             job.chain.apply_planes(Planes(*views))
-        else:
-            image = np.ascontiguousarray(plane_views(frame, job.width, job.height)[0]).reshape(job.height, job.width, 3)
-            out = av.VideoFrame.from_ndarray(job.chain.apply_bgr(image), format="bgr24")
+            return out
+        image = plane_views(frame, job.width, job.height)[0].reshape(job.height, job.width, 3)
+        return job.chain.apply_bgr(image)
     except Exception as exc:
         detail = str(exc) if isinstance(exc, RenderRushError) else f"{type(exc).__name__}: {exc}"
         raise SegmentError(
             job.segment.index, f"filters '{job.chain}' failed on frame {job.segment.start + index}: {detail}"
         ) from None
-    out.pts = index
-    return out
 
 
 def render_segment(job: SegmentJob) -> SegmentResult:
     """Decode, filter and encode one segment; raises `SegmentError` naming the segment."""
     started = time.perf_counter()
-    make_heap_deterministic()
     _set_opencv_threads(job.threads)
     progress = job.reporter or _SilentReporter()
     progress.update(0, force=True)
@@ -342,10 +414,14 @@ def render_segment(job: SegmentJob) -> SegmentResult:
 
     def write() -> None:
         try:
-            while isinstance(frame := to_encode.get(), av.VideoFrame):
+            encoded = 0
+            while (item := to_encode.get()) is not _Handoff.END and item is not _Handoff.STOP:
+                frame = item if isinstance(item, av.VideoFrame) else pool.from_bgr(item)
+                frame.pts = encoded
                 writer.write(frame)
                 pool.give_back(frame)
-            if frame is _Handoff.END:
+                encoded += 1
+            if item is _Handoff.END:
                 writer.finish()
         except BaseException:
             to_encode.close()
