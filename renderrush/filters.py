@@ -31,6 +31,16 @@ class Planes(NamedTuple):
     u: np.ndarray
     v: np.ndarray
 
+    @classmethod
+    def packed(cls, buffer: np.ndarray, width: int, height: int) -> "Planes":
+        """Views of a flat packed 4:2:0 buffer (Y, then U, then V), as ffmpeg and OpenCV lay it out."""
+        luma = width * height
+        return cls(
+            buffer[:luma].reshape(height, width),
+            buffer[luma : luma * 5 // 4].reshape(height // 2, width // 2),
+            buffer[luma * 5 // 4 :].reshape(height // 2, width // 2),
+        )
+
 
 @dataclass(frozen=True)
 class Param:
@@ -200,14 +210,7 @@ class FilterChain:
         """Filter one packed raw frame (flat uint8 in this chain's format); returns the result."""
         if self.pixel_format == BGR:
             return self.apply_bgr(frame.reshape(height, width, 3))
-        luma = width * height
-        self.apply_planes(
-            Planes(
-                frame[:luma].reshape(height, width),
-                frame[luma : luma * 5 // 4].reshape(height // 2, width // 2),
-                frame[luma * 5 // 4 :].reshape(height // 2, width // 2),
-            )
-        )
+        self.apply_planes(Planes.packed(frame, width, height))
         return frame
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 import av
 import av.filter
+import cv2
 import numpy as np
 
 from .errors import RenderRushError, SegmentError, SettingsError, UnsupportedVideoError
@@ -249,12 +250,16 @@ class _SegmentWriter:
             raise
 
     def write(self, frame: av.VideoFrame) -> None:
+        """Encode `frame` as the segment's next frame (this sets its `pts`)."""
+        frame.pts = self._written
         packets = self.stream.encode(frame)
         self.container.mux(packets)
         self._written += 1
-        if self._filling and packets and self._fill_until is None:
+        if not self._filling:
+            return
+        if packets and self._fill_until is None:
             self._fill_until = self._written + FILL_AFTER_FIRST_PACKET
-        if self._filling and self._fill_until is not None and self._written >= self._fill_until:
+        if self._fill_until is not None and self._written >= self._fill_until:
             self._stop_filling()
 
     def _stop_filling(self) -> None:
@@ -284,13 +289,14 @@ M_PERTURB = -6
 
 
 class _HeapFill:
-    """Fills fresh heap memory with one fixed byte while libx264 opens. Its MB-tree later
-    reads some of the memory allocated then without having written it, so its output
-    depended on what that memory last held: equal inputs gave up to 4 different files
-    for 5 `MALLOC_PERTURB_` values, and always one file with the fill held while the
-    encoder opened. Held any longer, it slowed NumPy user filters by 75% (every
-    allocation and free is filled). Process-wide and glibc only, so the fill is counted
-    across threads and ends with the last holder, back at `MALLOC_PERTURB_`."""
+    """Fills fresh heap memory with one fixed byte (glibc's `M_PERTURB`) while a libx264
+    encoder opens and fills its lookahead (see `_SegmentWriter`). x264's MB-tree reads some
+    of the memory it allocates then without having written it, so its output depended on
+    what that memory last held: equal inputs gave up to 4 different files for 4
+    `MALLOC_PERTURB_` values, and one file with the fill. It is not held for the whole job:
+    it fills every allocation and free, which made a NumPy user filter 75% slower.
+    Process-wide and glibc only, so the fill is counted across threads and ends with the
+    last holder, back at `MALLOC_PERTURB_`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -321,12 +327,6 @@ class _HeapFill:
 heap_fill = _HeapFill()
 
 
-def _set_opencv_threads(threads: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(threads)
-
-
 class _FramePool:
     """YUV frames for the encoder, reused once the writer has encoded them (libx264 copies
     its input while encoding), each with its plane views: no frame-sized allocation and no
@@ -352,15 +352,10 @@ class _FramePool:
         """A pool frame holding BGR `image` in 4:2:0. OpenCV's BT.601 conversion (the
         inverse of the decoder's) took 0.25 ms per 720p frame against 1.4 ms for swscale's
         in the encoder, and came back closer to the decoded planes."""
-        import cv2
-
         cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
         frame, views = self.take()
-        start = 0
-        packed = self._i420.reshape(-1)
-        for view in views:
-            np.copyto(view, packed[start : start + view.size].reshape(view.shape))
-            start += view.size
+        for target, source in zip(views, Planes.packed(self._i420.reshape(-1), self.width, self.height)):
+            np.copyto(target, source)
         return frame
 
     def give_back(self, frame: av.VideoFrame) -> None:
@@ -393,7 +388,7 @@ def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: _FramePoo
 def render_segment(job: SegmentJob) -> SegmentResult:
     """Decode, filter and encode one segment; raises `SegmentError` naming the segment."""
     started = time.perf_counter()
-    _set_opencv_threads(job.threads)
+    cv2.setNumThreads(job.threads)
     progress = job.reporter or _SilentReporter()
     progress.update(0, force=True)
     decoded, to_encode = _Handoff(), _Handoff()
@@ -414,13 +409,10 @@ def render_segment(job: SegmentJob) -> SegmentResult:
 
     def write() -> None:
         try:
-            encoded = 0
             while (item := to_encode.get()) is not _Handoff.END and item is not _Handoff.STOP:
                 frame = item if isinstance(item, av.VideoFrame) else pool.from_bgr(item)
-                frame.pts = encoded
                 writer.write(frame)
                 pool.give_back(frame)
-                encoded += 1
             if item is _Handoff.END:
                 writer.finish()
         except BaseException:
