@@ -15,6 +15,7 @@ import queue
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -226,9 +227,10 @@ x264 allocates after its lookahead is full (up to 16)."""
 
 
 class _SegmentWriter:
-    """libx264 in this process, writing the segment's MP4 under its partial name. The heap
-    is filled (see `_HeapFill`) from opening the encoder until `FILL_AFTER_FIRST_PACKET`
-    frames after its first packet: x264 allocates its frames while its lookahead fills."""
+    """libx264 in this process, writing the segment's MP4 under its partial name. x264
+    opens, and encodes until `FILL_AFTER_FIRST_PACKET` frames after its first packet,
+    with the heap filled (see `_HeapFill`): it allocates its frames while its lookahead
+    fills."""
 
     def __init__(self, job: SegmentJob) -> None:
         self.path = partial_path(Path(job.output))
@@ -240,43 +242,35 @@ class _SegmentWriter:
         self.stream.options = {"preset": job.encode.preset, "crf": f"{job.encode.crf:g}", "x264-params": X264_PARAMS}
         self._written = 0
         self._fill_until: int | None = None
-        """Frames written when the fill ends; None until the first packet."""
-        self._filling = True
-        heap_fill.hold()
-        try:
+        """Frames encoded with the heap filled; None until the first packet."""
+        with heap_fill.filled():
             self.stream.codec_context.open()
-        except BaseException:
-            self._stop_filling()
-            raise
+
+    @property
+    def _filling(self) -> bool:
+        return self._fill_until is None or self._written < self._fill_until
+
+    def _encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        if not self._filling:
+            return self.stream.encode(frame)
+        with heap_fill.filled():
+            packets = self.stream.encode(frame)
+        if packets and self._fill_until is None:
+            self._fill_until = self._written + 1 + FILL_AFTER_FIRST_PACKET
+        return packets
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode `frame` as the segment's next frame (this sets its `pts`)."""
         frame.pts = self._written
-        packets = self.stream.encode(frame)
-        self.container.mux(packets)
+        self.container.mux(self._encode(frame))
         self._written += 1
-        if not self._filling:
-            return
-        if packets and self._fill_until is None:
-            self._fill_until = self._written + FILL_AFTER_FIRST_PACKET
-        if self._fill_until is not None and self._written >= self._fill_until:
-            self._stop_filling()
-
-    def _stop_filling(self) -> None:
-        if self._filling:
-            self._filling = False
-            heap_fill.release()
 
     def finish(self) -> None:
-        try:
-            self.container.mux(self.stream.encode(None))
-        finally:
-            self._stop_filling()
+        self.container.mux(self._encode(None))
         self.container.close()
 
     def abandon(self) -> None:
         """Close without finishing and remove the partial file."""
-        self._stop_filling()
         try:
             self.container.close()
         except (av.FFmpegError, OSError):
@@ -289,39 +283,39 @@ M_PERTURB = -6
 
 
 class _HeapFill:
-    """Fills fresh heap memory with one fixed byte (glibc's `M_PERTURB`) while a libx264
-    encoder opens and fills its lookahead (see `_SegmentWriter`). x264's MB-tree reads some
+    """Fills fresh heap memory with one fixed byte (glibc's `M_PERTURB`) while libx264
+    opens and encodes its first frames (see `_SegmentWriter`). x264's MB-tree reads some
     of the memory it allocates then without having written it, so its output depended on
     what that memory last held: equal inputs gave up to 4 different files for 4
-    `MALLOC_PERTURB_` values, and one file with the fill. It is not held for the whole job:
-    it fills every allocation and free, which made a NumPy user filter 75% slower.
-    Process-wide and glibc only, so the fill is counted across threads and ends with the
-    last holder, back at `MALLOC_PERTURB_`."""
+    `MALLOC_PERTURB_` values, and one file with the fill.
+
+    The fill is process-wide (glibc only) and costs every allocation and free: held for a
+    segment's whole start it made NumPy filters 75% slower there. So it is held only
+    inside x264's own calls, and filters wait those calls out (`unfilled`) rather than
+    allocate under it; afterwards the heap is back at `MALLOC_PERTURB_`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._holders = 0
+        """Held while the heap is filled."""
         self._mallopt = ctypes.CDLL(None).mallopt if platform.libc_ver()[0] == "glibc" else None
 
     def _set(self, byte: int) -> None:
         if self._mallopt is not None:
             self._mallopt(ctypes.c_int(M_PERTURB), ctypes.c_int(byte))
 
-    @property
-    def held(self) -> bool:
-        return self._holders > 0
-
-    def hold(self) -> None:
+    @contextmanager
+    def filled(self) -> Iterator[None]:
+        """Fill fresh memory while the block runs (one block at a time per process)."""
         with self._lock:
-            self._holders += 1
-            if self._holders == 1:
-                self._set(0x55)
-
-    def release(self) -> None:
-        with self._lock:
-            self._holders -= 1
-            if self._holders == 0:
+            self._set(0x55)
+            try:
+                yield
+            finally:
                 self._set(int(os.environ.get("MALLOC_PERTURB_", "0") or 0))
+
+    def unfilled(self) -> threading.Lock:
+        """Context that waits until no block runs with the heap filled, and keeps it so."""
+        return self._lock
 
 
 heap_fill = _HeapFill()
@@ -425,7 +419,9 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     written, complete = 0, False
     try:
         while (frame := decoded.get()) is not _Handoff.END:
-            if not to_encode.put(_filtered(job, frame, written, pool)):
+            with heap_fill.unfilled():
+                filtered = _filtered(job, frame, written, pool)
+            if not to_encode.put(filtered):
                 break
             written += 1
             progress.update(written)
