@@ -1,6 +1,7 @@
 """RenderRush benchmark: renderrush (sequential, processes, threads) against one ffmpeg
-command doing the same filters and encode, decode-only ffmpeg, a single-threaded user
-filter, and peak memory of the job's process tree for a clip and one 4x longer.
+command doing the same filters and encode, decode-only ffmpeg, single-threaded pure-NumPy
+user filters (with the speedup ceiling their cost allows), and peak memory of the job's
+process tree for a clip and one 4x longer.
 
 Repeats are interleaved (every case once per round) and the median is reported, so
 slow drifts of a noisy machine hit every case alike. Prints one table, writes one JSON.
@@ -24,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+import av
 import numpy as np
 import psutil
 
@@ -38,8 +40,10 @@ CHAINS = {
     "grayscale,blur:5,contrast:1.3": "hue=s=0,gblur=sigma=5,eq=contrast=1.3",
 }
 PRESET, CRF = "veryfast", 23
-USER_CHAINS = ("vignette:0.7", "grade")
+USER_CHAINS = ("vignette:0.7", "grade", "lut")
 GRADE_GAMMA_BGR = np.array([1.15, 1.0, 0.85], dtype=np.float32)
+LUT_SIZE = 17
+"""Points per axis of the `lut` filter's 3D LUT (17 and 33 are the common .cube sizes)."""
 
 
 @lru_cache(maxsize=4)
@@ -68,6 +72,66 @@ def grade(frame: np.ndarray, strength: float) -> np.ndarray:
     x = np.power(frame.astype(np.float32) * (1 / 255), GRADE_GAMMA_BGR)
     x += strength * 0.08 * np.sin(2 * np.pi * x)
     return (np.clip(x, 0, 1) * 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=1)
+def _film_lut() -> np.ndarray:
+    """A film-look 3D LUT (more saturation, warmer, soft S-curve), flattened to
+    (LUT_SIZE**3, 3) BGR values indexed by (b * LUT_SIZE + g) * LUT_SIZE + r."""
+    axis = np.linspace(0, 1, LUT_SIZE, dtype=np.float32)
+    bgr = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
+    luma = (bgr * np.array([0.114, 0.587, 0.299], np.float32)).sum(axis=-1, keepdims=True)
+    out = (luma + 1.25 * (bgr - luma)) * np.array([0.9, 1.0, 1.1], np.float32)
+    out += 0.06 * np.sin(2 * np.pi * out)
+    return (np.clip(out, 0, 1) * 255).reshape(-1, 3)
+
+
+@rr.register_filter("lut")
+def lut(frame: np.ndarray) -> np.ndarray:
+    """Pure-NumPy colour grade through a 3D LUT with trilinear interpolation, as a user
+    applying a .cube look would write it: a chain bound by its single-threaded filter."""
+    table, last = _film_lut(), LUT_SIZE - 1
+    x = frame.reshape(-1, 3).astype(np.float32)
+    x *= last / 255
+    cell = np.minimum(x.astype(np.int32), last - 1)
+    x -= cell  # position inside the cell, 0..1 per channel
+    base = (cell[:, 0] * LUT_SIZE + cell[:, 1]) * LUT_SIZE + cell[:, 2]
+    out = np.zeros_like(x)
+    for db in (0, 1):
+        wb = x[:, 0] if db else 1 - x[:, 0]
+        for dg in (0, 1):
+            wbg = wb * (x[:, 1] if dg else 1 - x[:, 1])
+            for dr in (0, 1):
+                corner = table[base + (db * LUT_SIZE + dg) * LUT_SIZE + dr]
+                out += corner * (wbg * (x[:, 2] if dr else 1 - x[:, 2]))[:, None]
+    return out.astype(np.uint8).reshape(frame.shape)
+
+
+def filter_ms_per_frame(clip: Path, chain: str, frames: int = 10) -> float:
+    """P: milliseconds the chain's filters take on one frame of `clip`, alone on one core
+    (median over a few decoded frames, after one warm-up call)."""
+    parsed = rr.FilterChain.parse(chain)
+    with av.open(str(clip)) as container:
+        images = [f.to_ndarray(format="bgr24") for f, _ in zip(container.decode(video=0), range(frames))]
+    parsed.apply_bgr(images[0].copy())
+    times = []
+    for image in images:
+        started = time.perf_counter()
+        parsed.apply_bgr(image)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def user_chain_ceiling(p_ms: float, sequential: dict, workers: int, cores: int) -> dict:
+    """The speedup a chain allows on these cores: the sequential run spends `cpu_ms` per
+    frame (P in its filters, C in decoding, colour conversion and encoding beside them)
+    in `wall_ms`; a parallel run that kept every core busy at the same CPU per frame
+    would take cpu_ms / cores. So parallel / sequential <= min(workers, cores * wall_ms
+    / cpu_ms). A chain bound by a single-threaded filter has wall_ms ~ P: cores * P / (P + C)."""
+    cpu_ms = sum(sequential["cpu_ms_per_frame"].values())
+    wall_ms = 1000 / sequential["fps"]
+    return {"filter_ms": p_ms, "rest_ms": max(0.0, cpu_ms - p_ms), "sequential_wall_ms": wall_ms,
+            "ceiling": min(workers, cores * wall_ms / cpu_ms)}  # fmt: skip
 
 
 class TreeSampler:
@@ -221,8 +285,9 @@ def median_run(runs: list[Run]) -> dict:
     }
 
 
-def ratios(results: dict[str, dict]) -> dict[str, float]:
-    """The target ratios: parallel/sequential, renderrush/ffmpeg, renderrush/decode-only."""
+def ratios(results: dict[str, dict], ceilings: dict[str, dict] | None = None) -> dict[str, float]:
+    """The target ratios: parallel/sequential, renderrush/ffmpeg, renderrush/decode-only,
+    and for user chains their speedup ceiling and the share of it reached."""
     fps = {name: r["fps"] for name, r in results.items()}
     out: dict[str, float] = {}
     for chain in [c for c in [*CHAINS, *USER_CHAINS] if f"{c} | rr sync" in fps]:
@@ -230,6 +295,9 @@ def ratios(results: dict[str, dict]) -> dict[str, float]:
         for scheduler in ("processes", "threads"):
             if f"{chain} | rr {scheduler}" in fps:
                 out[f"{chain} | speedup {scheduler}/sync"] = fps[f"{chain} | rr {scheduler}"] / seq
+        if ceilings and chain in ceilings:
+            out[f"{chain} | speedup ceiling"] = ceilings[chain]["ceiling"]
+            out[f"{chain} | speedup processes / ceiling"] = out[f"{chain} | speedup processes/sync"] / ceilings[chain]["ceiling"]
         if chain in CHAINS:
             out[f"{chain} | rr processes / ffmpeg"] = fps[f"{chain} | rr processes"] / fps[f"{chain} | ffmpeg"]
             out[f"{chain} | rr sync / ffmpeg"] = seq / fps[f"{chain} | ffmpeg"]
@@ -246,6 +314,18 @@ def measure_clip(cases: dict[str, Callable[[], Run]], frames: int, repeats: int)
             print(f"  round {repeat + 1}/{repeats} {name:<45} {runs[name][-1].fps:7.1f} fps", flush=True)
     results = {name: median_run(r) for name, r in runs.items()}
     return {"frames": frames, "results": results, "ratios": ratios(results)}
+
+
+def measure_user_chains(clip: Path, work: Path, repeats: int, workers: int) -> dict:
+    """`measure_clip` for the user chains, with each chain's filter time P, the rest C and
+    the speedup ceiling they allow."""
+    filter_ms = {chain: filter_ms_per_frame(clip, chain) for chain in USER_CHAINS}
+    measured = measure_clip(user_cases(clip, work, workers), rr.probe(clip).frame_count, repeats)
+    ceilings = {
+        chain: user_chain_ceiling(p_ms, measured["results"][f"{chain} | rr sync"], workers, available_cores())
+        for chain, p_ms in filter_ms.items()
+    }
+    return {**measured, "ceilings": ceilings, "ratios": ratios(measured["results"], ceilings)}
 
 
 def measure_memory(short: Path, long: Path, work: Path, repeats: int, workers: int) -> dict:
@@ -269,6 +349,9 @@ def print_table(report: dict) -> None:
         for name, r in clip["results"].items():
             split = ", ".join(f"{role} {ms:.1f}" for role, ms in r["cpu_ms_per_frame"].items() if ms >= 0.05)
             print(f"    {name:<46} {split}")
+        for chain, c in clip.get("ceilings", {}).items():
+            print(f"  {chain:<14} filters P {c['filter_ms']:6.1f} ms/frame, rest C {c['rest_ms']:5.1f}, sequential "
+                  f"{c['sequential_wall_ms']:6.1f} ms/frame: ceiling {c['ceiling']:.2f}x")  # fmt: skip
         for name, value in clip["ratios"].items():
             print(f"  {name:<58} {value:6.2f}x")
     mem = report["memory"]
@@ -282,7 +365,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--sizes", default="1280x720,1920x1080")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--user-seconds", type=float, default=10, help="clip length for the slow user-filter cases")
+    parser.add_argument("--user-seconds", type=float, default=6, help="clip length for the slow user-filter cases")
     parser.add_argument("--workers", type=int, default=available_cores())
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/bench.json"))
     args = parser.parse_args()
@@ -305,8 +388,7 @@ def main() -> None:
         user_clip = rr.make_sample_video(work / "user.mp4", seconds=args.user_seconds, size=(width, height))
         label = f"{first} user filters, {args.user_seconds:g} s"
         print(f"{label}: generated {user_clip.name}", flush=True)
-        frames = rr.probe(user_clip).frame_count
-        report["clips"][label] = measure_clip(user_cases(user_clip, work, args.workers), frames, args.repeats)
+        report["clips"][label] = measure_user_chains(user_clip, work, args.repeats, args.workers)
         long_clip = rr.make_sample_video(work / "long.mp4", seconds=4 * args.seconds, size=(width, height))
         report["memory"] = measure_memory(work / f"{first}.mp4", long_clip, work, max(1, args.repeats // 2), args.workers)
     print_table(report)

@@ -62,10 +62,14 @@ def test_output_does_not_depend_on_what_fresh_memory_held(clip: Path, tmp_path: 
 
 
 def heap_is_filled() -> bool:
-    """True while glibc fills fresh allocations (`M_PERTURB` 0x55 fills them with 0xaa):
-    allocates past the thread cache, where every allocation is filled."""
+    """True while glibc fills allocations (`M_PERTURB` 0x55 fills freed memory with 0x55
+    and fresh allocations with 0xaa): a block past the thread cache, written with 0x11 and
+    freed, comes back from malloc filled instead of as written."""
     libc = ctypes.CDLL(None)
     libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+    block = libc.malloc(4096)
+    ctypes.memset(block, 0x11, 4096)
+    libc.free(block)
     block = libc.malloc(4096)
     try:
         return ctypes.string_at(block + 64, 1024) == b"\xaa" * 1024
