@@ -291,12 +291,17 @@ class _HeapFill:
 
     The fill is process-wide (glibc only) and costs every allocation and free: held for a
     segment's whole start it made NumPy filters 75% slower there. So it is held only
-    inside x264's own calls, and filters wait those calls out (`unfilled`) rather than
-    allocate under it; afterwards the heap is back at `MALLOC_PERTURB_`."""
+    inside x264's own calls, and filters never run under it: a reader-writer lock where
+    filters (`unfilled`) run side by side and a filled block (`filled`) runs alone, next
+    as soon as the filters running when it asked have finished."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        """Held while the heap is filled."""
+        self._changed = threading.Condition()
+        self._filters = 0
+        """Filters running now."""
+        self._fills = 0
+        """Filled blocks running or waiting to run: new filters wait for them."""
+        self._filling = False
         self._mallopt = ctypes.CDLL(None).mallopt if platform.libc_ver()[0] == "glibc" else None
 
     def _set(self, byte: int) -> None:
@@ -305,17 +310,34 @@ class _HeapFill:
 
     @contextmanager
     def filled(self) -> Iterator[None]:
-        """Fill fresh memory while the block runs (one block at a time per process)."""
-        with self._lock:
-            self._set(0x55)
-            try:
-                yield
-            finally:
-                self._set(int(os.environ.get("MALLOC_PERTURB_", "0") or 0))
+        """Run the block with fresh memory filled, alone: no filter and no other filled block beside it."""
+        with self._changed:
+            self._fills += 1
+            self._changed.wait_for(lambda: not self._filling and self._filters == 0)
+            self._filling = True
+        self._set(0x55)
+        try:
+            yield
+        finally:
+            self._set(int(os.environ.get("MALLOC_PERTURB_", "0") or 0))
+            with self._changed:
+                self._filling = False
+                self._fills -= 1
+                self._changed.notify_all()
 
-    def unfilled(self) -> threading.Lock:
-        """Context that waits until no block runs with the heap filled, and keeps it so."""
-        return self._lock
+    @contextmanager
+    def unfilled(self) -> Iterator[None]:
+        """Run the block (a filter) with the heap as the process left it, never filled."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._fills == 0)
+            self._filters += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._filters -= 1
+                if self._filters == 0:
+                    self._changed.notify_all()
 
 
 heap_fill = _HeapFill()

@@ -81,17 +81,22 @@ def heap_is_filled() -> bool:
 def test_filters_never_run_while_the_heap_is_filled(clip: Path, tmp_path: Path) -> None:
     """The fill costs every allocation and free (NumPy filters ran 75% slower under it), so
     it is held only inside x264's calls and filters wait those out. The filter below looks
-    for 5 ms at a time while the writer encodes the window's frames beside it."""
+    for 5 ms at a time while the writers encode beside it; the two segments' filters still
+    run side by side (the threads scheduler runs both in this process)."""
     with heap_fill.filled():
         assert heap_is_filled()
     seen: list[bool] = []
+    running, most_running = [0], [0]
 
     @register_filter("heap_probe")
     def heap_probe(frame: np.ndarray) -> np.ndarray:
+        running[0] += 1
+        most_running[0] = max(most_running[0], running[0])
         ends = time.perf_counter() + 0.005
         while time.perf_counter() < ends:
             seen.append(heap_is_filled())
             time.sleep(0.0002)
+        running[0] -= 1
         return frame
 
     @register_filter("fail_at_once")
@@ -99,13 +104,14 @@ def test_filters_never_run_while_the_heap_is_filled(clip: Path, tmp_path: Path) 
         raise ValueError("no")
 
     try:
-        render(clip, tmp_path / "ok.mp4", "heap_probe", workers=2, segment_seconds=1, scheduler="threads")
+        render(clip, tmp_path / "ok.mp4", "heap_probe", workers=2, segment_seconds=1.5, scheduler="threads")
         with pytest.raises(SegmentError, match="fail_at_once"):
             render(clip, tmp_path / "bad.mp4", "fail_at_once", workers=2, segment_seconds=1, scheduler="threads")
     finally:
         unregister_filter("heap_probe")
         unregister_filter("fail_at_once")
     assert len(seen) > CLIP_FRAMES and not any(seen)
+    assert most_running[0] == 2
     assert not heap_is_filled(), "a failed segment leaves the heap as it found it"
 
 
