@@ -124,13 +124,14 @@ def filter_ms_per_frame(clip: Path, chain: str, frames: int = 10) -> float:
 
 def user_chain_ceiling(p_ms: float, sequential: dict, workers: int, cores: int) -> dict:
     """The speedup a chain allows on these cores: the sequential run spends `cpu_ms` per
-    frame (P in its filters, C in decoding, colour conversion and encoding beside them)
-    in `wall_ms`; a parallel run that kept every core busy at the same CPU per frame
-    would take cpu_ms / cores. So parallel / sequential <= min(workers, cores * wall_ms
-    / cpu_ms). A chain bound by a single-threaded filter has wall_ms ~ P: cores * P / (P + C)."""
+    frame in `wall_ms`; a parallel run that kept every core busy at the same CPU per
+    frame would take cpu_ms / cores. So parallel / sequential <= min(workers, cores *
+    wall_ms / cpu_ms). For a chain bound by a single-threaded filter, wall ~ P (the
+    filters' time) and cpu = P + C (decode, colour conversion and encode run beside
+    them): cores * P / (P + C)."""
     cpu_ms = sum(sequential["cpu_ms_per_frame"].values())
     wall_ms = 1000 / sequential["fps"]
-    return {"filter_ms": p_ms, "rest_ms": max(0.0, cpu_ms - p_ms), "sequential_wall_ms": wall_ms,
+    return {"filter_ms": p_ms, "sequential_wall_ms": wall_ms, "sequential_cpu_ms": cpu_ms,
             "ceiling": min(workers, cores * wall_ms / cpu_ms)}  # fmt: skip
 
 
@@ -317,8 +318,8 @@ def measure_clip(cases: dict[str, Callable[[], Run]], frames: int, repeats: int)
 
 
 def measure_user_chains(clip: Path, work: Path, repeats: int, workers: int) -> dict:
-    """`measure_clip` for the user chains, with each chain's filter time P, the rest C and
-    the speedup ceiling they allow."""
+    """`measure_clip` for the user chains, with each chain's filter time and the speedup
+    ceiling its sequential run allows."""
     filter_ms = {chain: filter_ms_per_frame(clip, chain) for chain in USER_CHAINS}
     measured = measure_clip(user_cases(clip, work, workers), rr.probe(clip).frame_count, repeats)
     ceilings = {
@@ -350,8 +351,8 @@ def print_table(report: dict) -> None:
             split = ", ".join(f"{role} {ms:.1f}" for role, ms in r["cpu_ms_per_frame"].items() if ms >= 0.05)
             print(f"    {name:<46} {split}")
         for chain, c in clip.get("ceilings", {}).items():
-            print(f"  {chain:<14} filters P {c['filter_ms']:6.1f} ms/frame, rest C {c['rest_ms']:5.1f}, sequential "
-                  f"{c['sequential_wall_ms']:6.1f} ms/frame: ceiling {c['ceiling']:.2f}x")  # fmt: skip
+            print(f"  {chain:<14} filters alone {c['filter_ms']:6.1f} ms/frame; sequential run {c['sequential_wall_ms']:6.1f} ms "
+                  f"per frame using {c['sequential_cpu_ms']:6.1f} ms of CPU: ceiling {c['ceiling']:.2f}x")  # fmt: skip
         for name, value in clip["ratios"].items():
             print(f"  {name:<58} {value:6.2f}x")
     mem = report["memory"]
