@@ -300,10 +300,17 @@ def gaussian_blur(image: np.ndarray, sigma: float, dst: np.ndarray | None = None
     return cv2.resize(small, (width, height), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
+def _is_flat(plane: np.ndarray) -> bool:
+    """One value everywhere, as chroma is after `grayscale` (0.01 ms for 720p chroma)."""
+    low, high, _, _ = cv2.minMaxLoc(plane)
+    return low == high
+
+
 def _blur_yuv(p: Planes, sigma: float) -> None:
     gaussian_blur(p.y, sigma, dst=p.y)
     for chroma in (p.u, p.v):  # chroma planes are half size: half the radius
-        gaussian_blur(chroma, max(sigma / 2, 0.1), dst=chroma)
+        if not _is_flat(chroma):  # a blur leaves a flat plane as it is: skipping it saves a third of the blur
+            gaussian_blur(chroma, max(sigma / 2, 0.1), dst=chroma)
 
 
 @register_filter(description="Gaussian blur", yuv=_blur_yuv, sigma=Param(2.0, 0.1, 50.0, "strength in pixels"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from renderrush import FilterChain, FilterError, Param, available_filters, register_filter, unregister_filter
-from renderrush.filters import BGR, YUV, gaussian_blur
+from renderrush.filters import BGR, YUV, Planes, gaussian_blur
 
 W, H = 64, 48
 BUILTINS = {"grayscale", "blur", "brightness", "contrast", "sepia", "sharpen", "invert"}
@@ -119,6 +119,18 @@ def test_blur_smooths_and_sharpen_adds_detail(bgr: np.ndarray) -> None:
         return float(np.abs(np.diff(luma.astype(int), axis=1)).mean())
 
     assert detail("blur:3") < 0.5 * detail("none") < detail("sharpen:2")
+
+
+@pytest.mark.parametrize("sigma", [3.0, 5.0])
+@pytest.mark.parametrize("gray", [False, True])
+def test_yuv_blur_equals_blurring_every_plane(bgr: np.ndarray, sigma: float, gray: bool) -> None:
+    """Flat chroma planes (as after grayscale) are skipped: that must change no pixel."""
+    frame = FilterChain.parse("grayscale" if gray else "none").apply(as_yuv(bgr), W, H)
+    expected = Planes.packed(frame.copy(), W, H)
+    for plane, plane_sigma in zip(expected, (sigma, sigma / 2, sigma / 2)):
+        gaussian_blur(plane, plane_sigma, dst=plane)
+    out = Planes.packed(FilterChain.parse(f"blur:{sigma}").apply(frame, W, H), W, H)
+    assert all(np.array_equal(got, want) for got, want in zip(out, expected))
 
 
 def test_sepia_tints_warm(bgr: np.ndarray) -> None:
