@@ -247,11 +247,11 @@ class _SegmentWriter:
             self.stream.codec_context.open()
 
     @property
-    def _filling(self) -> bool:
+    def _in_fill_window(self) -> bool:
         return self._fill_until is None or self._written < self._fill_until
 
     def _encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
-        if not self._filling:
+        if not self._in_fill_window:
             return self.stream.encode(frame)
         with heap_fill.filled():
             packets = self.stream.encode(frame)
