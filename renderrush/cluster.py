@@ -31,7 +31,7 @@ from .jobfolder import JobFolder
 from .plan import Segment
 from .probe import VideoInfo
 from .progress import DONE, RUNNING, STITCHED, ProgressPoller, Status, Throttle, stitch_marker
-from .segment import SegmentJob, SegmentResult, render_segment
+from .segment import SegmentJob, SegmentResult, render_segment, write_timestamps
 
 CONNECT_TIMEOUT = "10s"
 MAX_INPUT_LOSSES = 3
@@ -176,7 +176,7 @@ def render_remote_segment(job: SegmentJob, source: InputData, token: str) -> Seg
         os.replace(tmp, local_input)
     out = folder / f"{token}-segment-{job.segment.index:05d}.mp4"
     try:
-        result = render_segment(replace(job, source=str(local_input), output=str(out)))
+        result = render_segment(replace(job, source=replace(job.source, path=str(local_input)), output=str(out)))
         data = out.read_bytes()
     finally:
         out.unlink(missing_ok=True)
@@ -201,6 +201,7 @@ def _keep(result: SegmentResult, folder: JobFolder) -> SegmentResult:
     if result.data is None:
         return result
     target = folder.segment_file(result.index)
+    write_timestamps(target, result.pts)
     tmp = target.with_suffix(".part")
     tmp.write_bytes(result.data)
     os.replace(tmp, target)
@@ -261,7 +262,7 @@ def _gather(futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmit
 def run_on_cluster(
     scheduler: Any, jobs: list[SegmentJob], reused: list[SegmentResult], workers: int, folder: JobFolder,
     output: Path, info: VideoInfo, segments: list[Segment], poller_options: dict[str, Any], shared_storage: bool,
-) -> tuple[list[SegmentResult], float, list[dict[str, Any]]]:  # fmt: skip
+) -> tuple[list[SegmentResult], float, list[str], list[dict[str, Any]]]:  # fmt: skip
     """Render `jobs` on the cluster, stitch on the client; returns results, stitch seconds, worker metrics."""
     from distributed.scheduler import KilledWorker
 
@@ -278,7 +279,7 @@ def run_on_cluster(
             with ProgressPoller(status, segments, **poller_options) as poller, WorkerMetrics(client) as metrics:
                 results = [*reused, *_gather(futures, jobs, submitter, folder)]
                 check_cancel(poller.cancel)
-                ordered, stitch_seconds = stitch_job(results, folder.path, output, info)
+                ordered, stitch_seconds, dropped = stitch_job(results, folder.path, output, info)
             poller.emit(STITCHED)
         except KilledWorker as exc:
             raise ClusterError(f"workers kept dying while rendering ({exc}); the job was stopped") from None
@@ -286,4 +287,4 @@ def run_on_cluster(
             client.cancel(futures)
             client.unsubscribe_topic(topic)
             submitter.forget_input()
-    return ordered, stitch_seconds, metrics.samples
+    return ordered, stitch_seconds, dropped, metrics.samples

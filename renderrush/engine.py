@@ -36,9 +36,11 @@ from .progress import (
     progress_path,
     stitch_marker,
 )
-from .segment import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
+from .decode import Picture, Source
+from .encode import VideoTags
+from .segment import EncodeSettings, SegmentJob, SegmentResult, read_timestamps, render_segment
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
-from .stitch import stitch
+from .stitch import Part, stitch
 
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 SCHEDULER_ALIASES = {"synchronous": "sync", "single-threaded": "sync", "sequential": "sync", "multiprocessing": "processes"}
@@ -72,6 +74,8 @@ class JobResult:
     """Monitor samples (machine and job processes) taken while the job ran."""
     job_id: int | None = None
     """Id of this job in the history (None when not recorded)."""
+    warnings: list[str] = field(default_factory=list)
+    """What of the source the output could not keep (streams, transparency, damaged frames)."""
 
     @property
     def fps(self) -> float:
@@ -107,6 +111,7 @@ class JobResult:
             "worker_metrics": self.worker_metrics,
             "recommendation": self.recommendation,
             "job_id": self.job_id,
+            "warnings": self.warnings,
         }
 
 
@@ -161,32 +166,67 @@ def _job_pool(scheduler_name: str, workers: int) -> Executor | None:
     return None
 
 
-def stitch_job(results: list[SegmentResult], folder: Path, output: Path, info: VideoInfo) -> tuple[list[SegmentResult], float]:
-    """The stitch step: join segment files (in index order) with the source audio."""
+def stitch_job(
+    results: list[SegmentResult], folder: Path, output: Path, info: VideoInfo
+) -> tuple[list[SegmentResult], float, list[str]]:
+    """The stitch step: join segment files (in index order) with the source's other
+    streams; returns the results, the seconds it took and what could not be kept."""
     started = time.perf_counter()
     if cancel_marker(folder).exists():
         raise JobCancelledError()
     stitch_marker(folder).touch()
     ordered = sorted(results, key=lambda r: r.index)
-    stitch(
-        [r.output for r in ordered],
-        output,
-        expected_frames=sum(r.frames for r in ordered),
-        audio_source=info.path if info.has_audio else None,
-        audio_codec=info.audio_codec,
+    parts = [Part(Path(r.output), r.pts or read_timestamps(r.output)) for r in ordered]
+    dropped = stitch(parts, output, info=info, work_dir=folder)
+    return ordered, time.perf_counter() - started, dropped
+
+
+def source_warnings(info: VideoInfo, results: list[SegmentResult], dropped: list[str]) -> list[str]:
+    """One description for each thing of the source the output does not keep as it was."""
+    notes = [f"not kept: {item}" for item in dropped]
+    if info.has_alpha:
+        notes.append("transparency composited on black (H.264 has no alpha)")
+    if info.bit_depth > 8:
+        notes.append(f"{info.bit_depth}-bit video written as 8-bit")
+    damaged = sum(r.damaged for r in results) or info.damaged_frames
+    frames = sum(r.frames for r in results)
+    if damaged:
+        notes.append(f"{damaged} damaged packets could not be decoded; their frames are missing")
+    elif frames != info.frame_count:
+        notes.append(f"the decoder gave {frames} frames where the file lists {info.frame_count}")
+    return notes
+
+
+def segment_job(
+    info: VideoInfo, segment: Segment, chain: FilterChain, encode: EncodeSettings, threads: int, folder: JobFolder
+) -> SegmentJob:
+    """What a worker needs to render `segment` of `info`."""
+    stop = segment.stop
+    counted = info.seek_mode == "count"
+    source = Source(
+        path=str(info.path), stream_index=info.stream_index, seek_mode=info.seek_mode, origin=info.origin,
+        time_base=info.time_base, start=segment.start, stop=stop, first_pts=info.frame_pts[segment.start],
+        end_pts=info.frame_pts[stop] if stop < info.frame_count else None,
+        frame_pts=info.frame_pts[segment.start : stop] if counted else (),
     )
-    return ordered, time.perf_counter() - started
+    picture = Picture.of(info)
+    return SegmentJob(
+        source=source, segment=segment, fps=info.fps, chain=chain, encode=encode, picture=picture, tags=VideoTags.of(info, picture),
+        threads=threads, output=str(folder.segment_file(segment.index)),
+        reporter=FileReporter(progress_path(folder.path, segment.index)),
+    )
 
 
 def _reused_result(segment: Segment, folder: JobFolder) -> SegmentResult:
     file = folder.segment_file(segment.index)
-    return SegmentResult(segment.index, segment.frames, 0.0, str(file), file.stat().st_size, 0, reused=True)
+    pts = read_timestamps(file)
+    return SegmentResult(segment.index, len(pts), 0.0, str(file), file.stat().st_size, 0, reused=True, pts=pts)
 
 
 def _run_local(
     jobs: list[SegmentJob], reused: list[SegmentResult], scheduler_name: str, workers: int,
     folder: JobFolder, output: Path, info: VideoInfo, poller: ProgressPoller,
-) -> tuple[list[SegmentResult], float]:  # fmt: skip
+) -> tuple[list[SegmentResult], float, list[str]]:  # fmt: skip
     graph = dask.delayed(stitch_job, pure=False)(
         [*reused, *segment_tasks(jobs)], folder.path, output, info, dask_key_name="stitch"
     )
@@ -290,19 +330,13 @@ def _render_job(
     workers = check_workers(workers)
     segment_seconds = rule_segment_seconds(info.duration, workers) if segment_seconds is None else segment_seconds
     segments = plan_segments(info, segment_seconds, snap_to_keyframes=snap_to_keyframes)
-    width, height = even_size(info.width, info.height)
+    picture = Picture.of(info)
     threads = threads_per_worker(workers)
     folder = JobFolder(output)
-    segments, done = folder.prepare(job_signature(info.path, str(chain), encode, (width, height)), segments, resume)
+    signature = job_signature(info.path, str(chain), encode, (picture.width, picture.height))
+    segments, done = folder.prepare(signature, segments, resume)
     reused = [_reused_result(s, folder) for s in segments if s.index in done]
-    jobs = [
-        SegmentJob(
-            source=str(info.path), segment=seg, width=width, height=height, fps=info.fps, chain=chain, encode=encode,
-            threads=threads, output=str(folder.segment_file(seg.index)), crop=(width, height) != (info.width, info.height),
-            reporter=FileReporter(progress_path(folder.path, seg.index)),
-        )
-        for seg in segments if seg.index not in done
-    ]  # fmt: skip
+    jobs = [segment_job(info, seg, chain, encode, threads, folder) for seg in segments if seg.index not in done]
     poller_options = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))
     cpu_before = psutil.cpu_times()
     worker_metrics: list[dict[str, Any]] = []
@@ -310,13 +344,13 @@ def _render_job(
         if cluster:
             from .cluster import run_on_cluster
 
-            results, stitch_seconds, worker_metrics = run_on_cluster(
+            results, stitch_seconds, dropped, worker_metrics = run_on_cluster(
                 scheduler, jobs, reused, workers, folder, output, info, segments, poller_options, shared_storage
             )
             scheduler_name = f"distributed ({'shared storage' if shared_storage else 'no shared storage'})"
         else:
             poller = ProgressPoller(FolderStatus(folder.path, segments), segments, **poller_options)
-            results, stitch_seconds = _run_local(jobs, reused, scheduler_name, workers, folder, output, info, poller)
+            results, stitch_seconds, dropped = _run_local(jobs, reused, scheduler_name, workers, folder, output, info, poller)
     except KeyboardInterrupt:
         raise  # the job folder stays so that `resume=True` can take over its finished segments
     except BaseException:
@@ -341,4 +375,5 @@ def _render_job(
         started_at=started_at,
         worker_metrics=worker_metrics,
         recommendation=advice.to_dict() if advice else None,
+        warnings=source_warnings(info, results, dropped),
     )

@@ -3,7 +3,8 @@
 The folder is named after the output, so an interrupted job (Ctrl-C, a killed process)
 can be resumed: with `resume=True` a folder whose manifest matches the same input,
 filters and encoder settings is reused, and every segment file that is complete (it was
-renamed into place only after encoding finished, and its frame count is checked again)
+renamed into place only after encoding finished, its timestamps are beside it, and its
+frame count is checked again)
 is kept instead of rendered again.
 """
 
@@ -19,6 +20,7 @@ import av
 
 from .plan import Segment
 from .progress import DONE, progress_path, write_status
+from .segment import read_timestamps, timestamps_path
 from .stitch import count_video_packets
 
 MANIFEST = "manifest.json"
@@ -62,7 +64,9 @@ class JobFolder:
         if manifest is not None and manifest.get("signature") == signature:
             segments = [Segment(**s) for s in manifest["segments"]]
             done = [s for s in segments if self._complete(s)]
-            keep = {MANIFEST, *(self.segment_file(s.index).name for s in done)}
+            keep = {MANIFEST}
+            for segment in done:
+                keep |= {self.segment_file(segment.index).name, timestamps_path(self.segment_file(segment.index)).name}
             for leftover in self.path.iterdir():  # partial segments, stale statuses and markers
                 if leftover.name not in keep:
                     leftover.unlink()
@@ -77,8 +81,8 @@ class JobFolder:
     def _complete(self, segment: Segment) -> bool:
         file = self.segment_file(segment.index)
         try:
-            return file.is_file() and count_video_packets(file) == segment.frames
-        except av.FFmpegError:
+            return file.is_file() and count_video_packets(file) == len(read_timestamps(file))
+        except (av.FFmpegError, OSError, ValueError):
             return False
 
     def remove(self) -> None:
