@@ -144,7 +144,8 @@ SOURCES: tuple[Source, ...] = (
           "MPEG-TS MPEG-2 720x576 SAR 64:45 + MP2, cut short"),
         M("hachoir-matrix-ping-pong.wmv", _HA + "matrix_ping_pong.wmv",
           "97d1da902add0303ebcd62dd66d5fa4a076fcc6272bc9afb290b83425b3b8309",
-          "WMV1 cut at 100 KiB: ffmpeg decodes no frame", undecodable=True),
+          "WMV1 cut at 100 KiB: ffmpeg's constant-rate encode makes 44 frames, its passthrough "
+          "pass none (the packets carry no usable timestamps)"),
         M("hachoir-panasonic.mts", _HA + "Panasonic_AG_HMC_151.MTS",
           "69ef04d8bc6c4f2849071192014a0399b6b151b5d5b51f71f440b981b1f2d99c",
           "AVCHD 1080 cut at 8 KiB: ffmpeg decodes no frame", undecodable=True),
@@ -540,7 +541,9 @@ def main(argv: list[str] | None = None) -> int:
             prev = old.get(m.id)
             if (prev and prev.get("source_sha256") == m.sha256 and final.is_file()
                     and prev.get("sha256") == sha256_of(final) and not args.no_trim):
-                entries.append(prev)  # already placed (and trimmed, if it was) on an earlier run
+                # Already placed (and trimmed, if it was) on an earlier run; the notes come
+                # from this script's table.
+                entries.append({**prev, "note": m.note, "undecodable": m.undecodable})
                 continue
             keep_whole = args.no_trim or m.undecodable or not m.trim
             trimmed = None if keep_whole else trim_if_exact(whole, final)
