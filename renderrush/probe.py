@@ -344,13 +344,36 @@ def _fill_times(pts: list[int | None], step: int) -> tuple[list[int], bool]:
     """Times for frames without one, and times that do not move forward (a timestamp
     reset in a broadcast stream), continued from the frame before; the flag says times
     were made up, so a frame cannot be found again by its time."""
-    out: list[int] = []
-    made_up = False
+    good: list[int | None] = []
     for value in pts:
-        if value is None or (out and value <= out[-1]):
-            value = out[-1] + step if out else 0
-            made_up = True
-        out.append(value)
+        last = next((v for v in reversed(good) if v is not None), None)
+        good.append(value if value is not None and (last is None or value > last) else None)
+    made_up = any(v is None for v in good)
+    out: list[int] = []
+    i = 0
+    while i < len(good):
+        if good[i] is not None:
+            out.append(good[i])  # type: ignore[arg-type]
+            i += 1
+            continue
+        j = i
+        while j < len(good) and good[j] is None:
+            j += 1
+        before = out[-1] if out else None
+        after = good[j] if j < len(good) else None
+        gap = j - i
+        for k in range(1, gap + 1):  # spread the frames evenly between their neighbours
+            if before is not None and after is not None and after - before > gap:
+                out.append(before + (after - before) * k // (gap + 1))
+            elif before is not None:
+                out.append(before + k * step)
+            else:
+                out.append((after if after is not None else gap * step) - (gap + 1 - k) * step)
+        i = j
+    if any(b <= a for a, b in zip(out, out[1:])):  # no room between neighbours: continue from the frame before
+        out = []
+        for value in pts:
+            out.append(value if value is not None and (not out or value > out[-1]) else (out[-1] + step if out else 0))
     return out, made_up
 
 

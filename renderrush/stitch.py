@@ -106,11 +106,13 @@ def output_streams(info: VideoInfo, container_format: str) -> tuple[list[str], l
     (source = input 1), and a description of each stream that cannot be kept."""
     args: list[str] = []
     dropped: list[str] = []
+    # naming any stream's metadata turns ffmpeg's copying of the others off: name them all
     for k, audio in enumerate(info.audio_streams):
         args += ["-map", f"1:{audio.index}", *_audio_codec(audio, k, container_format)]
+        args += [f"-map_metadata:s:a:{k}", f"1:s:{audio.index}"]
     kept = [s for s in info.subtitle_streams if s.text]
     for k, subtitle in enumerate(kept):
-        args += ["-map", f"1:{subtitle.index}", f"-c:s:{k}", "mov_text"]
+        args += ["-map", f"1:{subtitle.index}", f"-c:s:{k}", "mov_text", f"-map_metadata:s:s:{k}", f"1:s:{subtitle.index}"]
     dropped += [f"{s.describe()}: a bitmap subtitle an MP4 cannot hold" for s in info.subtitle_streams if not s.text]
     dropped += [s.describe() for s in info.other_streams]
     return args, dropped
