@@ -61,10 +61,13 @@ class StreamInfo:
     channels: int = 0
     text: bool = False
     """For subtitles: text based (an MP4 can hold it as mov_text); bitmaps cannot."""
+    problem: str = ""
+    """Why the stream cannot be kept, where that is not plain from its kind."""
 
     def describe(self) -> str:
         detail = ", ".join(part for part in (self.language, self.title) if part)
-        return f"{self.kind} stream #{self.index} ({self.codec}{', ' + detail if detail else ''})"
+        problem = f": {self.problem}" if self.problem else ""
+        return f"{self.kind} stream #{self.index} ({self.codec}{', ' + detail if detail else ''}){problem}"
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,10 @@ def main_video_stream(container: av.container.InputContainer) -> av.video.stream
         if container.streams.video:
             raise NotAVideoError("the file holds only a still picture (cover art), no video: use a video file")
         raise NotAVideoError("the file has no video stream (is it an audio file?): use a video file")
+
+    best = container.streams.best("video")  # FFmpeg's pick: prefers streams whose frames it saw while probing
+    if best is not None and best in streams:
+        return best
 
     def score(stream: av.video.stream.VideoStream) -> tuple[bool, int, int]:
         ctx = stream.codec_context
@@ -403,8 +410,11 @@ def _other_streams(container: av.container.InputContainer, main: int) -> tuple[l
         meta = stream.metadata or {}
         language = meta.get("language") if meta.get("language") not in (None, "und") else None
         title = meta.get("title") or meta.get("handler_name") if stream.type == "subtitle" else meta.get("title")
-        if stream.type == "audio" and ctx is not None:
+        if stream.type == "audio" and ctx is not None and ctx.channels and ctx.sample_rate:
             audio.append(StreamInfo(stream.index, "audio", codec, language, meta.get("title"), ctx.channels))
+        elif stream.type == "audio":
+            problem = "no decodable audio in the file (no channel count or sample rate)"
+            other.append(StreamInfo(stream.index, "audio", codec, language, meta.get("title"), problem=problem))
         elif stream.type == "subtitle":
             text = bool(ctx is not None and ctx.codec.text_sub)
             subtitles.append(StreamInfo(stream.index, "subtitle", codec, language, title, text=text))
