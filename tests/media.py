@@ -207,6 +207,12 @@ def rotated_clip(folder: Path, degrees: int) -> Path:
 # ---- colour ---------------------------------------------------------------------------
 
 
+def tags_filter(matrix: str, primaries: str, transfer: str) -> str:
+    """A filter tagging frames with a colour description. The encoder takes the tags from
+    the frames: `-color_primaries`/`-color_trc` output options alone leave them unknown."""
+    return f"setparams=range=tv:colorspace={matrix}:color_primaries={primaries}:color_trc={transfer}"
+
+
 def _raw_input(pix_fmt: str, size: tuple[int, int], rate: int) -> list[str | int]:
     return ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{size[0]}x{size[1]}", "-r", rate, "-i", "-"]
 
@@ -258,9 +264,8 @@ def tagged_clip(folder: Path, tags: str) -> Path:
     matrix, primaries, transfer = COLOUR_TAGS[tags]
     path = folder / f"tagged-{tags}.mp4"
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=15:d=3", "-vf", f"scale=out_color_matrix={matrix}:out_range=tv",
-        *X264, "-pix_fmt", "yuv420p", "-g", 15, "-colorspace", matrix, "-color_primaries", primaries,
-        "-color_trc", transfer, "-color_range", "tv", "-y", path,
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=15:d=3", "-vf", f"scale=out_color_matrix={matrix}:out_range=tv,{tags_filter(matrix, primaries, transfer)}",
+        *X264, "-pix_fmt", "yuv420p", "-g", 15, "-y", path,
     )  # fmt: skip
     return path
 
@@ -279,9 +284,8 @@ def hd_bars_709(folder: Path) -> Path:
         image[:, k * width // 8 : (k + 1) * width // 8] = rgb
     path = folder / "bars-709.mp4"
     ffmpeg(
-        *_raw_input("rgb24", HD, 15), "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-        *X264, "-g", 15, "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-color_range", "tv", "-y", path,
+        *_raw_input("rgb24", HD, 15), "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{tags_filter('bt709', 'bt709', 'bt709')}",
+        *X264, "-g", 15, "-y", path,
         stdin=image.tobytes() * 30,
     )  # fmt: skip
     return path
@@ -294,13 +298,10 @@ TEN_BIT_LEVELS = (200, 600)
 def ten_bit_hevc(folder: Path, hdr: bool = False) -> Path:
     """10-bit HEVC MP4 as phones write it (`hvc1`), 320x240, 15 fps, 3 s, flat luma
     `TEN_BIT_LEVELS`; with `hdr`, tagged PQ / BT.2020 like an HDR phone video."""
-    tags = (
-        ["-color_trc", "smpte2084", "-color_primaries", "bt2020", "-colorspace", "bt2020nc"] if hdr
-        else ["-color_trc", "bt709", "-color_primaries", "bt709", "-colorspace", "bt709"]
-    )  # fmt: skip
+    tags = tags_filter("bt2020nc", "bt2020", "smpte2084") if hdr else tags_filter("bt709", "bt709", "bt709")
     path = folder / ("hdr-pq.mp4" if hdr else "ten-bit.mp4")
     ffmpeg(
-        *_raw_input("yuv420p10le", (320, 240), 15), *X265_10BIT, *tags, "-color_range", "tv", "-y", path,
+        *_raw_input("yuv420p10le", (320, 240), 15), "-vf", tags, *X265_10BIT, "-y", path,
         stdin=two_level_yuv((320, 240), *TEN_BIT_LEVELS, 45, np.uint16),
     )  # fmt: skip
     return path
@@ -415,7 +416,7 @@ def bitmap_subtitle_clip(folder: Path) -> Path:
     from text), muxed next to the streams of a normal clip by PyAV."""
     import av
 
-    base = folder / "bitmap-base.mkv"
+    base = folder / "bitmap-base.mp4"  # MP4 gives every packet a dts to mux by
     ffmpeg(
         "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-y", base,
@@ -434,7 +435,7 @@ def bitmap_subtitle_clip(folder: Path) -> Path:
             packet.time_base = subtitle.time_base
             out.mux(packet)
         for packet in source.demux(*source.streams.video, *source.streams.audio):
-            if packet.dts is None:
+            if packet.size == 0:  # the demuxer's end-of-stream packets
                 continue
             packet.stream = copies[packet.stream.index]
             out.mux(packet)

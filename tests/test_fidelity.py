@@ -38,6 +38,11 @@ REFERENCE = os.environ.get("RENDERRUSH_FIDELITY_REFERENCE", "") == "ffmpeg"
 """Render with one ffmpeg command instead of RenderRush, to check the measurements."""
 JOB = dict(workers=2, segment_seconds=1, history=False)
 """Every render crosses segment joins: 1 s segments on 2 workers."""
+GRAY = "grayscale"
+"""The default chain: a real decode, filter, encode path that keeps luma, which most
+measurements read (the frame-index stripe, flashes, markers)."""
+KEEP = "brightness:0"
+"""A built-in (YUV) filter that changes nothing: for measurements of colour."""
 
 
 # ---- rendering ----------------------------------------------------------------------
@@ -70,7 +75,7 @@ def reference_command(source: Path, output: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def render_clip(source: Path, output: Path, filters: str | None = None, **options: Any) -> JobResult | None:
+def render_clip(source: Path, output: Path, filters: str = GRAY, **options: Any) -> JobResult | None:
     """Render `source` as the tests do (RenderRush, or ffmpeg in reference mode)."""
     if REFERENCE:
         subprocess.run(reference_command(source, output), check=True)
@@ -177,9 +182,18 @@ def click_times(path: Path, track: int = 0, threshold: float = 0.25, quiet: floa
             for i in np.flatnonzero(np.abs(first) > threshold):
                 at = float(frame.time) + i / frame.sample_rate - origin
                 if at - last_loud > quiet:
-                    onsets.append(at)
+                    onsets.append(float(at))
                 last_loud = at
     return onsets
+
+
+def audio_end(path: Path, track: int = 0) -> float:
+    """When the last decoded sample of audio track `track` ends, from the file's start."""
+    with av.open(str(path)) as container:
+        origin, end = _origin(container), 0.0
+        for frame in container.decode(audio=track):
+            end = float(frame.time) + frame.samples / frame.sample_rate - origin
+    return end
 
 
 def dominant_hz(path: Path, track: int) -> float:
@@ -275,7 +289,7 @@ def assert_in_sync(output: Path, flashes: list[Fraction], frame: float = 1 / 30)
     assert len(seen) == len(expected), f"flashes at {seen}, expected at {expected}"
     assert seen == pytest.approx(expected, abs=frame / 2), "flashes shown at the wrong time"
     assert len(heard) == len(expected), f"bursts at {heard}, expected {len(expected)}"
-    drift = [round(h - s, 4) for s, h in zip(seen, heard)]
+    drift = [round(float(h - s), 4) for s, h in zip(seen, heard)]
     assert all(abs(d) <= frame for d in drift), f"sound minus picture per flash (s): {drift}"
 
 
@@ -285,6 +299,9 @@ def test_flash_and_click_stay_in_sync_across_joins_with_vfr(folder: Path, tmp_pa
     output = tmp_path / "out.mp4"
     render_clip(source, output)
     assert_in_sync(output, flashes)
+    # picture and sound end together as in the source (within a frame)
+    tail = [audio_end(path) - video_times(path)[-1] for path in (source, output)]
+    assert tail[1] == pytest.approx(tail[0], abs=1 / 30), f"sound ends {tail[1]:.3f} s after the last frame starts, source {tail[0]:.3f} s"
 
 
 def test_audio_starting_late_keeps_its_offset(folder: Path, tmp_path: Path) -> None:
@@ -388,19 +405,38 @@ def test_full_range_source_keeps_levels_and_range(folder: Path, tmp_path: Path, 
     assert colour_tags(source)["range"] == RANGE_PC
     assert_levels(source, *media.FULL_RANGE_LEVELS, tolerance=1)
     output = tmp_path / "out.mp4"
-    render_clip(source, output)
+    render_clip(source, output, KEEP)
     assert colour_tags(output)["range"] == RANGE_PC, "the output is not tagged full range"
     assert_levels(output, *media.FULL_RANGE_LEVELS, tolerance=2)
     assert len(video_times(output)) == 45
+
+
+@pytest.fixture
+def bgr_identity() -> Iterator[str]:
+    """A user filter that returns its BGR frame unchanged (run with scheduler="threads")."""
+    register_filter("bgr_identity", replace=True)(lambda frame: frame)
+    yield "bgr_identity"
+    unregister_filter("bgr_identity")
+
+
+def test_user_filter_keeps_full_range_levels(folder: Path, tmp_path: Path, bgr_identity: str) -> None:
+    """Full-range YUV to BGR and back for a user filter must not squeeze or stretch levels."""
+    renderrush_only()
+    source = media.full_range_h264(folder)
+    output = tmp_path / "out.mp4"
+    render_clip(source, output, bgr_identity, scheduler="threads")
+    assert colour_tags(output)["range"] == RANGE_PC, "the output is not tagged full range"
+    assert_levels(output, *media.FULL_RANGE_LEVELS, tolerance=2)
 
 
 @pytest.mark.parametrize("tags", ["bt709", "bt601"])
 def test_colour_tags_reach_the_output(folder: Path, tmp_path: Path, tags: str) -> None:
     source = media.tagged_clip(folder, tags)
     expected = colour_tags(source)
-    assert expected["range"] == RANGE_TV and expected["matrix"] in (1, 6)  # bt709 / smpte170m
+    code = {"bt709": 1, "bt601": 6}[tags]  # AVCOL_SPC/PRI/TRC_BT709, ..._SMPTE170M
+    assert expected == {"range": RANGE_TV, "matrix": code, "primaries": code, "transfer": code}
     output = tmp_path / "out.mp4"
-    render_clip(source, output)
+    render_clip(source, output, KEEP)
     assert colour_tags(output) == expected
 
 
@@ -470,7 +506,7 @@ def test_ten_bit_source_becomes_8bit_with_levels_quartered(folder: Path, tmp_pat
     source = media.ten_bit_hevc(folder)
     assert_levels(source, *media.TEN_BIT_LEVELS, tolerance=2)
     output = tmp_path / "out.mp4"
-    render_clip(source, output)
+    render_clip(source, output, KEEP)
     with av.open(str(output)) as container:
         assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
         frame = next(container.decode(video=0))
@@ -483,7 +519,7 @@ def test_ten_bit_source_becomes_8bit_with_levels_quartered(folder: Path, tmp_pat
 def test_hdr_source_is_refused_and_nothing_written(folder: Path, tmp_path: Path) -> None:
     renderrush_only()
     source = media.ten_bit_hevc(folder, hdr=True)
-    assert colour_tags(source)["transfer"] == 16  # SMPTE ST 2084 (PQ)
+    assert colour_tags(source) == {"range": RANGE_TV, "matrix": 9, "primaries": 9, "transfer": 16}  # BT.2020, PQ
     output = tmp_path / "out.mp4"
     with pytest.raises(UnsupportedVideoError) as caught:
         render_clip(source, output)
@@ -593,7 +629,7 @@ def test_bitmap_subtitle_is_named_in_a_warning(folder: Path, tmp_path: Path) -> 
 def cli_render(source: Path, output: Path) -> subprocess.CompletedProcess[str]:
     """`python -m renderrush render SOURCE -o OUTPUT` as a user runs it (2 workers, 1 s segments)."""
     return subprocess.run(
-        [sys.executable, "-m", "renderrush", "render", str(source), "-o", str(output), "--workers", "2", "--segment-seconds", "1", "--no-progress"],
+        [sys.executable, "-m", "renderrush", "render", str(source), "-o", str(output), "--filters", GRAY, "--workers", "2", "--segment-seconds", "1", "--no-progress"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -606,7 +642,7 @@ def test_cli_prints_one_warning_line_for_bitmap_subtitle(folder: Path, tmp_path:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("renderrush: warning:")]
-    assert len(warnings) == 1 and ("dvd_subtitle" in warnings[0] or "dvdsub" in warnings[0]), proc.stderr
+    assert len(warnings) == 1 and ("dvd_subtitle" in warnings[0] or "dvdsub" in warnings[0]), f"stderr: {proc.stderr!r}"
     assert output.is_file()
 
 
@@ -619,7 +655,7 @@ def test_alpha_and_palette_sources_composite_on_black(folder: Path, tmp_path: Pa
     expected = ffmpeg_frame_count(source)
     assert expected == media.ALPHA_FRAMES
     output = tmp_path / "out.mp4"
-    render_clip(source, output)
+    render_clip(source, output, KEEP)
     black = 0 if colour_tags(output)["range"] == RANGE_PC else 16
     with av.open(str(output)) as container:
         frames = list(container.decode(video=0))
