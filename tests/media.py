@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import struct
 import subprocess
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +29,7 @@ X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16"]
 X265_10BIT = [
     "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
     "-x265-params", "log-level=error", "-tag:v", "hvc1",
-]  # fmt: skip
+]
 
 
 class MediaError(AssertionError):
@@ -93,7 +92,7 @@ def retimed(path: Path, source: Path, pieces: Sequence[Piece], gaps: Sequence[Fr
     ffmpeg(
         "-i", source, "-map", "0:v:0", "-vf", setpts_expression(pieces, gaps), "-fps_mode", "passthrough",
         *X264, "-g", 15, *extra, "-y", path,
-    )  # fmt: skip
+    )
     return path
 
 
@@ -126,7 +125,7 @@ def mpegts_clip(folder: Path, offset: float | None = None) -> Path:
     ffmpeg(
         "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
         "-map", "0:v", "-map", "1:a", *X264, "-g", 15, "-c:a", "aac", "-b:a", "96k", *extra, "-f", "mpegts", "-y", folder / name,
-    )  # fmt: skip
+    )
     return folder / name
 
 
@@ -149,7 +148,8 @@ def _bursts(times: Sequence[Fraction | float], seconds: float) -> list[str]:
 def _flash_video(frames: int, flashes: Sequence[int], rate: int = 30) -> list[str]:
     """lavfi input: dark grey 320x240 frames, all white on the `flashes` frame numbers."""
     enable = "+".join(f"eq(n,{n})" for n in flashes)
-    return ["-f", "lavfi", "-i", f"color=c=0x303030:s=320x240:r={rate}:d={frames / rate:.6f},drawbox=w=iw:h=ih:color=white:t=fill:enable='{enable}'"]
+    flash = f"drawbox=w=iw:h=ih:color=white:t=fill:enable='{enable}'"
+    return ["-f", "lavfi", "-i", f"color=c=0x303030:s=320x240:r={rate}:d={frames / rate:.6f},{flash}"]
 
 
 def flash_click_clip(folder: Path) -> tuple[Path, list[Fraction]]:
@@ -162,7 +162,7 @@ def flash_click_clip(folder: Path) -> tuple[Path, list[Fraction]]:
         *_flash_video(150, FLASH_FRAMES), *_bursts(flash_times, float(times[-1] + Fraction(1, 30))),
         "-map", "0:v", "-map", "1:a", "-vf", setpts_expression(FLASH_PIECES), "-fps_mode", "passthrough",
         *X264, "-g", 15, "-video_track_timescale", 90000, "-c:a", "aac", "-b:a", "128k", "-y", path,
-    )  # fmt: skip
+    )
     return path, flash_times
 
 
@@ -180,7 +180,7 @@ def late_audio_clip(folder: Path) -> tuple[Path, list[Fraction]]:
         *_flash_video(90, LATE_FLASH_FRAMES), "-itsoffset", float(AUDIO_DELAY),
         *_bursts([t - AUDIO_DELAY for t in flash_times], 2.5),
         "-map", "0:v", "-map", "1:a", *X264, "-g", 15, "-c:a", "aac", "-b:a", "128k", "-y", path,
-    )  # fmt: skip
+    )
     return path, flash_times
 
 
@@ -197,7 +197,7 @@ def rotated_clip(folder: Path, degrees: int) -> Path:
             "-f", "lavfi", "-i", "color=c=0x404040:s=640x360:r=15:d=3",
             "-vf", "drawbox=x=0:y=0:w=80:h=80:color=white:t=fill,drawbox=x=600:y=0:w=40:h=40:color=0xA0A0A0:t=fill",
             *X264, "-g", 15, "-y", coded,
-        )  # fmt: skip
+        )
     path = folder / f"rotated-{degrees}.mp4"
     ffmpeg("-display_rotation", degrees, "-i", coded, "-c", "copy", "-y", path)
     return path
@@ -238,7 +238,7 @@ def full_range_h264(folder: Path) -> Path:
     ffmpeg(
         *_raw_input("yuvj420p", (320, 240), 15), *X264, "-pix_fmt", "yuvj420p", "-g", 15, "-y", path,
         stdin=two_level_yuv((320, 240), *FULL_RANGE_LEVELS, 45),
-    )  # fmt: skip
+    )
     return path
 
 
@@ -248,7 +248,7 @@ def full_range_mjpeg(folder: Path) -> Path:
     ffmpeg(
         *_raw_input("yuvj420p", (320, 240), 15), "-c:v", "mjpeg", "-q:v", 2, "-pix_fmt", "yuvj420p", "-y", path,
         stdin=two_level_yuv((320, 240), *FULL_RANGE_LEVELS, 45),
-    )  # fmt: skip
+    )
     return path
 
 
@@ -264,9 +264,10 @@ def tagged_clip(folder: Path, tags: str) -> Path:
     matrix, primaries, transfer = COLOUR_TAGS[tags]
     path = folder / f"tagged-{tags}.mp4"
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=15:d=3", "-vf", f"scale=out_color_matrix={matrix}:out_range=tv,{tags_filter(matrix, primaries, transfer)}",
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=15:d=3",
+        "-vf", f"scale=out_color_matrix={matrix}:out_range=tv,{tags_filter(matrix, primaries, transfer)}",
         *X264, "-pix_fmt", "yuv420p", "-g", 15, "-y", path,
-    )  # fmt: skip
+    )
     return path
 
 
@@ -284,10 +285,11 @@ def hd_bars_709(folder: Path) -> Path:
         image[:, k * width // 8 : (k + 1) * width // 8] = rgb
     path = folder / "bars-709.mp4"
     ffmpeg(
-        *_raw_input("rgb24", HD, 15), "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{tags_filter('bt709', 'bt709', 'bt709')}",
+        *_raw_input("rgb24", HD, 15),
+        "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{tags_filter('bt709', 'bt709', 'bt709')}",
         *X264, "-g", 15, "-y", path,
         stdin=image.tobytes() * 30,
-    )  # fmt: skip
+    )
     return path
 
 
@@ -303,7 +305,7 @@ def ten_bit_hevc(folder: Path, hdr: bool = False) -> Path:
     ffmpeg(
         *_raw_input("yuv420p10le", (320, 240), 15), "-vf", tags, *X265_10BIT, "-y", path,
         stdin=two_level_yuv((320, 240), *TEN_BIT_LEVELS, 45, np.uint16),
-    )  # fmt: skip
+    )
     return path
 
 
@@ -318,7 +320,7 @@ def anamorphic_clip(folder: Path, kind: str) -> tuple[Path, Fraction]:
     ffmpeg(
         "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r=15:d=3", "-vf", f"setsar={sar.numerator}/{sar.denominator}",
         *X264, "-pix_fmt", "yuv420p", "-g", 15, "-y", path,
-    )  # fmt: skip
+    )
     return path, Fraction(width) * sar / height
 
 
@@ -372,7 +374,7 @@ def multi_track_clip(folder: Path) -> Path:
         "-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-c:s", "srt",
         *[arg for k, lang in enumerate(TRACK_TONES) for arg in (f"-metadata:s:a:{k}", f"language={lang}")],
         "-y", path,
-    )  # fmt: skip
+    )
     return path
 
 
@@ -382,7 +384,7 @@ def pcm_audio_clip(folder: Path) -> Path:
     ffmpeg(
         "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "pcm_s16le", "-y", path,
-    )  # fmt: skip
+    )
     return path
 
 
@@ -405,7 +407,7 @@ def _spu_packet(width: int = 16, height: int = 4) -> bytes:
         + b"\x05" + coords
         + b"\x06" + struct.pack(">HH", pixels_at, pixels_at + len(top))
         + b"\xff"
-    )  # fmt: skip
+    )
     body = top + bottom + control
     return struct.pack(">HH", 4 + len(body), control_at) + body
 
@@ -420,7 +422,7 @@ def bitmap_subtitle_clip(folder: Path) -> Path:
     ffmpeg(
         "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-y", base,
-    )  # fmt: skip
+    )
     path = folder / "bitmap-subtitle.mkv"
     with av.open(str(base)) as source, av.open(str(path), "w") as out:
         copies = {s.index: out.add_stream_from_template(s) for s in (source.streams.video[0], source.streams.audio[0])}
@@ -526,7 +528,7 @@ def cover_art_clip(folder: Path) -> Path:
     ffmpeg(
         "-i", cover, "-i", main, "-map", "0:v", "-map", "1:v", "-map", "1:a", "-c", "copy",
         "-disposition:v:0", "attached_pic", "-disposition:v:1", "default", "-y", muxed,
-    )  # fmt: skip
+    )
     path = folder / "cover-first.mp4"
     path.write_bytes(_user_data_first(muxed.read_bytes()))
     return path

@@ -32,7 +32,7 @@ from renderrush import JobResult, RenderRushError, UnsupportedVideoError, regist
 from renderrush.samples import read_frame_index
 
 from . import media
-from .media import FFMPEG, ffmpeg, ffmpeg_info
+from .media import FFMPEG, ffmpeg_info
 
 REFERENCE = os.environ.get("RENDERRUSH_FIDELITY_REFERENCE", "") == "ffmpeg"
 """Render with one ffmpeg command instead of RenderRush, to check the measurements."""
@@ -72,7 +72,7 @@ def reference_command(source: Path, output: Path) -> list[str]:
     return [
         *args, "-vf", ",".join(chain), "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast",
         "-crf", "18", *codecs, "-map_metadata", "0", "-map_chapters", "0", "-y", str(output),
-    ]  # fmt: skip
+    ]
 
 
 def render_clip(source: Path, output: Path, filters: str = GRAY, **options: Any) -> JobResult | None:
@@ -143,9 +143,10 @@ def frame_ids(path: Path) -> list[int]:
 def ffmpeg_frame_count(path: Path) -> int:
     """Frames the ffmpeg binary decodes from the main video stream of `path`."""
     proc = subprocess.run(
-        [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough", "-f", "null", "-progress", "pipe:1", "-"],
+        [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough",
+         "-f", "null", "-progress", "pipe:1", "-"],
         capture_output=True, text=True, errors="replace",
-    )  # fmt: skip
+    )
     counts = [int(line[6:]) for line in proc.stdout.splitlines() if line.startswith("frame=") and line[6:].strip().isdigit()]
     assert counts, f"ffmpeg decoded nothing from {path.name}: {proc.stderr[-500:]}"
     return counts[-1]
@@ -155,9 +156,10 @@ def ffmpeg_upright_gray(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Every frame as ffmpeg shows it (display rotation applied), N x H x W gray; `size`
     is the upright (width, height)."""
     proc = subprocess.run(
-        [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:V:0", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:V:0",
+         "-f", "rawvideo", "-pix_fmt", "gray", "-"],
         capture_output=True, check=True,
-    )  # fmt: skip
+    )
     width, height = size
     return np.frombuffer(proc.stdout, np.uint8).reshape(-1, height, width)
 
@@ -224,7 +226,7 @@ def colour_tags(path: Path) -> dict[str, int]:
         return {
             "range": int(codec.color_range), "matrix": int(codec.colorspace),
             "primaries": int(codec.color_primaries), "transfer": int(codec.color_trc),
-        }  # fmt: skip
+        }
 
 
 RANGE_TV, RANGE_PC = 1, 2
@@ -393,7 +395,7 @@ def assert_levels(output: Path, left: int, right: int, tolerance: int) -> None:
     for k, luma in enumerate(luma_planes(output)):
         height, width = luma.shape
         got = (int(np.median(luma[height // 4 : -height // 4, width // 8 : width * 3 // 8])),
-               int(np.median(luma[height // 4 : -height // 4, width * 5 // 8 : width * 7 // 8])))  # fmt: skip
+               int(np.median(luma[height // 4 : -height // 4, width * 5 // 8 : width * 7 // 8])))
         assert abs(got[0] - left) <= tolerance and abs(got[1] - right) <= tolerance, (
             f"frame {k}: luma levels {got}, expected ({left}, {right}) +-{tolerance}"
         )
@@ -629,9 +631,10 @@ def test_bitmap_subtitle_is_named_in_a_warning(folder: Path, tmp_path: Path) -> 
 def cli_render(source: Path, output: Path) -> subprocess.CompletedProcess[str]:
     """`python -m renderrush render SOURCE -o OUTPUT` as a user runs it (2 workers, 1 s segments)."""
     return subprocess.run(
-        [sys.executable, "-m", "renderrush", "render", str(source), "-o", str(output), "--filters", GRAY, "--workers", "2", "--segment-seconds", "1", "--no-progress"],
+        [sys.executable, "-m", "renderrush", "render", str(source), "-o", str(output),
+         "--filters", GRAY, "--workers", "2", "--segment-seconds", "1", "--no-progress"],
         capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    )
 
 
 def test_cli_prints_one_warning_line_for_bitmap_subtitle(folder: Path, tmp_path: Path) -> None:
