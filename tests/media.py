@@ -3,7 +3,7 @@
 
 Every generator writes one small file (320x240-ish, 2-6 s) and returns its path, plus,
 where a test needs it, what went in (frame times, flash times, levels). They are meant to
-be called once per pytest session through fixtures (see `test_fidelity.py`).
+be called once per test session through the `make` fixture of `test_fidelity.py`.
 
 The clips imitate what phones, cameras, editors and broadcast chains write: variable frame
 rate, timestamp gaps, MPEG-TS clocks far from 0, display rotation, full-range and 10-bit
@@ -97,8 +97,10 @@ def retimed(path: Path, source: Path, pieces: Sequence[Piece], gaps: Sequence[Fr
 
 
 def indexed_clip(folder: Path, frames: int, size: tuple[int, int] = (320, 240)) -> Path:
-    """A 30 fps RenderRush sample (frame-index stripe, see `renderrush.samples`), no audio."""
-    return make_sample_video(folder / f"indexed-{frames}-{size[0]}x{size[1]}.mp4", seconds=frames / 30, size=size, fps=30, audio=False)
+    """A 30 fps RenderRush sample (frame-index stripe, see `renderrush.samples`), no audio;
+    made once per folder (several generators start from it)."""
+    path = folder / f"indexed-{frames}-{size[0]}x{size[1]}.mp4"
+    return path if path.exists() else make_sample_video(path, seconds=frames / 30, size=size, fps=30, audio=False)
 
 
 def vfr_clip(folder: Path) -> tuple[Path, list[Fraction]]:

@@ -22,7 +22,7 @@ import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import av
 import numpy as np
@@ -93,6 +93,24 @@ def renderrush_only() -> None:
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated sources (and the renders shared by several tests) for this module."""
     return tmp_path_factory.mktemp("fidelity")
+
+
+Make = Callable[..., Any]
+"""`make(generator, *args)`: the clip `generator(folder, *args)` from `tests/media.py`,
+made once per module run."""
+
+
+@pytest.fixture(scope="module")
+def make(folder: Path) -> Make:
+    made: dict[tuple[str, tuple[Any, ...]], Any] = {}
+
+    def build(generator: Callable[..., Any], *args: Any) -> Any:
+        key = (generator.__name__, args)
+        if key not in made:
+            made[key] = generator(folder, *args)
+        return made[key]
+
+    return build
 
 
 # ---- measuring what a viewer sees ------------------------------------------------------
@@ -254,8 +272,8 @@ def assert_nothing_written(output: Path) -> None:
 # ---- 2. timing ---------------------------------------------------------------------------
 
 
-def test_variable_frame_rate_keeps_each_frame_time(folder: Path, tmp_path: Path) -> None:
-    source, times = media.vfr_clip(folder)
+def test_variable_frame_rate_keeps_each_frame_time(make: Make, tmp_path: Path) -> None:
+    source, times = make(media.vfr_clip)
     assert video_times(source) == pytest.approx([float(t) for t in times], abs=1e-3)  # the generator did its job
     output = tmp_path / "out.mp4"
     render_clip(source, output)
@@ -263,8 +281,8 @@ def test_variable_frame_rate_keeps_each_frame_time(folder: Path, tmp_path: Path)
     assert frame_ids(output) == list(range(90))
 
 
-def test_timestamp_gap_survives(folder: Path, tmp_path: Path) -> None:
-    source, times = media.gap_clip(folder)
+def test_timestamp_gap_survives(make: Make, tmp_path: Path) -> None:
+    source, times = make(media.gap_clip)
     assert video_times(source) == pytest.approx([float(t) for t in times], abs=1e-3)
     output = tmp_path / "out.mp4"
     render_clip(source, output)
@@ -273,8 +291,8 @@ def test_timestamp_gap_survives(folder: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("offset", [None, 100.0], ids=["starts-at-1.4s", "output-ts-offset-100s"])
-def test_mpegts_clock_far_from_zero_keeps_timing(folder: Path, tmp_path: Path, offset: float | None) -> None:
-    source = media.mpegts_clip(folder, offset)
+def test_mpegts_clock_far_from_zero_keeps_timing(make: Make, tmp_path: Path, offset: float | None) -> None:
+    source = make(media.mpegts_clip, offset)
     with av.open(str(source)) as container:
         assert _origin(container) > 1.3  # timestamps do not start at 0
     output = tmp_path / "out.mp4"
@@ -295,8 +313,8 @@ def assert_in_sync(output: Path, flashes: list[Fraction], frame: float = 1 / 30)
     assert all(abs(d) <= frame for d in drift), f"sound minus picture per flash (s): {drift}"
 
 
-def test_flash_and_click_stay_in_sync_across_joins_with_vfr(folder: Path, tmp_path: Path) -> None:
-    source, flashes = media.flash_click_clip(folder)
+def test_flash_and_click_stay_in_sync_across_joins_with_vfr(make: Make, tmp_path: Path) -> None:
+    source, flashes = make(media.flash_click_clip)
     assert_in_sync(source, flashes, frame=0.002)  # the source itself is in sync to the sample
     output = tmp_path / "out.mp4"
     render_clip(source, output)
@@ -306,8 +324,8 @@ def test_flash_and_click_stay_in_sync_across_joins_with_vfr(folder: Path, tmp_pa
     assert tail[1] == pytest.approx(tail[0], abs=1 / 30), f"sound ends {tail[1]:.3f} s after the last frame starts, source {tail[0]:.3f} s"
 
 
-def test_audio_starting_late_keeps_its_offset(folder: Path, tmp_path: Path) -> None:
-    source, flashes = media.late_audio_clip(folder)
+def test_audio_starting_late_keeps_its_offset(make: Make, tmp_path: Path) -> None:
+    source, flashes = make(media.late_audio_clip)
     assert_in_sync(source, flashes, frame=0.002)
     assert click_times(source)[0] == pytest.approx(float(media.AUDIO_DELAY), abs=0.002)
     output = tmp_path / "out.mp4"
@@ -337,8 +355,8 @@ def assert_no_rotation(output: Path) -> None:
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])
-def test_rotated_phone_clip_comes_out_upright(folder: Path, tmp_path: Path, degrees: int) -> None:
-    source = media.rotated_clip(folder, degrees)
+def test_rotated_phone_clip_comes_out_upright(make: Make, tmp_path: Path, degrees: int) -> None:
+    source = make(media.rotated_clip, degrees)
     upright = ffmpeg_upright_gray(source, UPRIGHT[degrees])
     output = tmp_path / "out.mp4"
     render_clip(source, output)
@@ -370,9 +388,9 @@ def corner_painter() -> Iterator[list[tuple[int, ...]]]:
     unregister_filter("paint_corner")
 
 
-def test_user_filter_receives_upright_frames(folder: Path, tmp_path: Path, corner_painter: list[tuple[int, ...]]) -> None:
+def test_user_filter_receives_upright_frames(make: Make, tmp_path: Path, corner_painter: list[tuple[int, ...]]) -> None:
     renderrush_only()
-    source = media.rotated_clip(folder, 90)
+    source = make(media.rotated_clip, 90)
     upright = ffmpeg_upright_gray(source, UPRIGHT[90])
     assert upright[0][:40, -40:].mean() < 100  # the source's top-right corner is dark
     output = tmp_path / "out.mp4"
@@ -402,8 +420,8 @@ def assert_levels(output: Path, left: int, right: int, tolerance: int) -> None:
 
 
 @pytest.mark.parametrize("kind", ["h264-yuvj420p", "mjpeg-avi"])
-def test_full_range_source_keeps_levels_and_range(folder: Path, tmp_path: Path, kind: str) -> None:
-    source = media.full_range_h264(folder) if kind == "h264-yuvj420p" else media.full_range_mjpeg(folder)
+def test_full_range_source_keeps_levels_and_range(make: Make, tmp_path: Path, kind: str) -> None:
+    source = make(media.full_range_h264) if kind == "h264-yuvj420p" else make(media.full_range_mjpeg)
     assert colour_tags(source)["range"] == RANGE_PC
     assert_levels(source, *media.FULL_RANGE_LEVELS, tolerance=1)
     output = tmp_path / "out.mp4"
@@ -421,10 +439,10 @@ def bgr_identity() -> Iterator[str]:
     unregister_filter("bgr_identity")
 
 
-def test_user_filter_keeps_full_range_levels(folder: Path, tmp_path: Path, bgr_identity: str) -> None:
+def test_user_filter_keeps_full_range_levels(make: Make, tmp_path: Path, bgr_identity: str) -> None:
     """Full-range YUV to BGR and back for a user filter must not squeeze or stretch levels."""
     renderrush_only()
-    source = media.full_range_h264(folder)
+    source = make(media.full_range_h264)
     output = tmp_path / "out.mp4"
     render_clip(source, output, bgr_identity, scheduler="threads")
     assert colour_tags(output)["range"] == RANGE_PC, "the output is not tagged full range"
@@ -432,8 +450,8 @@ def test_user_filter_keeps_full_range_levels(folder: Path, tmp_path: Path, bgr_i
 
 
 @pytest.mark.parametrize("tags", ["bt709", "bt601"])
-def test_colour_tags_reach_the_output(folder: Path, tmp_path: Path, tags: str) -> None:
-    source = media.tagged_clip(folder, tags)
+def test_colour_tags_reach_the_output(make: Make, tmp_path: Path, tags: str) -> None:
+    source = make(media.tagged_clip, tags)
     expected = colour_tags(source)
     code = {"bt709": 1, "bt601": 6}[tags]  # AVCOL_SPC/PRI/TRC_BT709, ..._SMPTE170M
     assert expected == {"range": RANGE_TV, "matrix": code, "primaries": code, "transfer": code}
@@ -456,7 +474,7 @@ def bar_centres(frame: av.VideoFrame) -> list[tuple[int, int, int]]:
 
 
 @pytest.fixture(scope="module")
-def bars_through_user_filter(folder: Path) -> Iterator[tuple[Path, Path, list[np.ndarray]]]:
+def bars_through_user_filter(make: Make, folder: Path) -> Iterator[tuple[Path, Path, list[np.ndarray]]]:
     """The HD BT.709 bars rendered through a user BGR filter that returns its frame
     unchanged (`bgr_identity`, threads so it records here): source, output and the BGR
     frames the filter received."""
@@ -470,7 +488,7 @@ def bars_through_user_filter(folder: Path) -> Iterator[tuple[Path, Path, list[np
                 seen.append(frame.copy())
         return frame
 
-    source = media.hd_bars_709(folder)
+    source = make(media.hd_bars_709)
     output = folder / "bars-identity.mp4"
     try:
         if not REFERENCE:
@@ -504,8 +522,8 @@ def test_user_filter_sees_source_colours_in_bgr(bars_through_user_filter: tuple[
     assert not off, f"bars whose RGB in the filter is off by more than 4 (bar, made as, filter saw): {off}"
 
 
-def test_ten_bit_source_becomes_8bit_with_levels_quartered(folder: Path, tmp_path: Path) -> None:
-    source = media.ten_bit_hevc(folder)
+def test_ten_bit_source_becomes_8bit_with_levels_quartered(make: Make, tmp_path: Path) -> None:
+    source = make(media.ten_bit_hevc)
     assert_levels(source, *media.TEN_BIT_LEVELS, tolerance=2)
     output = tmp_path / "out.mp4"
     render_clip(source, output, KEEP)
@@ -518,9 +536,9 @@ def test_ten_bit_source_becomes_8bit_with_levels_quartered(folder: Path, tmp_pat
     assert len(video_times(output)) == 45
 
 
-def test_hdr_source_is_refused_and_nothing_written(folder: Path, tmp_path: Path) -> None:
+def test_hdr_source_is_refused_and_nothing_written(make: Make, tmp_path: Path) -> None:
     renderrush_only()
-    source = media.ten_bit_hevc(folder, hdr=True)
+    source = make(media.ten_bit_hevc, True)
     assert colour_tags(source) == {"range": RANGE_TV, "matrix": 9, "primaries": 9, "transfer": 16}  # BT.2020, PQ
     output = tmp_path / "out.mp4"
     with pytest.raises(UnsupportedVideoError) as caught:
@@ -534,8 +552,8 @@ def test_hdr_source_is_refused_and_nothing_written(folder: Path, tmp_path: Path)
 
 
 @pytest.mark.parametrize("kind", ["dvd", "3gp"])
-def test_anamorphic_source_keeps_display_aspect(folder: Path, tmp_path: Path, kind: str) -> None:
-    source, aspect = media.anamorphic_clip(folder, kind)
+def test_anamorphic_source_keeps_display_aspect(make: Make, tmp_path: Path, kind: str) -> None:
+    source, aspect = make(media.anamorphic_clip, kind)
     assert display_aspect(source) == pytest.approx(float(aspect), rel=1e-3)
     output = tmp_path / "out.mp4"
     render_clip(source, output)
@@ -543,8 +561,8 @@ def test_anamorphic_source_keeps_display_aspect(folder: Path, tmp_path: Path, ki
     assert len(video_times(output)) == 45
 
 
-def test_odd_size_renders_every_frame(folder: Path, tmp_path: Path) -> None:
-    source = media.odd_size_clip(folder)
+def test_odd_size_renders_every_frame(make: Make, tmp_path: Path) -> None:
+    source = make(media.odd_size_clip)
     output = tmp_path / "out.mp4"
     render_clip(source, output)
     with av.open(str(output)) as container:
@@ -558,8 +576,8 @@ def test_odd_size_renders_every_frame(folder: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def multi_track_render(folder: Path) -> tuple[Path, Path]:
-    source = media.multi_track_clip(folder)
+def multi_track_render(make: Make, folder: Path) -> tuple[Path, Path]:
+    source = make(media.multi_track_clip)
     output = folder / "multi-track-out.mp4"
     render_clip(source, output)
     return source, output
@@ -604,8 +622,8 @@ def test_chapters_and_title_kept(multi_track_render: tuple[Path, Path]) -> None:
     assert [float(c["start"] * c["time_base"]) for c in chapters] == pytest.approx([0.0, 1.5], abs=0.01)
 
 
-def test_pcm_audio_becomes_aac(folder: Path, tmp_path: Path) -> None:
-    source = media.pcm_audio_clip(folder)
+def test_pcm_audio_becomes_aac(make: Make, tmp_path: Path) -> None:
+    source = make(media.pcm_audio_clip)
     output = tmp_path / "out.mp4"
     render_clip(source, output)
     with av.open(str(output)) as container:
@@ -614,9 +632,9 @@ def test_pcm_audio_becomes_aac(folder: Path, tmp_path: Path) -> None:
     assert frame_ids(output) == list(range(90))
 
 
-def test_bitmap_subtitle_is_named_in_a_warning(folder: Path, tmp_path: Path) -> None:
+def test_bitmap_subtitle_is_named_in_a_warning(make: Make, tmp_path: Path) -> None:
     renderrush_only()
-    source = media.bitmap_subtitle_clip(folder)
+    source = make(media.bitmap_subtitle_clip)
     output = tmp_path / "out.mp4"
     result = render_clip(source, output)
     assert isinstance(result.warnings, list) and all(isinstance(w, str) for w in result.warnings)
@@ -637,9 +655,9 @@ def cli_render(source: Path, output: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_prints_one_warning_line_for_bitmap_subtitle(folder: Path, tmp_path: Path) -> None:
+def test_cli_prints_one_warning_line_for_bitmap_subtitle(make: Make, tmp_path: Path) -> None:
     renderrush_only()
-    source = media.bitmap_subtitle_clip(folder)
+    source = make(media.bitmap_subtitle_clip)
     output = tmp_path / "out.mp4"
     proc = cli_render(source, output)
     assert proc.returncode == 0, proc.stderr
@@ -653,8 +671,8 @@ def test_cli_prints_one_warning_line_for_bitmap_subtitle(folder: Path, tmp_path:
 
 
 @pytest.mark.parametrize("kind", list(media.ALPHA_KINDS))
-def test_alpha_and_palette_sources_composite_on_black(folder: Path, tmp_path: Path, kind: str) -> None:
-    source = media.alpha_clip(folder, kind)
+def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path, kind: str) -> None:
+    source = make(media.alpha_clip, kind)
     expected = ffmpeg_frame_count(source)
     assert expected == media.ALPHA_FRAMES
     output = tmp_path / "out.mp4"
@@ -672,8 +690,8 @@ def test_alpha_and_palette_sources_composite_on_black(folder: Path, tmp_path: Pa
         assert red > 200, f"frame {n}: the opaque red box is not red where it should be (V={red})"
 
 
-def test_cover_art_first_uses_main_video(folder: Path, tmp_path: Path) -> None:
-    source = media.cover_art_clip(folder)
+def test_cover_art_first_uses_main_video(make: Make, tmp_path: Path) -> None:
+    source = make(media.cover_art_clip)
     with av.open(str(source)) as container:
         first = container.streams.video[0]
         assert first.disposition & av.stream.Disposition.attached_pic and first.codec_context.width == 200
@@ -689,9 +707,9 @@ def test_cover_art_first_uses_main_video(folder: Path, tmp_path: Path) -> None:
 # ---- 8. bad and partial inputs ------------------------------------------------------------
 
 
-def test_undecodable_video_fails_with_one_line(folder: Path, tmp_path: Path) -> None:
+def test_undecodable_video_fails_with_one_line(make: Make, tmp_path: Path) -> None:
     renderrush_only()
-    source = media.undecodable_clip(folder)
+    source = make(media.undecodable_clip)
     assert "no decoder found" in subprocess.run(
         [FFMPEG, "-nostdin", "-hide_banner", "-i", str(source), "-f", "null", "-"], capture_output=True, text=True
     ).stderr  # ffmpeg itself cannot decode it
@@ -703,9 +721,9 @@ def test_undecodable_video_fails_with_one_line(folder: Path, tmp_path: Path) -> 
     assert_nothing_written(output)
 
 
-def test_cli_undecodable_video_exits_1_with_one_line(folder: Path, tmp_path: Path) -> None:
+def test_cli_undecodable_video_exits_1_with_one_line(make: Make, tmp_path: Path) -> None:
     renderrush_only()
-    source = media.undecodable_clip(folder)
+    source = make(media.undecodable_clip)
     output = tmp_path / "out.mp4"
     proc = cli_render(source, output)
     assert proc.returncode == 1, proc.stderr
@@ -715,8 +733,8 @@ def test_cli_undecodable_video_exits_1_with_one_line(folder: Path, tmp_path: Pat
     assert_nothing_written(output)
 
 
-def test_truncated_file_renders_what_decodes_or_fails_cleanly(folder: Path, tmp_path: Path) -> None:
-    source = media.truncated_clip(folder)
+def test_truncated_file_renders_what_decodes_or_fails_cleanly(make: Make, tmp_path: Path) -> None:
+    source = make(media.truncated_clip)
     decodable = ffmpeg_frame_count(source)
     assert 0 < decodable < 90
     output = tmp_path / "out.mp4"
