@@ -171,6 +171,8 @@ def _say_recommendation(recommendation: dict | None) -> None:
 def _cmd_render(args: argparse.Namespace) -> None:
     result = _run_job(args, render, output=args.output, resume=args.resume)
     _say_recommendation(result.recommendation)
+    if result.warnings:  # one line, whatever the number of things the output could not keep
+        print(f"renderrush: warning: {'; '.join(result.warnings)}", file=sys.stderr)
     _emit(
         args, result.to_dict(),
         f"wrote {result.output}: {result.frames} frames in {result.wall_seconds:.2f} s ({result.fps:.0f} fps), "
