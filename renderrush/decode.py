@@ -20,7 +20,7 @@ import av.filter
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
-from .errors import UnsupportedVideoError
+from .errors import TimelineError, UnsupportedVideoError
 from .probe import Clock, VideoInfo, decode_stream
 
 YUV = "yuv420p"
@@ -213,12 +213,16 @@ def _timed(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[a
                 except av.FFmpegError:
                     continue
             started = False
+            last = None
             for frame in decode_stream(container, stream, damaged):
                 if frame.pts is None:
-                    continue
+                    raise TimelineError(-1, f"a frame decoded after frame {source.start} has no timestamp")
                 pts = clock(frame.pts)
                 if pts < source.first_pts:
                     continue
+                if last is not None and pts <= last:  # frames are found by time: times must increase
+                    raise TimelineError(-1, f"decoded frame times go back from {last} to {pts} after frame {source.start}")
+                last = pts
                 if source.end_pts is not None and pts >= source.end_pts:
                     break
                 if not started and aim is not None and pts > source.first_pts:

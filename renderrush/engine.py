@@ -17,7 +17,7 @@ import psutil
 
 from .advisor import rule_segment_seconds
 from .history import History
-from .errors import JobCancelledError, SettingsError
+from .errors import JobCancelledError, SettingsError, TimelineError
 from .filters import FilterChain
 from .jobfolder import JobFolder, job_signature
 from .outputs import check_output_path
@@ -297,10 +297,14 @@ def render(
     }  # fmt: skip
     store = open_history(history)
     with recorded("render", store, request, on_sample) as recording:
-        recording.result = _render_job(
+        options = (
             input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
             snap_to_keyframes, label, cancel, resume, shared_storage, store,
-        )  # fmt: skip
+        )
+        try:
+            recording.result = _render_job(*options)
+        except TimelineError:  # the demux pass listed this file's frames wrongly: list them by decoding
+            recording.result = _render_job(*options, decode_pass=True)
         recording.result.timeline = recording.monitor.timeline()
     recording.result.job_id = recording.job_id
     return recording.result
@@ -310,7 +314,7 @@ def _render_job(
     input: str | os.PathLike, output: str | os.PathLike, filters: str | FilterChain | None, workers: int | None,
     segment_seconds: float | None, scheduler: Any, preset: str, crf: float, progress: ProgressCallback | None,
     snap_to_keyframes: bool, label: str, cancel: threading.Event | None, resume: bool, shared_storage: bool,
-    store: History | None,
+    store: History | None, decode_pass: bool = False,
 ) -> JobResult:  # fmt: skip
     started_at, started = time.time(), time.perf_counter()
     check_cancel(cancel)
@@ -318,7 +322,7 @@ def _render_job(
     encode = EncodeSettings(preset=preset, crf=crf, threads=encoder_threads())
     cluster = is_cluster(scheduler)
     scheduler_name = "distributed" if cluster else local_scheduler_name(scheduler)
-    info = probe(input)
+    info = probe(input, decode_pass=decode_pass)
     output = check_output_path(Path(output), info.path)
     advice = None
     if scheduler_name == "sync":

@@ -45,6 +45,11 @@ class SegmentError(RenderRushError):
         return f"segment {self.index} failed: {self.reason}"
 
 
+class TimelineError(SegmentError):
+    """A segment decoded frames whose times do not increase, so frames cannot be found by
+    their time in this file; the job is planned again from a decode pass."""
+
+
 class ClusterError(RenderRushError):
     """The dask cluster cannot be reached, or its workers kept dying on a segment."""
 

@@ -23,16 +23,15 @@ import av
 
 from .errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UnsupportedVideoError
 
-INDEXED_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
-"""Containers whose demux pass gives the decoder's frames: one packet per frame, each with
-its presentation time, and an index that seeks to keyframes."""
-
-TIMESTAMPED_CONTAINERS = (*INDEXED_CONTAINERS, "avi", "mpeg", "mpegts", "mpegtsraw", "flv", "ogg", "asf", "nut",
-                          "mxf", "dv", "rm", "wtv", "mpegvideo_ps")
-"""Containers that store a timestamp with each frame, so a frame decoded after a seek can
-be recognised by its time. Elsewhere (raw elementary streams, GIF, APNG, FLIC, SWF, image
-sequences) timestamps are made up by the demuxer while reading, and a segment finds its
-frames by counting them from the start of the file."""
+TIMESTAMPED_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpeg", "mpegts", "mpegtsraw", "flv",
+                          "ogg", "asf", "nut", "mxf", "dv", "rm", "wtv")
+"""Containers that store a timestamp with each frame: their demux pass lists the frames
+(one packet per frame, each with its time), and a frame decoded after a seek is recognised
+by its time. Elsewhere (raw elementary streams, GIF, APNG, FLIC, SWF, image sequences)
+timestamps are made up by the demuxer while reading: the frames are listed by decoding the
+file once, and a segment finds its frames by counting them from the start of the file.
+A demux pass that lists the frames wrongly is caught while rendering (`TimelineError`),
+and the job is planned again from a decode pass."""
 
 OUTPUT_TIME_BASE_LIMIT = 1_000_000
 """Frame times are kept in the source's time base when it is this fine or coarser, else in
@@ -424,8 +423,10 @@ def _other_streams(container: av.container.InputContainer, main: int) -> tuple[l
     return audio, subtitles, other
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Inspect `path` and return its `VideoInfo`, or raise a specific `RenderRushError`."""
+def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
+    """Inspect `path` and return its `VideoInfo`, or raise a specific `RenderRushError`.
+    `decode_pass=True` lists the frames by decoding the file even where the demuxer's
+    timestamps look reliable."""
     path = Path(path).expanduser().absolute()
     with open_input(path) as container:
         stream = main_video_stream(container)
@@ -450,7 +451,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise UnsupportedVideoError(f"video size {first.width}x{first.height} is too small: need at least 2x2")
         stream_time_base = stream.time_base or Fraction(1, 90000)
         origin = (container.start_time or 0) / av.time_base
-        trusted = container.format.name in INDEXED_CONTAINERS
+        trusted = container.format.name in TIMESTAMPED_CONTAINERS and not decode_pass
         table, truncated = _packet_table(container, stream) if trusted else (_Table([], [], []), False)
         if trusted and (not table.pts or any(p is None for p in table.pts) or len(set(table.pts)) != len(table.pts)):
             trusted = False

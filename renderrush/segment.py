@@ -25,7 +25,7 @@ import numpy as np
 
 from .decode import YUV, Converter, Picture, Source, plane_views, segment_frames
 from .encode import PRESETS, EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
-from .errors import RenderRushError, SegmentError
+from .errors import RenderRushError, SegmentError, TimelineError
 from .filters import FilterChain, Planes
 from .plan import Segment
 from .progress import DONE, Reporter
@@ -240,6 +240,8 @@ def render_segment(job: SegmentJob) -> SegmentResult:
             writer.abandon()
     if encoder.error:
         raise SegmentError(job.segment.index, f"encoder: {_reason(encoder.error)}")
+    if isinstance(reader.error, TimelineError):
+        raise TimelineError(job.segment.index, reader.error.reason)
     if reader.error is not None or not timestamps:
         reason = _reason(reader.error) if reader.error else "no frame of it could be decoded"
         raise SegmentError(
