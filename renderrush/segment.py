@@ -242,6 +242,11 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         raise SegmentError(job.segment.index, f"encoder: {_reason(encoder.error)}")
     if isinstance(reader.error, TimelineError):
         raise TimelineError(job.segment.index, reader.error.reason)
+    if reader.error is None and len(timestamps) != job.segment.frames and not damaged:
+        # the frames in this segment's time range are not the ones listed: the listing is wrong
+        raise TimelineError(
+            job.segment.index, f"decoded {len(timestamps)} frames where the file lists {job.segment.frames}"
+        )
     if reader.error is not None or not timestamps:
         reason = _reason(reader.error) if reader.error else "no frame of it could be decoded"
         raise SegmentError(
