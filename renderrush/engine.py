@@ -39,6 +39,7 @@ from .progress import (
 from .segment import EncodeSettings, SegmentJob, SegmentResult, even_size, render_segment
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
 from .stitch import stitch
+from .timeline import segment_timeline, timed_segment
 
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 SCHEDULER_ALIASES = {"synchronous": "sync", "single-threaded": "sync", "sequential": "sync", "multiprocessing": "processes"}
@@ -72,6 +73,8 @@ class JobResult:
     """Monitor samples (machine and job processes) taken while the job ran."""
     job_id: int | None = None
     """Id of this job in the history (None when not recorded)."""
+    segment_timeline: list[dict[str, Any]] = field(default_factory=list)
+    """When and on which worker each segment ran (`renderrush.timeline`); "timeline" in `to_dict()`."""
 
     @property
     def fps(self) -> float:
@@ -107,6 +110,7 @@ class JobResult:
             "worker_metrics": self.worker_metrics,
             "recommendation": self.recommendation,
             "job_id": self.job_id,
+            "timeline": self.segment_timeline,
         }
 
 
@@ -188,7 +192,7 @@ def _run_local(
     folder: JobFolder, output: Path, info: VideoInfo, poller: ProgressPoller,
 ) -> tuple[list[SegmentResult], float]:  # fmt: skip
     graph = dask.delayed(stitch_job, pure=False)(
-        [*reused, *segment_tasks(jobs)], folder.path, output, info, dask_key_name="stitch"
+        [*reused, *segment_tasks(jobs, timed_segment)], folder.path, output, info, dask_key_name="stitch"
     )
     pool = _job_pool(scheduler_name, workers)
     if poller.cancel is not None and poller.cancel.is_set():
@@ -322,6 +326,7 @@ def _render_job(
     except BaseException:
         folder.remove()
         raise
+    timeline = segment_timeline(results, started_at)  # before the folder (and its timing files) goes
     folder.remove()
     return JobResult(
         input=info.path,
@@ -341,4 +346,5 @@ def _render_job(
         started_at=started_at,
         worker_metrics=worker_metrics,
         recommendation=advice.to_dict() if advice else None,
+        segment_timeline=timeline,
     )
