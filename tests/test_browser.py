@@ -49,10 +49,12 @@ JOB_TIMEOUT = 120_000  # ms: one render from the Render button
 
 def test_dashboard_command_serves_the_notebook_with_voila_on_loopback() -> None:
     args = cli.build_parser().parse_args(["dashboard"])
-    assert (args.port, args.ip, args.notebook) == (8866, "127.0.0.1", None)
+    assert (args.port, args.ip, args.notebook, args.output_root) == (8866, "127.0.0.1", None, None)
     assert cli.COMMANDS["dashboard"] is cli._cmd_dashboard
     notebook = dashboard.find_notebook()
-    assert notebook == (NOTEBOOKS / NOTEBOOK).resolve()
+    assert notebook == dashboard.PAGE and notebook.is_file(), "the page is installed with the package"
+    page = json.loads(notebook.read_text())
+    assert "".join(page["cells"][-1]["source"]).endswith("app()")
     command = dashboard.voila_command(notebook, port=9123)
     assert command[:4] == [sys.executable, "-m", "voila", str(notebook)]
     assert "--no-browser" in command and "--Voila.ip=127.0.0.1" in command
@@ -87,6 +89,11 @@ def test_dashboard_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
             dashboard.check_port_free("127.0.0.1", port)
         assert cli.main(["dashboard", "--port", str(port)]) == 1
     assert "renderrush: error: cannot listen on 127.0.0.1" in capsys.readouterr().err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SettingsError, match="cannot create the output root .*--output-root"):
+        dashboard.prepare_output_root(blocker / "root")
+    assert dashboard.prepare_output_root(tmp_path / "new" / "root") == tmp_path / "new" / "root"
 
 
 def test_readme_shows_the_dashboard_and_its_binder_url() -> None:
