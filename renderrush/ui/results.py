@@ -189,6 +189,7 @@ class ResultsView(Component):
             return
         self.before.value = frame_preview(self.input_path, self.frame_at.value)
         self.after.value = frame_preview(self.output_path, self.frame_at.value) if self.output_path else b""
+        self.after.layout.display = None if self.output_path else "none"  # no broken-image icon without an output
 
     def _show_video(self) -> None:
         path = self.output_path

@@ -53,7 +53,8 @@ class SegmentTimeline(Component):
             layout=go.Layout(height=230, width=width, margin={"l": 110, "r": 10, "t": 35, "b": 40}, barmode="overlay",
                              title={"text": "Segment timeline"}, xaxis={"title": {"text": "seconds since the job started"},
                              "rangemode": "tozero"}, yaxis={"autorange": "reversed", "type": "category"},
-                             legend={"orientation": "h", "y": -0.3}, showlegend=False),
+                             legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+                             showlegend=False),
         )  # fmt: skip
         self.summary = w.HTML(message_html("No segments yet: render or compare a video."))
         self.widget = w.VBox([self.figure, self.summary])
