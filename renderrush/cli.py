@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard = commands.add_parser("dashboard", help="serve the live dashboard as a web app (Voila) on this machine")
     dashboard.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
     dashboard.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    dashboard.add_argument("--notebook", default=None, help="notebook to serve (default notebooks/03_live_dashboard.ipynb)")
+    dashboard.add_argument("--notebook", default=None, help="notebook to serve (default: the dashboard page installed with renderrush)")
+    dashboard.add_argument("--output-root", default=None, metavar="DIR",
+                           help="each visit writes under its own folder in DIR (default $RENDERRUSH_DASHBOARD_ROOT, "
+                                "else renderrush-dashboard in the temporary folder)")  # fmt: skip
     return parser
 
 
@@ -240,7 +243,7 @@ def _cmd_advise(args: argparse.Namespace) -> None:
 def _cmd_dashboard(args: argparse.Namespace) -> None:
     from .dashboard import serve  # Voila is an optional dependency
 
-    serve(args.notebook, port=args.port, ip=args.ip)
+    serve(args.notebook, port=args.port, ip=args.ip, output_root=args.output_root)
 
 
 COMMANDS = {

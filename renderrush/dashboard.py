@@ -1,5 +1,9 @@
-"""`renderrush dashboard`: the live-dashboard notebook (`notebooks/03_live_dashboard.ipynb`)
-served as a standalone web app with Voilà: code cells hidden, widgets live.
+"""`renderrush dashboard`: the live dashboard served as a standalone web app with Voilà: code
+cells hidden, widgets live. The page is `renderrush/webapp/dashboard.ipynb`, installed with the
+package (it only calls `renderrush.ui.webapp.app()`), so the command works after
+`pip install renderrush[dashboard]` from any folder. Each visit writes under a folder of its own
+below the output root (`--output-root`, `$RENDERRUSH_DASHBOARD_ROOT`, else the system's temporary
+folder), never into a checkout.
 
 The command line is built here as an argument list (never a shell string) and run by
 replacing the current process with Voilà, so Ctrl-C and SIGTERM reach Voilà directly and it
@@ -19,30 +23,22 @@ from pathlib import Path
 
 from .errors import SettingsError
 
-NOTEBOOK_NAME = "03_live_dashboard.ipynb"
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8866
 CONFIG_DIR = Path(__file__).resolve().parent / "webapp"
-"""Holds `voila.json` (the WebSocket message limit for uploads)."""
+"""Holds `voila.json` (the WebSocket message limit for uploads) and the page, `dashboard.ipynb`."""
+PAGE = CONFIG_DIR / "dashboard.ipynb"
 
 
 def find_notebook(notebook: str | os.PathLike | None = None) -> Path:
-    """The notebook to serve: `notebook` if given, else `notebooks/03_live_dashboard.ipynb`
-    of the checkout RenderRush is installed from (editable install), else of the current folder."""
-    if notebook is not None:
-        candidates = [Path(notebook)]
-    else:
-        candidates = [
-            Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME,
-            Path.cwd() / "notebooks" / NOTEBOOK_NAME,
-            Path.cwd() / NOTEBOOK_NAME,
-        ]
+    """The notebook to serve: `notebook` if given, else the page installed with the package."""
+    candidates = [Path(notebook)] if notebook is not None else [PAGE]
     for path in candidates:
         if path.is_file() and path.suffix == ".ipynb":
             return path.resolve()
     shown = ", ".join(str(p) for p in candidates)
     raise SettingsError(
-        f"no dashboard notebook at {shown}: run from a RenderRush checkout, or give --notebook PATH.ipynb"
+        f"no dashboard notebook at {shown}: give --notebook PATH.ipynb, or reinstall renderrush"
     )
 
 
@@ -90,15 +86,34 @@ def check_port_free(ip: str, port: int) -> None:
             raise SettingsError(f"cannot listen on {ip}:{port} ({exc.strerror}): choose another port with --port") from None
 
 
-def serve(notebook: str | os.PathLike | None = None, port: int = DEFAULT_PORT, ip: str = DEFAULT_IP) -> None:
-    """Serve the dashboard notebook with Voilà until interrupted (replaces this process)."""
+def prepare_output_root(output_root: str | os.PathLike) -> Path:
+    """Create the folder the visits write under; a `SettingsError` says why it cannot be used."""
+    root = Path(output_root).expanduser().absolute()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"cannot create the output root '{root}' ({exc.strerror}): choose another --output-root") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise SettingsError(f"cannot write to the output root '{root}': choose another --output-root")
+    return root
+
+
+def serve(notebook: str | os.PathLike | None = None, port: int = DEFAULT_PORT, ip: str = DEFAULT_IP,
+          output_root: str | os.PathLike | None = None) -> None:  # fmt: skip
+    """Serve the dashboard with Voilà until interrupted (replaces this process). Each visit
+    writes under its own folder below `output_root` (default: `default_output_root()`)."""
     if importlib.util.find_spec("voila") is None:
         raise SettingsError("Voilà is not installed: pip install 'renderrush[dashboard]'")
+    from .ui.session import OUTPUT_ROOT_ENV, default_output_root
+
+    root = prepare_output_root(output_root if output_root is not None else default_output_root())
+    os.environ[OUTPUT_ROOT_ENV] = str(root)  # the kernels Voilà starts inherit it
     path = find_notebook(notebook)
     command = voila_command(path, port, ip)
     check_port_free(ip, port)
     host = f"[{ip}]" if ":" in ip else ip
-    print(f"RenderRush dashboard: http://{host}:{port}/  (serving {path.name} with Voilà; Ctrl-C stops it)", flush=True)
+    print(f"RenderRush dashboard: http://{host}:{port}/  (serving {path.name} with Voilà; each visit writes under "
+          f"{root}; Ctrl-C stops it)", flush=True)  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(command[0], command)

@@ -41,6 +41,7 @@ from .encode import VideoTags
 from .segment import EncodeSettings, SegmentJob, SegmentResult, read_timestamps, render_segment
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
 from .stitch import Part, stitch
+from .timeline import segment_timeline, timed_segment
 
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
 SCHEDULER_ALIASES = {"synchronous": "sync", "single-threaded": "sync", "sequential": "sync", "multiprocessing": "processes"}
@@ -76,6 +77,8 @@ class JobResult:
     """Id of this job in the history (None when not recorded)."""
     warnings: list[str] = field(default_factory=list)
     """What of the source the output could not keep (streams, transparency, damaged frames)."""
+    segment_timeline: list[dict[str, Any]] = field(default_factory=list)
+    """When and on which worker each segment ran (`renderrush.timeline`); "timeline" in `to_dict()`."""
 
     @property
     def fps(self) -> float:
@@ -112,6 +115,7 @@ class JobResult:
             "recommendation": self.recommendation,
             "job_id": self.job_id,
             "warnings": self.warnings,
+            "timeline": self.segment_timeline,
         }
 
 
@@ -228,7 +232,7 @@ def _run_local(
     folder: JobFolder, output: Path, info: VideoInfo, poller: ProgressPoller,
 ) -> tuple[list[SegmentResult], float, list[str]]:  # fmt: skip
     graph = dask.delayed(stitch_job, pure=False)(
-        [*reused, *segment_tasks(jobs)], folder.path, output, info, dask_key_name="stitch"
+        [*reused, *segment_tasks(jobs, timed_segment)], folder.path, output, info, dask_key_name="stitch"
     )
     pool = _job_pool(scheduler_name, workers)
     if poller.cancel is not None and poller.cancel.is_set():
@@ -360,6 +364,7 @@ def _render_job(
     except BaseException:
         folder.remove()
         raise
+    timeline = segment_timeline(results, started_at)  # before the folder (and its timing files) goes
     folder.remove()
     return JobResult(
         input=info.path,
@@ -380,4 +385,5 @@ def _render_job(
         worker_metrics=worker_metrics,
         recommendation=advice.to_dict() if advice else None,
         warnings=source_warnings(info, results, dropped),
+        segment_timeline=timeline,
     )

@@ -143,6 +143,47 @@ def test_generate_sample(tmp_path: Path) -> None:
     stamp = source.path.stat().st_mtime_ns
     source.generate_button.click()  # reused, not regenerated
     assert source.path.stat().st_mtime_ns == stamp
+    assert source.busy.value == 1.0 and source.busy.bar_style == "success"  # the progress bar ended full
+
+
+def test_generate_sample_failure_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(path: Path, **options: object) -> Path:
+        time.sleep(0.6)  # long enough for the progress bar to move
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("renderrush.ui.source.make_sample_video", full_disk)
+    source = VideoSource(tmp_path, seconds=2)
+    progress = []
+    source.busy.observe(lambda change: progress.append(change["new"]), names="value")
+    source.generate_button.click()
+    assert source.path is None and not source.generate_button.disabled
+    text = source.message.value
+    assert "could not make the sample: no space left on device: " in text and "sample-2s-640x360.mp4" in text
+    assert "OSError" not in text and "Errno" not in text and "Traceback" not in text
+    assert any(0 < value < 1 for value in progress), progress  # it showed progress while it ran
+    assert source.busy.bar_style == "danger"
+
+
+def test_error_sentence() -> None:
+    from renderrush.errors import OutputError
+    from renderrush.ui._common import error_sentence
+
+    assert error_sentence(OutputError("output 'x' must end in .mp4")) == "output 'x' must end in .mp4"
+    missing = FileNotFoundError(2, "No such file or directory", "/out/.job/cancel.requested")
+    assert error_sentence(missing) == "no such file or directory: /out/.job/cancel.requested"
+    assert error_sentence(ValueError("first line\n  second")) == "first line"
+    assert error_sentence(KeyError()) == "an unexpected KeyError happened"
+
+
+def test_session_folders_are_separate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from renderrush.ui import default_output_root, session_folder
+
+    monkeypatch.setenv("RENDERRUSH_DASHBOARD_ROOT", str(tmp_path / "root"))
+    assert default_output_root() == tmp_path / "root"
+    first, second = session_folder(), session_folder()
+    assert first != second and first.parent == second.parent == tmp_path / "root"
+    assert first.is_dir() and not any(first.iterdir())
+    assert session_folder(tmp_path / "other").parent == tmp_path / "other"
 
 
 # ---- filter editor --------------------------------------------------------------------
@@ -421,6 +462,8 @@ def test_health_view(tmp_path: Path) -> None:
     view = HealthView(tmp_path / "not-created-yet")
     first = view.report
     assert 0 <= first.score <= 100 and view.figure.data[0].value == first.score
+    # the state a page loading later draws holds the same number as the text
+    assert view.figure._widget_data[0]["value"] == first.score and view.figure._widget_data[0]["mode"] == "gauge+number"
     assert len(view.figure.data[1].x) == 5 and f"<b>{first.score}</b>" in view.verdict.value
     view.refresh_button.click()
     assert view.report is not first
@@ -437,6 +480,66 @@ def test_dashboard_composes_everything(tmp_path: Path, clip: Path, history: Hist
     assert job.status == "finished"
     assert dash.history.records[0].id == job.record.id and dash.health.report is not None
     assert dash.progress.state == "finished" and dash.results.result is job.result
+
+
+def test_gauges_show_only_measured_values() -> None:
+    gauges = LiveGauges()
+    cpu, memory, fps, speedup = gauges.gauges_figure._widget_data
+    for measured in (cpu, memory):  # read when the gauges were made
+        assert measured["mode"] == "gauge+number" and 0 <= measured["value"] <= 100
+    for unmeasured in (fps, speedup):
+        assert unmeasured["mode"] == "gauge" and unmeasured.get("value") is None and "—" in unmeasured["title"]["text"]
+    event = ProgressEvent("frames", 30, 90, 0, 3, 1.0, job="")
+    gauges.update_progress(event)  # a plain render: frames/s measured, speedup still not
+    fps, speedup = gauges.gauges_figure._widget_data[2:]
+    assert fps["value"] == 30.0 and fps["mode"] == "gauge+number"
+    assert speedup["mode"] == "gauge" and speedup.get("value") is None
+    gauges.set_speedup(1.5, 2)
+    assert gauges.gauges_figure._widget_data[3]["value"] == 1.5
+    gauges.reset(2)  # a new job: its frames/s and speedup are not measured yet
+    assert [g["mode"] for g in gauges.gauges_figure._widget_data[2:]] == ["gauge", "gauge"]
+
+
+def test_segment_timeline_live_then_recorded(tmp_path: Path, clip: Path) -> None:
+    from renderrush.ui import SegmentTimeline
+
+    view = SegmentTimeline()
+    view.reset()
+    events = [("segment_started", 0, 0.1), ("segment_started", 1, 0.2), ("frames", None, 0.5),
+              ("segment_finished", 0, 0.6), ("segment_started", 2, 0.7), ("frames", None, 0.9)]  # fmt: skip
+    for kind, segment, elapsed in events:
+        view.update_progress(ProgressEvent(kind, 0, 90, 0, 3, elapsed, segment=segment))
+    (trace,) = view.figure.data
+    assert list(trace.text) == ["#0", "#1", "#2"]
+    assert list(trace.y) == ["worker 1", "worker 2", "worker 1"]  # #2 took the lane #0 freed
+    assert list(trace.base) == [0.1, 0.2, 0.7] and list(trace.x) == pytest.approx([0.5, 0.7, 0.2])  # running: to now
+    result = rr.render(clip, tmp_path / "out.mp4", "grayscale", workers=2, segment_seconds=1.0, scheduler="threads",
+                       history=False)  # fmt: skip
+    view.show_result(result)
+    (trace,) = view.figure._widget_data
+    assert len(trace["x"]) == len(result.segments) == 3 == view.bars
+    assert set(trace["y"]) == {"worker 1", "worker 2"}
+    for entry, base, width in zip(result.segment_timeline, trace["base"], trace["x"]):
+        assert base == pytest.approx(entry["start"], abs=1e-3) and width == pytest.approx(entry["end"] - entry["start"], abs=2e-3)
+    assert "3 segments on 2 workers" in view.summary.value
+
+
+def test_dashboard_first_load_shows_the_history(tmp_path: Path, clip: Path, history: History) -> None:
+    comparison = rr.compare(clip, "grayscale", workers=2, segment_seconds=1.0, scheduler="threads", history=history)
+    dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads")
+    # what a page that loads now draws: the figures' stored state
+    trend = dash.history.trend._widget_data
+    assert [t["x"] for t in trend] == [[comparison.job_id], [comparison.job_id]]
+    assert trend[1]["y"] == [pytest.approx(comparison.speedup)]
+    assert f"job {comparison.job_id}, compare" in dash.results.summary.value
+    bars = dash.results.chart._widget_data[0]
+    assert bars["y"] == [round(comparison.sequential.wall_seconds, 3), round(comparison.parallel.wall_seconds, 3)]
+    timeline = dash.timeline.figure._widget_data
+    assert [t["name"] for t in timeline] == ["sequential", "parallel"] and [len(t["x"]) for t in timeline] == [3, 3]
+    assert min(timeline[1]["base"]) >= max(b + x for b, x in zip(timeline[0]["base"], timeline[0]["x"])) - 0.01, \
+        "one time axis: the parallel run starts after the sequential one"
+    assert dash.health.figure._widget_data[0]["value"] == dash.health.report.score
+    assert dash.gauges.gauges_figure._widget_data[3]["mode"] == "gauge", "no speedup measured in this session"
 
 
 def test_components_display_as_stable_text(tmp_path: Path) -> None:

@@ -9,9 +9,11 @@ ipywidget; display the component itself or compose `component.widget` in any lay
 - `LiveGauges`: CPU, memory, frames/s and speedup gauges plus a CPU/memory timeline.
 - `ResultsView`: sequential-vs-parallel chart, before/after frames, the video, a JSON report.
 - `ScalingChart`: wall time and speedup against the number of workers.
+- `SegmentTimeline`: one bar per segment on a lane per worker, live and from the history.
 - `HistoryView`, `HealthView`: past jobs with trends and export; the machine's health score.
 - `Dashboard`: all of the above on one screen.
 - `JobRunner`: runs render/compare in a background thread and feeds the components.
+- `session_folder()`: a folder of its own for each notebook kernel or web-app visit.
 
 Needs the `ui` extra: `pip install renderrush[ui]` (ipywidgets, plotly, anywidget).
 """
@@ -24,7 +26,9 @@ from .panel import ControlPanel, Dashboard
 from .progress import ProgressView
 from .results import ResultsView, ScalingChart
 from .runner import Job, JobRunner
+from .session import default_output_root, session_folder
 from .source import MAX_UPLOAD_BYTES, UploadError, VideoSource, sanitize_filename
+from .timeline import SegmentTimeline
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -40,8 +44,11 @@ __all__ = [
     "ProgressView",
     "ResultsView",
     "ScalingChart",
+    "SegmentTimeline",
     "UploadError",
     "VideoSource",
+    "default_output_root",
     "frame_preview",
     "sanitize_filename",
+    "session_folder",
 ]  # fmt: skip

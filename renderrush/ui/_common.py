@@ -6,11 +6,14 @@ from __future__ import annotations
 import html
 import math
 import threading
+from copy import deepcopy
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
+
+from ..errors import RenderRushError
 
 PREVIEW_WIDTH = 480
 
@@ -55,6 +58,20 @@ class Component:
             callback(*args)
         except Exception as exc:  # noqa: BLE001 — a broken callback must not break the component
             self.callback_errors.append(exc)
+
+
+def error_sentence(error: BaseException) -> str:
+    """An error as one sentence for the page: RenderRush's own messages as they are; others
+    without their type or traceback (a file error says what and where), first line only."""
+    if isinstance(error, RenderRushError):
+        text = str(error)
+    elif isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        text = f"{error.strerror.lower()}{where}"
+    else:
+        text = str(error) or f"an unexpected {type(error).__name__} happened"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "an unexpected error happened"
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -133,3 +150,16 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
 def section(title: str, *children: w.Widget) -> w.VBox:
     """A titled vertical box."""
     return w.VBox([w.HTML(f"<b>{html.escape(title)}</b>"), *children], layout=w.Layout(margin="4px 0"))
+
+
+def sync_figure(figure: Any) -> None:
+    """Store a `FigureWidget`'s current data and layout as its widget state.
+
+    Plotly sends later changes to the views that exist as messages and keeps the state it
+    synchronises (`_widget_data`, `_widget_layout`) as it was when the figure was created or
+    displayed on its own. A view created afterwards (a Voila page loading after the notebook
+    ran, a figure inside an ipywidgets box, a second browser tab) draws that old state: empty
+    charts, gauges at 0. Storing the current state after each change makes every new view
+    draw what the figure holds now; views that exist already are not redrawn by it."""
+    figure._widget_layout = deepcopy(figure._layout_obj._props)
+    figure._widget_data = deepcopy(figure._data)

@@ -7,21 +7,23 @@ from collections import deque
 
 import ipywidgets as w
 import plotly.graph_objects as go
+import psutil
 
 from ..monitor import Sample
 from ..progress import ProgressEvent
-from ..resources import available_cores
-from ._common import Component
+from ..resources import available_cores, available_memory, total_memory
+from ._common import Component, sync_figure
 
 GAUGES = ("cpu", "memory", "fps", "speedup")
 TITLES = {"cpu": "CPU %", "memory": "Memory %", "fps": "Frames/s", "speedup": "Speedup ×"}
+UNMEASURED = "—"
+"""What a gauge shows instead of a number until its value was measured (never a made-up 0)."""
 
 
 def _gauge(title: str, maximum: float, index: int, columns: int, suffix: str = "") -> go.Indicator:
     return go.Indicator(
-        mode="gauge+number",
-        value=0,
-        title={"text": title, "font": {"size": 14}},
+        mode="gauge",
+        title={"text": f"{title}<br>{UNMEASURED}", "font": {"size": 14}},
         number={"suffix": suffix, "valueformat": ".0f" if suffix != "×" else ".2f", "font": {"size": 22}},
         gauge={"axis": {"range": [0, maximum]}, "bar": {"color": "#1f77b4"}},
         domain={"row": index // columns, "column": index % columns},
@@ -88,6 +90,30 @@ class LiveGauges(Component):
         )  # fmt: skip
         self.widget = w.VBox([self.gauges_figure, self.timeline_figure])
         self.widget.add_class("rr-gauges")
+        self._measure_now()
+
+    def _measure_now(self) -> None:
+        """First readings of CPU and memory, so the page opens with measured values (the CPU
+        over a tenth of a second, memory within the job's limit, as the monitor reads them)."""
+        cpu = psutil.cpu_percent(interval=0.1)
+        total = total_memory()
+        memory = 100.0 * max(0, total - available_memory()) / total if total else None
+        with self._lock:
+            self.values.update(cpu=cpu, memory=memory)
+            with self.gauges_figure.batch_update():
+                self._show(0, cpu)
+                self._show(1, memory)
+            sync_figure(self.gauges_figure)
+
+    def _show(self, index: int, value: float | None) -> None:
+        """Gauge `index` shows `value`, or a dash and an empty gauge when it is None (not measured)."""
+        gauge = self.gauges_figure.data[index]
+        title = TITLES[GAUGES[index]]
+        if value is None:
+            gauge.mode, gauge.value, gauge.title.text = "gauge", None, f"{title}<br>{UNMEASURED}"
+        else:
+            digits = 2 if GAUGES[index] == "speedup" else 1
+            gauge.mode, gauge.value, gauge.title.text = "gauge+number", round(value, digits), title
 
     def __repr__(self) -> str:
         return "<LiveGauges>"
@@ -103,9 +129,10 @@ class LiveGauges(Component):
             self.samples = 0
             self.values.update(fps=None, speedup=None)
             with self.gauges_figure.batch_update():
-                self.gauges_figure.data[2].value = 0
-                self.gauges_figure.data[3].value = 0
+                self._show(2, None)
+                self._show(3, None)
                 self.gauges_figure.data[3].gauge.axis.range = [0, max(1, self.workers)]
+            sync_figure(self.gauges_figure)
 
     def update_sample(self, sample: Sample) -> None:
         """Show one monitor sample: CPU and memory gauges, and a timeline point."""
@@ -121,11 +148,13 @@ class LiveGauges(Component):
                 self._points.popleft()
             xs = [p[0] for p in self._points]
             with self.gauges_figure.batch_update():
-                self.gauges_figure.data[0].value = round(sample.cpu_percent, 1)
-                self.gauges_figure.data[1].value = round(memory, 1)
+                self._show(0, sample.cpu_percent)
+                self._show(1, memory)
             with self.timeline_figure.batch_update():
                 for index, trace in enumerate(self.timeline_figure.data, start=1):
                     trace.x, trace.y = xs, [_rounded(p[index]) for p in self._points]
+            sync_figure(self.gauges_figure)
+            sync_figure(self.timeline_figure)
 
     def update_progress(self, event: ProgressEvent) -> None:
         """Show the job's frames/s; during a comparison's parallel run, the live speedup."""
@@ -140,9 +169,10 @@ class LiveGauges(Component):
                 if fps > self._fps_max:
                     self._fps_max = fps * 1.5
                     self.gauges_figure.data[2].gauge.axis.range = [0, self._fps_max]
-                self.gauges_figure.data[2].value = round(fps, 1)
+                self._show(2, fps)
                 if speedup is not None:
-                    self.gauges_figure.data[3].value = round(speedup, 2)
+                    self._show(3, speedup)
+            sync_figure(self.gauges_figure)
 
     def set_baseline(self, fps: float | None) -> None:
         """Sequential frames/s that later parallel runs are compared with."""
@@ -157,4 +187,5 @@ class LiveGauges(Component):
             self.values["speedup"] = value
             with self.gauges_figure.batch_update():
                 self.gauges_figure.data[3].gauge.axis.range = [0, max(1.0, self.workers, value)]
-                self.gauges_figure.data[3].value = round(value, 2)
+                self._show(3, value)
+            sync_figure(self.gauges_figure)

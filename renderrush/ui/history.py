@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from ..health import HealthReport, system_health
 from ..history import History, JobRecord
-from ._common import Component, fmt_seconds, html_table, message_html
+from ._common import Component, fmt_seconds, html_table, message_html, sync_figure
 from .results import download_link
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -134,6 +134,7 @@ class HistoryView(Component):
                 pairs = [(i, v) for i, v in zip(s["id"], s["speedup"]) if v is not None]
                 self.trend.add_trace(go.Scatter(x=[i for i, _ in pairs], y=[v for _, v in pairs], mode="markers",
                                                 name=f"{workers}", showlegend=False, **common), row=2, col=1)  # fmt: skip
+        sync_figure(self.trend)
 
     def export_report(self, path: str | os.PathLike | None = None) -> Path:
         """Write the shown jobs as one JSON report (default `work_dir/reports/history.json`)."""
@@ -176,7 +177,7 @@ class HealthView(Component):
         self.verdict = w.HTML()
         self.figure = go.FigureWidget(
             data=[
-                go.Indicator(mode="gauge+number", value=0, title={"text": "Health score"},
+                go.Indicator(mode="gauge", title={"text": "Health score"}, number={"valueformat": "d"},
                              gauge={"axis": {"range": [0, 100]},
                                     "steps": [{"range": [0, 50], "color": "#f4cccc"},
                                               {"range": [50, 80], "color": "#fff2cc"},
@@ -209,10 +210,12 @@ class HealthView(Component):
             names = [f"{c.name} (×{c.weight:.2f})" for c in report.components]
             with self.figure.batch_update():
                 self.figure.data[0].value = report.score
+                self.figure.data[0].mode = "gauge+number"
                 self.figure.data[1].x = [round(c.score, 1) for c in report.components]
                 self.figure.data[1].y = names
                 self.figure.data[1].text = [c.detail for c in report.components]
                 self.figure.data[1].marker.color = [
                     "#6aa84f" if c.score >= 80 else "#f1c232" if c.score >= 50 else "#cc4125" for c in report.components
                 ]
+            sync_figure(self.figure)
         return report

@@ -16,7 +16,7 @@ from ..history import History
 from ..monitor import Sample
 from ..progress import STITCHED, ProgressEvent
 from ..resources import available_cores
-from ._common import Component, message_html, section
+from ._common import Component, error_sentence, message_html, section
 from .filters import FilterEditor
 from .gauges import LiveGauges
 from .history import HealthView, HistoryView, open_history
@@ -24,6 +24,7 @@ from .progress import ProgressView
 from .results import ResultsView
 from .runner import Job, JobRunner
 from .source import VideoSource
+from .timeline import SegmentTimeline
 
 SCHEDULERS = ("processes", "threads", "sync")
 SCHEDULER_HELP = {
@@ -60,8 +61,8 @@ class ControlPanel(Component):
         Folder for samples, uploads, renders, comparison outputs and reports.
     history:
         A `History`, a database path, None for the default history, or False to record nothing.
-    progress, gauges, results, history_view:
-        Optional `ProgressView`, `LiveGauges`, `ResultsView` and `HistoryView` to feed.
+    progress, gauges, results, history_view, timeline:
+        Optional `ProgressView`, `LiveGauges`, `ResultsView`, `HistoryView` and `SegmentTimeline` to feed.
     filters:
         Initial filter chain.
     scheduler:
@@ -84,6 +85,7 @@ class ControlPanel(Component):
         gauges: LiveGauges | None = None,
         results: ResultsView | None = None,
         history_view: HistoryView | None = None,
+        timeline: SegmentTimeline | None = None,
         filters: str | None = "grayscale",
         scheduler: str = "processes",
         sample_seconds: int = 6,
@@ -100,6 +102,7 @@ class ControlPanel(Component):
         else:
             self.history = open_history(history)  # type: ignore[arg-type]
         self.progress, self.gauges, self.results, self.history_view = progress, gauges, results, history_view
+        self.timeline = timeline
         self.on_finished = on_finished
         self.recommendation: Recommendation | None = None
         self._baselines: dict[tuple[str, str], float] = {}
@@ -204,7 +207,7 @@ class ControlPanel(Component):
         try:
             action()
         except Exception as exc:  # noqa: BLE001 — shown, not raised: this runs from a button
-            self._set_status(str(exc), "error")
+            self._set_status(error_sentence(exc), "error")
 
     def _require_video(self) -> Path:
         if self.source.path is None:
@@ -245,6 +248,8 @@ class ControlPanel(Component):
         self._set_status(f"{what}… {job.request.get('workers')} workers, {job.request.get('scheduler')} scheduler")
         if self.progress is not None:
             self.progress.reset()
+        if self.timeline is not None:
+            self.timeline.reset()
         if self.gauges is not None:
             self.gauges.reset(job.request.get("workers"))
             key = (job.request["input"], job.request.get("filters", ""))
@@ -253,6 +258,8 @@ class ControlPanel(Component):
     def on_progress(self, event: ProgressEvent) -> None:
         if self.progress is not None:
             self.progress.update(event)
+        if self.timeline is not None:
+            self.timeline.update_progress(event)
         if self.gauges is not None:
             if event.kind == STITCHED and event.job == "sequential":
                 self.gauges.set_baseline(event.fps)
@@ -279,11 +286,15 @@ class ControlPanel(Component):
                     self.gauges.set_speedup(job.comparison.speedup, job.comparison.workers)
                 if self.results is not None:
                     self.results.show_comparison(job.comparison, job.record)
+                if self.timeline is not None:
+                    self.timeline.show_comparison(job.comparison)
             elif job.result is not None:
                 if self.gauges is not None and key in self._baselines:
                     self.gauges.set_speedup(job.result.fps / self._baselines[key], job.result.workers)
                 if self.results is not None:
                     self.results.show_render(job.result, job.record)
+                if self.timeline is not None:
+                    self.timeline.show_result(job.result)
         if self.history_view is not None:
             self.history_view.refresh()
         self._call(self.on_finished, job)
@@ -292,20 +303,23 @@ class ControlPanel(Component):
 
 
 class Dashboard(Component):
-    """Everything on one screen: the control panel beside live progress and gauges,
-    then results, history and machine health.
+    """Everything on one screen: the control panel beside live progress, gauges and the
+    segment timeline, then results, history and machine health.
 
     Parameters
     ----------
     work_dir:
-        Folder for samples, uploads, outputs and reports.
+        Folder for samples, uploads, outputs and reports (give each session its own:
+        `renderrush.ui.session_folder()`).
     history:
         A `History`, a database path, or None for the default history.
     **panel_options:
         Passed on to `ControlPanel` (filters, scheduler, sample_seconds, sample_size, on_finished).
 
-    The parts are attributes: `panel`, `progress`, `gauges`, `results`, `history`
-    (a `HistoryView`) and `health` (a `HealthView`).
+    It opens with what is known: the history's table and trends, the health score, and the
+    results and segment timeline of the last finished job in the history. The parts are
+    attributes: `panel`, `progress`, `gauges`, `timeline`, `results`, `history` (a
+    `HistoryView`) and `health` (a `HealthView`).
     """
 
     def __init__(self, work_dir: str | os.PathLike = "renderrush-output",
@@ -314,17 +328,19 @@ class Dashboard(Component):
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         self.progress = ProgressView()
         self.gauges = LiveGauges(columns=2, width=490)
+        self.timeline = SegmentTimeline(width=490)
         self.results = ResultsView(work_dir, width=640)
         self.history = HistoryView(history, work_dir=work_dir, width=550)
         self.health = HealthView(work_dir, width=370)
         self.panel = ControlPanel(
             work_dir, history=self.history.history, progress=self.progress, gauges=self.gauges,
-            results=self.results, history_view=self.history, **panel_options,
+            results=self.results, history_view=self.history, timeline=self.timeline, **panel_options,
         )  # fmt: skip
+        self.show_last_job()
         # Fixed-width columns that wrap under each other when the notebook is narrow.
         wrap = w.Layout(flex_flow="row wrap", align_items="flex-start")
         controls = w.VBox([self.panel.widget], layout=w.Layout(width="440px", margin="0 10px 0 0"))
-        live = w.VBox([self.progress.widget, self.gauges.widget], layout=w.Layout(width="500px"))
+        live = w.VBox([self.progress.widget, self.gauges.widget, self.timeline.widget], layout=w.Layout(width="500px"))
         history = w.VBox([self.history.widget], layout=w.Layout(width="560px", margin="0 10px 0 0"))
         health = w.VBox([self.health.widget], layout=w.Layout(width="380px"))
         self.widget = w.VBox([
@@ -337,3 +353,17 @@ class Dashboard(Component):
 
     def __repr__(self) -> str:
         return "<Dashboard>"
+
+    def show_last_job(self) -> Any:
+        """Show the newest finished job of the history in the results and the timeline
+        (returns its record, or None when the history has none)."""
+        for record in self.history.records:
+            if record.status != "finished":
+                continue
+            try:
+                self.results.show_record(record)
+            except (ValueError, KeyError, TypeError, OSError):
+                continue  # a record without figures (imported from elsewhere): try an older one
+            self.timeline.show_record(record)
+            return record
+        return None

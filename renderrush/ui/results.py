@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from ..compare import Comparison
 from ..engine import JobResult
-from ._common import Component, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html
+from ._common import Component, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html, sync_figure
 
 MAX_INLINE_VIDEO_BYTES = 50 * 1000 * 1000
 
@@ -107,6 +107,7 @@ class ResultsView(Component):
                 bar.text = [f"{result.wall_seconds:.2f} s · {result.fps:.0f} fps"]
                 bar.marker.color = ["#1f77b4"]
                 self.chart.layout.title.text = "Wall time"
+            sync_figure(self.chart)
             self._show_media(result.input, result.output, result.info.duration)
 
     def show_comparison(self, comparison: Comparison, record: Any = None) -> None:
@@ -125,7 +126,49 @@ class ResultsView(Component):
                     f"Speedup {comparison.speedup:.2f}× · efficiency {comparison.efficiency:.0%} "
                     f"with {par.workers} workers (ideal: {par.workers}×)"
                 )
+            sync_figure(self.chart)
             self._show_media(par.input, par.output if par.output.exists() else None, par.info.duration)
+
+    def show_record(self, record: Any) -> None:
+        """Show a finished job of the history (the page's first load shows the last one): its
+        figures from the record, and its frames and video while the files are still there."""
+        details = record.details or {}
+        runs = [details.get("sequential", {}), details.get("parallel", {})] if record.kind == "compare" else [details]
+        if record.status != "finished" or not all(run.get("wall_seconds") for run in runs):
+            raise ValueError(f"job {record.id} did not finish, so it has no results to show")
+        with self._lock:
+            self.result, self.comparison, self.record = None, None, record
+            when = record.created_at[:19].replace("T", " ")
+            labels = ["sequential (1 at a time)", f"parallel ({record.workers} workers)"] if len(runs) == 2 else [
+                f"{record.scheduler} ({record.workers} workers)"]  # fmt: skip
+            figures = f"speedup {record.speedup:.2f}×, efficiency {record.efficiency:.0%}" if record.kind == "compare" else (
+                f"{record.frames} frames in {fmt_seconds(record.wall_seconds)} ({record.fps_rendered:.0f} frames/s)")  # fmt: skip
+            self.summary.value = (
+                f"Last job in the history (job {record.id}, {record.kind}, {html.escape(when)} UTC): "
+                f"<b>{html.escape(record.input or '?')}</b>, {figures}, {record.workers} worker(s), "
+                f"filters <code>{html.escape(record.filters or 'none')}</code>."
+            )
+            with self.chart.batch_update():
+                bar = self.chart.data[0]
+                bar.x = labels
+                bar.y = [round(run["wall_seconds"], 3) for run in runs]
+                bar.text = [f"{run['wall_seconds']:.2f} s · {run.get('fps', 0):.0f} fps" for run in runs]
+                bar.marker.color = ["#7f7f7f", "#1f77b4"] if len(runs) == 2 else ["#1f77b4"]
+                self.chart.layout.title.text = (
+                    f"Speedup {record.speedup:.2f}× · efficiency {record.efficiency:.0%} with {record.workers} workers"
+                    if record.kind == "compare" else "Wall time"
+                )  # fmt: skip
+            sync_figure(self.chart)
+            last = runs[-1]
+            source, output = Path(str(last.get("input", ""))), Path(str(last.get("output", "")))
+            if last.get("input") and source.is_file():
+                self._show_media(source, output if last.get("output") and output.is_file() else None,
+                                 float(record.duration or 1.0))  # fmt: skip
+            else:
+                self.input_path = self.output_path = None
+                self.video_box.children = [w.HTML(message_html(
+                    "The input of this job is no longer on disk, so there are no frames or video to show.", "info"))]  # fmt: skip
+                self.export_button.disabled = False
 
     def _show_media(self, input_path: Path, output_path: Path | None, duration: float) -> None:
         self.input_path, self.output_path = Path(input_path), Path(output_path) if output_path else None
@@ -146,6 +189,7 @@ class ResultsView(Component):
             return
         self.before.value = frame_preview(self.input_path, self.frame_at.value)
         self.after.value = frame_preview(self.output_path, self.frame_at.value) if self.output_path else b""
+        self.after.layout.display = None if self.output_path else "none"  # no broken-image icon without an output
 
     def _show_video(self) -> None:
         path = self.output_path

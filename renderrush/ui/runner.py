@@ -17,6 +17,7 @@ from ..engine import JobResult, render
 from ..errors import JobCancelledError, RenderRushError
 from ..history import History, JobRecord
 from ..progress import ProgressEvent
+from ._common import error_sentence
 
 KINDS = ("render", "compare")
 HISTORY_STATUS = {"finished": "finished", "failed": "failed", "cancelled": "interrupted"}
@@ -59,9 +60,7 @@ class Job:
         if self.status == "cancelled":
             return f"{self.kind} cancelled after {self.elapsed:.1f} s; no output was written"
         if self.status == "failed":
-            error = self.error
-            text = str(error) if isinstance(error, RenderRushError) else f"{type(error).__name__}: {error}"
-            return f"{self.kind} failed: {text}"
+            return f"{self.kind} failed: {error_sentence(self.error)}" if self.error else f"{self.kind} failed"
         if self.comparison is not None:
             c = self.comparison
             return (f"compared in {self.elapsed:.1f} s: speedup {c.speedup:.2f}× with {c.workers} workers "

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +17,16 @@ import ipywidgets as w
 from ..errors import RenderRushError
 from ..probe import VideoInfo, probe
 from ..samples import make_sample_video
-from ._common import Component, fmt_bytes, fmt_seconds, message_html
+from ._common import Component, error_sentence, fmt_bytes, fmt_seconds, message_html
 
 MAX_UPLOAD_BYTES = 200 * 1000 * 1000
 """Largest upload accepted (200 MB)."""
 UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 RESOLUTIONS = {"640x360": (640, 360), "854x480": (854, 480), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 MAX_NAME_LENGTH = 80
+SAMPLE_FPS_ESTIMATE = 400_000_000
+"""Pixels per second a sample is written at on a small machine, to fill the progress bar
+(the bar says how long it has run; it never claims to be done before it is)."""
 
 
 class UploadError(RenderRushError):
@@ -105,12 +111,14 @@ class VideoSource(Component):
         self.upload = w.FileUpload(accept=",".join(UPLOAD_SUFFIXES), multiple=False, description="Upload video")
         self.upload.observe(self._on_upload, names="value")
         self.message = w.HTML()
+        self.busy = w.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info", layout=w.Layout(width="98%", display="none"))
+        self.busy.add_class("rr-source-busy")
         self.details = w.HTML(message_html("No video yet.", "info"))
         self._sample_box = w.VBox([self.seconds, self.resolution, self.generate_button])
         self._upload_box = w.VBox([self.upload_note, self.upload])
         self._body = w.VBox([self._sample_box])
         self.mode.observe(self._on_mode, names="value")
-        self.widget = w.VBox([self.mode, self._body, self.message, self.details])
+        self.widget = w.VBox([self.mode, self._body, self.busy, self.message, self.details])
         # Stable CSS classes (for page styling and the browser tests).
         self.widget.add_class("rr-video-source")
         self.message.add_class("rr-source-message")
@@ -124,16 +132,52 @@ class VideoSource(Component):
     def _set_message(self, text: str, kind: str = "info") -> None:
         self.message.value = message_html(text, kind) if text else ""
 
-    def generate(self) -> Path:
-        """Write a sample with the chosen length and resolution (reused if it exists)."""
+    @contextmanager
+    def _working(self, text: str, estimate: float) -> Iterator[None]:
+        """Show `text` with the seconds it has taken and a bar that fills over about
+        `estimate` seconds (stopping short of full until the work is done)."""
+        done = threading.Event()
+        started = time.monotonic()
+
+        def tick() -> None:
+            while not done.wait(0.25):
+                elapsed = time.monotonic() - started
+                self.busy.value = min(0.95, elapsed / max(estimate, 0.1))
+                self._set_message(f"{text}… {elapsed:.1f} s")
+
+        self.busy.value, self.busy.bar_style, self.busy.layout.display = 0.0, "info", None
+        self._set_message(f"{text}…")
+        ticker = threading.Thread(target=tick, name="renderrush-ui-busy", daemon=True)
+        ticker.start()
+        try:
+            yield
+            self.busy.value, self.busy.bar_style = 1.0, "success"
+        except BaseException:
+            self.busy.bar_style = "danger"
+            raise
+        finally:
+            done.set()
+            ticker.join()
+
+    def generate(self) -> Path | None:
+        """Write a sample with the chosen length and resolution (reused if it exists).
+        Returns its path, or None when it could not be made (the message says why)."""
         width, height = RESOLUTIONS[self.resolution.value]
         folder = self.work_dir / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"sample-{self.seconds.value}s-{width}x{height}.mp4"
-        if not path.exists():
-            self._set_message(f"Generating {path.name}…")
-            make_sample_video(path, seconds=self.seconds.value, size=(width, height), fps=30, audio=True)
-        self.use_file(path)
+        self.generate_button.disabled = True
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                estimate = 0.5 + self.seconds.value * 30 * width * height / SAMPLE_FPS_ESTIMATE
+                with self._working(f"Generating {path.name}", estimate):
+                    make_sample_video(path, seconds=self.seconds.value, size=(width, height), fps=30, audio=True)
+            self.use_file(path)
+        except Exception as exc:  # noqa: BLE001 — shown in the page as one sentence, not raised into a button
+            self._set_message(f"could not make the sample: {error_sentence(exc)}", "error")
+            return None
+        finally:
+            self.generate_button.disabled = False
         self._set_message(f"Sample ready: {path.name}", "ok")
         return path
 
@@ -141,7 +185,8 @@ class VideoSource(Component):
         """Use a video that is already on disk (probed first: errors say what is wrong)."""
         path = Path(path)
         try:
-            info = probe(path)
+            with self._working(f"Checking {path.name}", 0.5 + (path.stat().st_size if path.is_file() else 0) / 50e6):
+                info = probe(path)
         except RenderRushError as exc:
             self._set_message(str(exc), "error")
             raise
@@ -199,8 +244,8 @@ class VideoSource(Component):
         item = files[0]
         try:
             target = self.accept_upload(item["name"], item["content"], item.get("size"))
-        except RenderRushError as exc:
-            self._set_message(str(exc), "error")
+        except Exception as exc:  # noqa: BLE001 — a refused or unreadable upload is one sentence in the page
+            self._set_message(error_sentence(exc), "error")
         else:
             note = "" if target.name == item["name"] else f" (saved as {target.name})"
             self._set_message(f"Uploaded {item['name']}{note}", "ok")
