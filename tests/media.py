@@ -131,6 +131,26 @@ def mpegts_clip(folder: Path, offset: float | None = None) -> Path:
     return folder / name
 
 
+def clock_reset_ts(folder: Path) -> Path:
+    """Two MPEG-TS recordings joined byte for byte, as a broadcast recorder writes one across
+    a clock reset: frames 0-44 timed from 1.4 s, then frames 45-89 timed from 1.9 s again
+    (2 ticks off the first part's grid, so no timestamp repeats: a demux pass sorting them
+    interleaves the two halves)."""
+    source = indexed_clip(folder, 90)
+    parts = []
+    for name, first, offset in (("a", 0, None), ("b", 45, 0.5 + 2 / 90000)):
+        part = folder / f"reset-{name}.ts"
+        extra = [] if offset is None else ["-output_ts_offset", offset]
+        ffmpeg(
+            "-i", source, "-vf", f"trim=start_frame={first}:end_frame={first + 45},setpts=PTS-STARTPTS", "-an",
+            *X264, "-g", 15, *extra, "-f", "mpegts", "-y", part,
+        )
+        parts.append(part.read_bytes())
+    path = folder / "clock-reset.ts"
+    path.write_bytes(b"".join(parts))
+    return path
+
+
 # ---- A/V sync: a white flash and a tone burst on the same frame ----------------------
 
 FLASH_PIECES: list[Piece] = [(45, Fraction(30)), (30, Fraction(15)), (75, Fraction(30))]

@@ -301,6 +301,18 @@ def test_mpegts_clock_far_from_zero_keeps_timing(make: Make, tmp_path: Path, off
     assert frame_ids(output) == list(range(90))
 
 
+def test_clock_reset_keeps_every_frame_in_order(make: Make, tmp_path: Path) -> None:
+    """The demux pass lists the frames of a stream whose clock jumps back in the wrong order;
+    the render notices (frame times go back inside a segment) and finds the frames by
+    decoding instead: every frame once, in file order, with increasing times."""
+    source = make(media.clock_reset_ts)
+    output = tmp_path / "out.mp4"
+    render_clip(source, output)
+    assert frame_ids(output) == list(range(90))
+    times = video_times(output)
+    assert all(b > a for a, b in zip(times, times[1:])), "output times must increase"
+
+
 def assert_in_sync(output: Path, flashes: list[Fraction], frame: float = 1 / 30) -> None:
     """Every flash is on screen when the source showed it (within half a frame), and its
     tone burst starts within one frame of it."""
