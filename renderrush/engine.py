@@ -337,6 +337,8 @@ def _render_job(
         segment_seconds = advice.segment_seconds if segment_seconds is None else segment_seconds
     workers = check_workers(workers)
     segment_seconds = rule_segment_seconds(info.duration, workers) if segment_seconds is None else segment_seconds
+    if info.seek_mode == "count":  # each segment decodes the file from its start: one segment per worker at most
+        segment_seconds = max(segment_seconds, info.duration / workers)
     segments = plan_segments(info, segment_seconds, snap_to_keyframes=snap_to_keyframes)
     picture = Picture.of(info)
     threads = threads_per_worker(workers)
