@@ -42,6 +42,13 @@ MEMORY_SAFETY = 1.25
 SIMILAR_PIXELS = 0.25
 GAIN_THRESHOLD = 0.05
 MAX_WORKERS_PER_CORE = 4
+WORKER_START_SECONDS = 0.6
+"""Wall time to start a pool of 2 worker processes that import the renderer (PyAV, NumPy,
+OpenCV): 0.5-1.0 s measured on 2 busy cores (`pools.warm_pool(2)`, fresh process)."""
+SEQUENTIAL_SECONDS_PER_PIXEL = 12e-9
+"""Wall seconds per frame per pixel of one in-process segment (decode, built-in filter, x264
+veryfast): about 11 ms per 1280x720 frame on 2 cores. Used when no past run of the chain at
+one worker says better."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ class AmdahlFit:
 class Recommendation:
     workers: int
     segment_seconds: float
-    method: str  # "rules" or "amdahl"
+    method: str  # "rules", "amdahl" or "in-process"
     reason: str
     memory_cap_workers: int
     fit: AmdahlFit | None = None
@@ -119,12 +126,15 @@ def recommend(
     history_runs: Sequence[RunTiming] | None = None,
     cores: int | None = None,
     available_memory: int | None = None,
+    frames: int | None = None,
 ) -> Recommendation:
     """Advise workers and segment seconds for a width x height clip of `duration` seconds.
 
     Uses the Amdahl fit when `history_runs` holds similar-resolution timings at two or
     more worker counts: then workers is the smallest n in 1..min(cores * 4, memory cap)
     for which t(n+1) is less than 5% below t(n); otherwise the rules in the module docstring.
+    Given `frames`, a job for which parallel workers would save less time than starting
+    them costs runs in the calling process ("in-process": one worker, one segment).
     """
     if width < 1 or height < 1 or not duration > 0:
         raise SettingsError(f"cannot advise on a {width}x{height} clip of {duration} s: all must be positive")
@@ -139,6 +149,10 @@ def recommend(
         f"{_count(memory_cap, 'worker')} at ~{per_worker / 1e6:.0f} MB each at {width}x{height})"
     )
     similar = [r for r in history_runs or () if abs(r.width * r.height / (width * height) - 1) <= SIMILAR_PIXELS]
+    if frames is not None:
+        short = _in_process(width, height, duration, frames, similar, cores, memory_cap)
+        if short is not None:
+            return short
     if len({r.workers for r in similar}) < 2:
         seconds, workers, seg_text = _segments(duration, min(cores, memory_cap))
         reason = (
@@ -167,6 +181,30 @@ def recommend(
         f"{resources_text}; {seg_text}."
     )
     return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit)
+
+
+def _in_process(
+    width: int, height: int, duration: float, frames: int, similar: Sequence[RunTiming], cores: int, memory_cap: int
+) -> Recommendation | None:
+    """One worker in the calling process when running in parallel on every core would save
+    less time than starting worker processes costs; None otherwise."""
+    at_one = sorted(r.wall_seconds / r.frames for r in similar if r.workers == 1)
+    if at_one:
+        per_frame, source = at_one[len(at_one) // 2], f"the median of {_count(len(at_one), 'past run')} at 1 worker"
+    else:
+        per_frame, source = width * height * SEQUENTIAL_SECONDS_PER_PIXEL, "a per-pixel estimate"
+    expected = frames * per_frame
+    # The most a pool of `cores` workers could save is all but 1/cores of the job: when even
+    # that is below what starting the workers costs, the pool can only make the job slower.
+    saving = expected * (1 - 1 / cores)
+    if saving >= WORKER_START_SECONDS:
+        return None
+    reason = (
+        f"In process: {frames} frames at {per_frame * 1000:.1f} ms each ({source}) should take {expected:.2f} s; "
+        f"{_count(cores, 'worker')} could save at most {saving:.2f} s, less than the ~{WORKER_START_SECONDS:.1f} s "
+        "it takes to start worker processes; one segment, no pool."
+    )
+    return Recommendation(1, max(duration, MIN_SEGMENT_SECONDS), "in-process", reason, memory_cap)
 
 
 def _gain(fit: AmdahlFit, workers: int) -> float:

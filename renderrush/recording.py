@@ -41,7 +41,8 @@ def past_runs(history: History | None, filters: str) -> list[RunTiming]:
 
 def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
     """The advisor's workers and segment length for this clip, using past runs when it can."""
-    return recommend(info.width, info.height, info.duration, history_runs=past_runs(history, filters))
+    runs = past_runs(history, filters)
+    return recommend(info.width, info.height, info.duration, history_runs=runs, frames=info.frame_count)
 
 
 @dataclass
