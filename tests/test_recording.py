@@ -82,7 +82,7 @@ def test_compare_is_one_job_with_speedup(clip: Path, history: History) -> None:
 
 def test_advisor_keeps_a_short_job_in_process_from_rules_then_from_history(
     videos: Path, tmp_path: Path, history: History
-) -> None:  # fmt: skip
+) -> None:
     source = make_sample_video(videos / "advice.mp4", seconds=4, size=(160, 120), audio=False)
     first = render(source, tmp_path / "1.mp4", "sharpen", scheduler="threads", history=history)
     assert first.recommendation["method"] == "in-process" and "per-pixel estimate" in first.recommendation["reason"]

@@ -80,7 +80,7 @@ def test_cli_short_render_imports_no_dask_and_says_where_it_ran(clip: Path, tmp_
         status = main(["render", {str(clip)!r}, "-o", {str(output)!r}, "--filters", "grayscale", "--no-progress"])
         loaded = sorted({{m.split(".")[0] for m in sys.modules}} & {{"dask", "distributed", "jsonschema", "plotly", "ipywidgets", "pandas"}})
         print(json.dumps({{"status": status, "loaded": loaded}}))
-    """)  # fmt: skip
+    """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -22,7 +22,7 @@ def loaded_after(code: str) -> list[str]:
     script = textwrap.dedent(code) + textwrap.dedent(f"""
         import json, sys
         print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & set({list(HEAVY)!r}))))
-    """)  # fmt: skip
+    """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
