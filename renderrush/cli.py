@@ -159,8 +159,8 @@ def _cmd_probe(args: argparse.Namespace) -> None:
 def default_scheduler(filters: str | None) -> str:
     """The CLI's scheduler when none is given: threads for built-in filters, whose work
     (PyAV decode, OpenCV/NumPy, x264) runs outside the GIL, so threads start at once and
-    rendered a 20 s 720p clip as fast as processes did (whole process, 2 cores: see the
-    README); processes for a chain with any filter registered outside RenderRush, which may
+    rendered a 20 s 720p clip at least as fast as processes did (whole process, 2 cores:
+    see docs/benchmarks.md); processes for a chain with any filter registered outside RenderRush, which may
     hold the GIL."""
     from .filters import FilterChain
 
