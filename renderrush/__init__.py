@@ -1,12 +1,22 @@
-"""RenderRush: notebook-first parallel video rendering with dask."""
+"""RenderRush: notebook-first parallel video rendering with dask.
 
-from .compare import Comparison, compare
-from .engine import JobResult, render
+The public names are loaded on first use (PEP 562): `import renderrush` stays cheap
+(no dask, NumPy, OpenCV, PyAV or jsonschema) so that the command line starts at once;
+`from renderrush import render` and `renderrush.render` import what they need then.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
+    ClusterError,
     EmptyVideoError,
     FFmpegError,
     FilterError,
-    ClusterError,
     HistoryError,
     InputNotFoundError,
     JobCancelledError,
@@ -19,19 +29,26 @@ from .errors import (
     StitchError,
     UnsupportedVideoError,
 )
-from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
-from .health import HealthReport, system_health
-from .history import History, JobRecord
-from .monitor import Monitor
-from .plan import Segment, plan_segments
-from .probe import VideoInfo, probe
-from .progress import ProgressEvent
-from .segment import EncodeSettings, SegmentResult
-from .recording import advise
-from .report import history_report, import_report, job_report, load_report, write_report
-from .samples import make_sample_video
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "compare": ("Comparison", "compare"),
+    "engine": ("JobResult", "render"),
+    "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
+    "health": ("HealthReport", "system_health"),
+    "history": ("History", "JobRecord"),
+    "monitor": ("Monitor",),
+    "plan": ("Segment", "plan_segments"),
+    "probe": ("VideoInfo", "probe"),
+    "progress": ("ProgressEvent",),
+    "recording": ("advise",),
+    "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
+    "samples": ("make_sample_video",),
+    "segment": ("EncodeSettings", "SegmentResult"),
+}
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
+"""Public name -> the submodule that defines it."""
 
 __all__ = [
     "ClusterError", "Comparison", "EmptyVideoError", "EncodeSettings", "FFmpegError", "FilterChain", "FilterError",
@@ -42,3 +59,46 @@ __all__ = [
     "make_sample_video", "plan_segments", "probe", "register_filter", "render", "system_health",
     "unregister_filter", "write_report",
 ]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        # AttributeError (not ImportError) lets `from renderrush import resources` fall back to the submodule.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """`renderrush.probe` and `renderrush.compare` are public functions that share their names
+    with submodules. Importing a submodule binds it on its package, which would replace the
+    function; this keeps the function, as the package's eager imports used to."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            return  # the function is (or will be) resolved by __getattr__
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
+    from .compare import Comparison, compare
+    from .engine import JobResult, render
+    from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
+    from .health import HealthReport, system_health
+    from .history import History, JobRecord
+    from .monitor import Monitor
+    from .plan import Segment, plan_segments
+    from .probe import VideoInfo, probe
+    from .progress import ProgressEvent
+    from .recording import advise
+    from .report import history_report, import_report, job_report, load_report, write_report
+    from .samples import make_sample_video
+    from .segment import EncodeSettings, SegmentResult

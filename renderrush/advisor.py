@@ -7,9 +7,16 @@ Without usable history the advice is rule-based:
   empty, and at least 2 s each; 2 s when the clip is shorter than 2 s per worker), with workers then
   reduced to the number of segments when the clip is too short to give each one a segment.
 
-With timings of at least two different worker counts at a similar resolution (pixel
-count within 25%), it fits Amdahl's law to seconds per frame, t(n) = s + p / n, and
-picks the smallest n whose next worker would save less than 5% (see `recommend`).
+With timings of comparable runs (the same machine and chain: `recording.past_runs`; a
+pixel count within 25% and, when the clip's frame count is known, between half and twice
+as many frames) at three or more worker counts, it fits Amdahl's law to seconds per frame,
+t(n) = s + p / n. A fit is used only if it explains the timings (r2 >= 0.9) and has a
+serial part (s > 0: nothing real scales perfectly, and s = 0 is what a least-squares fit
+clamps to when the timings are noise). It never advises fewer workers than usable cores
+(the fit predicts fewer can only be slower) and adds workers, up to 2 per core, while the
+next one saves at least 5% (see `recommend`). A rejected fit falls back to the rules and
+the reason says why: after ~200 unrelated small jobs an accepted fit (r2 = 0.59, s = 0)
+once advised 8 workers on 2 cores and halved the throughput.
 
 Memory per worker (`worker_memory`) = 150 MB (Python, numpy, OpenCV, dask) +
 1.25 (safety) * width * height * 300 bytes, where 300 bytes per pixel is ~40 for the
@@ -41,7 +48,19 @@ BYTES_PER_PIXEL = 300
 MEMORY_SAFETY = 1.25
 SIMILAR_PIXELS = 0.25
 GAIN_THRESHOLD = 0.05
-MAX_WORKERS_PER_CORE = 4
+MAX_WORKERS_PER_CORE = 2
+MIN_R2 = 0.9
+MIN_WORKER_COUNTS = 3
+LENGTH_RATIO = 2.0
+"""Comparable clip length: between 1/2 and 2 times this clip's frames (short jobs are
+dominated by start-up, long ones by throughput)."""
+WORKER_START_SECONDS = 0.6
+"""Wall time to start a pool of 2 worker processes that import the renderer (PyAV, NumPy,
+OpenCV): 0.5-1.0 s measured on 2 busy cores (`pools.warm_pool(2)`, fresh process)."""
+SEQUENTIAL_SECONDS_PER_PIXEL = 12e-9
+"""Wall seconds per frame per pixel of one in-process segment (decode, built-in filter, x264
+veryfast): about 11 ms per 1280x720 frame on 2 cores. Used when no past run of the chain at
+one worker says better."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +91,7 @@ class AmdahlFit:
 class Recommendation:
     workers: int
     segment_seconds: float
-    method: str  # "rules" or "amdahl"
+    method: str  # "rules", "amdahl" or "in-process"
     reason: str
     memory_cap_workers: int
     fit: AmdahlFit | None = None
@@ -119,12 +138,16 @@ def recommend(
     history_runs: Sequence[RunTiming] | None = None,
     cores: int | None = None,
     available_memory: int | None = None,
+    frames: int | None = None,
 ) -> Recommendation:
     """Advise workers and segment seconds for a width x height clip of `duration` seconds.
 
-    Uses the Amdahl fit when `history_runs` holds similar-resolution timings at two or
-    more worker counts: then workers is the smallest n in 1..min(cores * 4, memory cap)
-    for which t(n+1) is less than 5% below t(n); otherwise the rules in the module docstring.
+    Uses the Amdahl fit when `history_runs` holds comparable timings (module docstring) at
+    three or more worker counts and the fit passes its checks: then workers is the smallest
+    n in min(cores, memory cap)..min(cores * 2, memory cap) for which t(n+1) is less than
+    5% below t(n); otherwise the rules in the module docstring, one worker per usable core.
+    Given `frames`, a job for which parallel workers would save less time than starting
+    them costs runs in the calling process ("in-process": one worker, one segment).
     """
     if width < 1 or height < 1 or not duration > 0:
         raise SettingsError(f"cannot advise on a {width}x{height} clip of {duration} s: all must be positive")
@@ -139,17 +162,24 @@ def recommend(
         f"{_count(memory_cap, 'worker')} at ~{per_worker / 1e6:.0f} MB each at {width}x{height})"
     )
     similar = [r for r in history_runs or () if abs(r.width * r.height / (width * height) - 1) <= SIMILAR_PIXELS]
-    if len({r.workers for r in similar}) < 2:
-        seconds, workers, seg_text = _segments(duration, min(cores, memory_cap))
+    if frames is not None:
+        short = _in_process(width, height, duration, frames, similar, cores, memory_cap)
+        if short is not None:
+            return short
+        similar = [r for r in similar if 1 / LENGTH_RATIO <= r.frames / frames <= LENGTH_RATIO]
+    default = min(cores, memory_cap)
+    counts = len({r.workers for r in similar})
+    fit = fit_amdahl(similar) if counts >= 2 else None
+    rejection = _rejection(fit, similar, counts)
+    if fit is None or rejection:
+        seconds, workers, seg_text = _segments(duration, default)
         reason = (
-            f"Rules ({_count(len(similar), 'similar past run')}, fewer than two worker counts to fit): "
-            f"{resources_text} allow {_count(min(cores, memory_cap), 'worker')}; {seg_text}."
+            f"Rules ({rejection}): {resources_text} allow {_count(default, 'worker')}, one per usable core; {seg_text}."
         )
-        return Recommendation(workers, seconds, "rules", reason, memory_cap)
+        return Recommendation(workers, seconds, "rules", reason, memory_cap, fit)
 
-    fit = fit_amdahl(similar)
-    limit = min(cores * MAX_WORKERS_PER_CORE, memory_cap)
-    best = next((n for n in range(1, limit) if _gain(fit, n) < GAIN_THRESHOLD), limit)
+    limit = max(default, min(cores * MAX_WORKERS_PER_CORE, memory_cap))
+    best = next((n for n in range(default, limit) if _gain(fit, n) < GAIN_THRESHOLD), limit)
     if best < limit:
         stop_text = f"under the {GAIN_THRESHOLD:.0%} threshold"
     elif limit == memory_cap:
@@ -160,13 +190,53 @@ def recommend(
     beyond = f"; extrapolated beyond the {measured} workers measured" if best > measured else ""
     seconds, workers, seg_text = _segments(duration, best)
     reason = (
-        f"Amdahl fit over {_count(len(similar), 'similar run')}: t(n) = {fit.serial * 1000:.2f} + "
-        f"{fit.parallel * 1000:.2f}/n ms per frame (r2 = {fit.r2:.2f}); predicted "
+        f"Amdahl fit over {_count(len(similar), 'comparable run')} at {counts} worker counts: t(n) = "
+        f"{fit.serial * 1000:.2f} + {fit.parallel * 1000:.2f}/n ms per frame (r2 = {fit.r2:.2f}); predicted "
         f"{fit.predict(best) * 1000:.2f} ms/frame at {_count(best, 'worker')}, "
         f"{fit.predict(best + 1) * 1000:.2f} at {best + 1} ({_gain(fit, best):.1%} faster, {stop_text}){beyond}; "
-        f"{resources_text}; {seg_text}."
+        f"never fewer than one worker per usable core; {resources_text}; {seg_text}."
     )
     return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit)
+
+
+def _rejection(fit: AmdahlFit | None, runs: Sequence[RunTiming], counts: int) -> str:
+    """Why the past runs cannot be trusted to pick workers ("" when the fit is usable)."""
+    if counts < MIN_WORKER_COUNTS:
+        return (
+            f"{_count(len(runs), 'comparable past run')} at {_count(counts, 'worker count')}; "
+            f"a fit needs {MIN_WORKER_COUNTS}"
+        )
+    assert fit is not None
+    model = f"t(n) = {fit.serial * 1000:.2f} + {fit.parallel * 1000:.2f}/n ms"
+    if fit.r2 < MIN_R2:
+        return f"Amdahl fit rejected: r2 = {fit.r2:.2f} is below {MIN_R2} ({model} over {_count(len(runs), 'run')})"
+    if fit.serial <= 0:
+        return f"Amdahl fit rejected: its serial part is 0 ({model}), which only noise gives"
+    return ""
+
+
+def _in_process(
+    width: int, height: int, duration: float, frames: int, similar: Sequence[RunTiming], cores: int, memory_cap: int
+) -> Recommendation | None:
+    """One worker in the calling process when running in parallel on every core would save
+    less time than starting worker processes costs; None otherwise."""
+    at_one = sorted(r.wall_seconds / r.frames for r in similar if r.workers == 1)
+    if at_one:
+        per_frame, source = at_one[len(at_one) // 2], f"the median of {_count(len(at_one), 'past run')} at 1 worker"
+    else:
+        per_frame, source = width * height * SEQUENTIAL_SECONDS_PER_PIXEL, "a per-pixel estimate"
+    expected = frames * per_frame
+    # The most a pool of `cores` workers could save is all but 1/cores of the job: when even
+    # that is below what starting the workers costs, the pool can only make the job slower.
+    saving = expected * (1 - 1 / cores)
+    if saving >= WORKER_START_SECONDS:
+        return None
+    reason = (
+        f"In process: {frames} frames at {per_frame * 1000:.1f} ms each ({source}) should take {expected:.2f} s; "
+        f"{_count(cores, 'worker')} could save at most {saving:.2f} s, less than the ~{WORKER_START_SECONDS:.1f} s "
+        "it takes to start worker processes; one segment, no pool."
+    )
+    return Recommendation(1, max(duration, MIN_SEGMENT_SECONDS), "in-process", reason, memory_cap)
 
 
 def _gain(fit: AmdahlFit, workers: int) -> float:

@@ -6,22 +6,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from .progress import ProgressEvent
 
-from .compare import compare
-from .engine import LOCAL_SCHEDULERS, render
 from .errors import RenderRushError, SettingsError
-from .filters import FilterChain, available_filters
-from .health import system_health
-from .history import History
-from .recording import advise
-from .probe import probe
-from .progress import FRAMES, STITCHED, STITCHING, ProgressEvent
-from .segment import PRESETS
-from .report import history_report, job_report, write_report
-from .samples import make_sample_video
+
+# Only the standard library and errors.py are imported at the top: `renderrush --help` and a
+# mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
+# dask, jsonschema cost 0.3-2 s to import on 2 cores).
+
+LOCAL_SCHEDULERS = ("sync", "threads", "processes")
+"""engine.LOCAL_SCHEDULERS, repeated so that building the parser imports no engine (a test checks they agree)."""
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+"""segment.PRESETS (the x264 presets), repeated for the same reason."""
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -37,9 +36,13 @@ class ProgressBars:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bars: dict[str, tqdm] = {}
+        self.bars: dict[str, Any] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
+        from tqdm import tqdm
+
+        from .progress import FRAMES, STITCHED, STITCHING
+
         label = event.job or "render"
         bar = self.bars.get(label)
         if bar is None:
@@ -66,9 +69,9 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (render: the advisor's choice; compare: every usable core)")
     parser.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: up to 2 segments per worker, at least 2 s)")
     parser.add_argument(
-        "--scheduler", default="processes", metavar="NAME|ADDRESS",
-        help=f"{', '.join(LOCAL_SCHEDULERS)} (default processes), 'local' for a dask LocalCluster, "
-        "or a dask scheduler address such as tcp://10.0.0.5:8786",
+        "--scheduler", default=None, metavar="NAME|ADDRESS",
+        help=f"{', '.join(LOCAL_SCHEDULERS)} (default threads: built-in filters run outside the GIL), "
+        "'local' for a dask LocalCluster, or a dask scheduler address such as tcp://10.0.0.5:8786",
     )  # fmt: skip
     parser.add_argument(
         "--shared-storage", action="store_true",
@@ -143,13 +146,29 @@ def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
+    from .samples import make_sample_video
+
     path = make_sample_video(args.output, seconds=args.seconds, size=args.size, fps=args.fps, audio=not args.no_audio)
     print(f"wrote {path}")
 
 
 def _cmd_probe(args: argparse.Namespace) -> None:
+    from .probe import probe
+
     info = probe(args.input).to_dict()
     _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in info.items()))
+
+
+def default_scheduler(filters: str | None) -> str:
+    """The CLI's scheduler when none is given: threads for built-in filters, whose work
+    (PyAV decode, OpenCV/NumPy, x264) runs outside the GIL, so threads start at once and
+    rendered a 20 s 720p clip at least as fast as processes did (whole process, 2 cores:
+    see docs/benchmarks.md); processes for a chain with any filter registered outside RenderRush, which may
+    hold the GIL."""
+    from .filters import FilterChain
+
+    builtin = all(step.spec.bgr.__module__ == FilterChain.__module__ for step in FilterChain.parse(filters).steps)
+    return "threads" if builtin else "processes"
 
 
 def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: object) -> object:
@@ -157,7 +176,7 @@ def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: obje
     try:
         return job(
             args.input, filters=args.filters, workers=args.workers, segment_seconds=args.segment_seconds,
-            scheduler=args.scheduler, preset=args.preset, crf=args.crf, progress=bars,
+            scheduler=args.scheduler or default_scheduler(args.filters), preset=args.preset, crf=args.crf, progress=bars,
             shared_storage=args.shared_storage, **extra,
         )  # fmt: skip
     finally:
@@ -171,7 +190,17 @@ def _say_recommendation(recommendation: dict | None) -> None:
               f"({recommendation['method']}): {recommendation['reason']}", file=sys.stderr)  # fmt: skip
 
 
+def _where(result: Any) -> str:
+    """Where a job's segments ran, for the summary line."""
+    count = len(result.segments)
+    if result.scheduler == "sync":
+        return f"{count} segment{'s' if count != 1 else ''} in this process (no worker pool)"
+    return f"{count} segments on {result.workers} {result.scheduler} workers"
+
+
 def _cmd_render(args: argparse.Namespace) -> None:
+    from .engine import render
+
     result = _run_job(args, render, output=args.output, resume=args.resume)
     _say_recommendation(result.recommendation)
     if result.warnings:  # one line, whatever the number of things the output could not keep
@@ -179,17 +208,21 @@ def _cmd_render(args: argparse.Namespace) -> None:
     _emit(
         args, result.to_dict(),
         f"wrote {result.output}: {result.frames} frames in {result.wall_seconds:.2f} s ({result.fps:.0f} fps), "
-        f"{len(result.segments)} segments on {result.workers} {result.scheduler} workers, CPU {result.cpu_percent:.0f}%"
+        f"{_where(result)}, CPU {result.cpu_percent:.0f}%"
         f"{'' if result.job_id is None else f'; history job {result.job_id}'}",
     )  # fmt: skip
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
+    from .compare import compare
+
     result = _run_job(args, compare, keep_outputs=args.keep)
     _emit(args, result.to_dict(), result.summary())
 
 
 def _cmd_filters(args: argparse.Namespace) -> None:
+    from .filters import available_filters
+
     print("\n".join(spec.usage() for spec in available_filters().values()))
 
 
@@ -204,6 +237,8 @@ HISTORY_COLUMNS = ("id", "created_at", "kind", "status", "input", "filters", "wo
 
 
 def _cmd_history(args: argparse.Namespace) -> None:
+    from .history import History
+
     records = History().list(kind=args.kind, status=args.status, limit=args.limit)
     rows = [[_cell(getattr(r, c)) for c in HISTORY_COLUMNS] for r in records]
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(HISTORY_COLUMNS)]
@@ -213,6 +248,9 @@ def _cmd_history(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
+    from .history import History
+    from .report import history_report, job_report, write_report
+
     store = History()
     if args.all:
         report = history_report(store.list())
@@ -225,6 +263,8 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 
 def _cmd_health(args: argparse.Namespace) -> None:
+    from .health import system_health
+
     health = system_health(args.work_dir)
     lines = [f"health {health.score}/100: {health.verdict}"]
     lines += [f"  {c.name:<8} {c.score:5.0f}  (weight {c.weight:.2f})  {c.detail}" for c in health.components]
@@ -232,6 +272,11 @@ def _cmd_health(args: argparse.Namespace) -> None:
 
 
 def _cmd_advise(args: argparse.Namespace) -> None:
+    from .filters import FilterChain
+    from .history import History
+    from .probe import probe
+    from .recording import advise
+
     info = probe(args.input)
     advice = advise(info, str(FilterChain.parse(args.filters)), History())
     _emit(

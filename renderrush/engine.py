@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import dask
 import psutil
 
 from .advisor import rule_segment_seconds
@@ -158,6 +157,8 @@ def local_scheduler_name(scheduler: Any) -> str:
 
 def segment_tasks(jobs: list[SegmentJob], task: Any = render_segment, *extra: Any, prefix: str = "segment") -> list[Any]:
     """One `dask.delayed` task per segment job (`extra` arguments follow the job)."""
+    import dask  # only jobs that run on a pool or a cluster need dask (0.3 s to import)
+
     return [dask.delayed(task, pure=False)(job, *extra, dask_key_name=f"{prefix}-{job.segment.index}") for job in jobs]
 
 
@@ -231,16 +232,22 @@ def _run_local(
     jobs: list[SegmentJob], reused: list[SegmentResult], scheduler_name: str, workers: int,
     folder: JobFolder, output: Path, info: VideoInfo, poller: ProgressPoller,
 ) -> tuple[list[SegmentResult], float, list[str]]:  # fmt: skip
-    graph = dask.delayed(stitch_job, pure=False)(
-        [*reused, *segment_tasks(jobs, timed_segment)], folder.path, output, info, dask_key_name="stitch"
-    )
-    pool = _job_pool(scheduler_name, workers)
+    pool = None
     if poller.cancel is not None and poller.cancel.is_set():
         cancel_marker(folder.path).touch()
-    options = {"pool": pool, "chunksize": 1} if scheduler_name == "processes" else {"pool": pool} if pool else {}
     try:
         with poller:
-            (result,) = dask.compute(graph, scheduler=scheduler_name, **options)
+            if scheduler_name == "sync":  # one segment after another in this thread: no pool, no dask
+                result = stitch_job([*reused, *map(timed_segment, jobs)], folder.path, output, info)
+            else:
+                import dask
+
+                graph = dask.delayed(stitch_job, pure=False)(
+                    [*reused, *segment_tasks(jobs, timed_segment)], folder.path, output, info, dask_key_name="stitch"
+                )
+                pool = _job_pool(scheduler_name, workers)
+                options = {"pool": pool, "chunksize": 1} if scheduler_name == "processes" else {"pool": pool}
+                (result,) = dask.compute(graph, scheduler=scheduler_name, **options)
         poller.emit(STITCHED)
         return result
     except BaseException:
@@ -252,8 +259,15 @@ def _run_local(
             discard_pool(workers)
         raise
     finally:
-        if scheduler_name == "threads":
+        if scheduler_name == "threads" and pool is not None:
             pool.shutdown(wait=True)
+
+
+def in_process(scheduler_name: str, workers: int, pending_segments: int) -> bool:
+    """Whether a local job runs in the calling process (the sync path) whatever scheduler
+    was asked for: with one worker or one segment to render, a pool cannot run anything in
+    parallel, and starting one (0.5-1 s for processes on 2 cores) only adds to the job."""
+    return scheduler_name != "sync" and (workers == 1 or pending_segments <= 1)
 
 
 def render(
@@ -341,10 +355,12 @@ def _render_job(
         segment_seconds = max(segment_seconds, info.duration / workers)
     segments = plan_segments(info, segment_seconds, snap_to_keyframes=snap_to_keyframes)
     picture = Picture.of(info)
-    threads = threads_per_worker(workers)
     folder = JobFolder(output)
     signature = job_signature(info.path, str(chain), encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, segments, resume)
+    if not cluster and in_process(scheduler_name, workers, len(segments) - len(done)):
+        scheduler_name, workers = "sync", 1
+    threads = threads_per_worker(workers)
     reused = [_reused_result(s, folder) for s in segments if s.index in done]
     jobs = [segment_job(info, seg, chain, encode, threads, folder) for seg in segments if seg.index not in done]
     poller_options = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))

@@ -404,9 +404,11 @@ class History:
         workers: int | None = None,
         since: datetime | str | None = None,
         limit: int | None = None,
+        filters: str | None = None,
     ) -> list[JobRecord]:
         """Jobs matching every filter given, newest first. `input` matches the file name
-        (a path is reduced to its name); `since` keeps jobs recorded at or after it."""
+        (a path is reduced to its name); `since` keeps jobs recorded at or after it;
+        `filters` is a chain as `str(FilterChain)` writes it."""
         conditions: list[str] = []
         values: list[Any] = []
         if kind is not None:
@@ -415,6 +417,7 @@ class History:
             _check_choice("status", status, STATUSES)
         for column, value in (
             ("kind", kind), ("status", status), ("input", _input_name(input)), ("workers", workers),
+            ("filters", filters),
         ):  # fmt: skip
             if value is not None:
                 conditions.append(f"{column} = ?")

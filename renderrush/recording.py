@@ -7,11 +7,12 @@ import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator, Union
 
 from .advisor import Recommendation, RunTiming, recommend
 from .errors import HistoryError, JobCancelledError
-from .history import History
+from .history import History, machine_info
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
 
@@ -28,20 +29,34 @@ def open_history(history: HistoryOption) -> History | None:
     return History(None if history is None or history is True else history)
 
 
+MACHINE_KEYS = ("cores", "memory", "os", "platform", "arch")
+"""What makes two history records come from the same machine, for the advisor's timings."""
+
+
+def same_machine(machine: Mapping[str, Any] | None, here: Mapping[str, Any]) -> bool:
+    """Whether a record's `machine` is this one (timings from other machines do not fit here)."""
+    return bool(machine) and all(machine.get(key) == here.get(key) for key in MACHINE_KEYS)
+
+
 def past_runs(history: History | None, filters: str) -> list[RunTiming]:
-    """Finished renders of the same filter chain, as timings the advisor can fit."""
+    """Finished renders of the same filter chain on this machine, newest 200, as timings
+    the advisor can fit (it then keeps those of a similar resolution and length)."""
     if history is None:
         return []
+    here = machine_info()
+    records = history.list(kind="render", status="finished", filters=filters, limit=200)
+    usable = [r for r in records if r.workers and r.wall_seconds and r.frames and r.width and r.height]
     return [
         RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames)
-        for r in history.list(kind="render", status="finished", limit=200)
-        if r.filters == filters and r.workers and r.wall_seconds and r.frames and r.width and r.height
+        for r in usable
+        if same_machine(r.machine, here)
     ]
 
 
 def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
     """The advisor's workers and segment length for this clip, using past runs when it can."""
-    return recommend(info.width, info.height, info.duration, history_runs=past_runs(history, filters))
+    runs = past_runs(history, filters)
+    return recommend(info.width, info.height, info.duration, history_runs=runs, frames=info.frame_count)
 
 
 @dataclass

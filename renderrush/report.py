@@ -15,8 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from .errors import ReportError
 from .history import History, JobRecord, utc_timestamp
 
@@ -92,6 +90,10 @@ def validate_report(report: Any, source: str = "report") -> None:
     if not isinstance(report, Mapping) or report.get("schema") != SCHEMA_NAME:
         raise ReportError(f"{source} is not a RenderRush report: it needs \"schema\": \"{SCHEMA_NAME}\"")
     schema = report_schema(report.get("schema_version"))
+    # Imported here, not at the top: importing jsonschema builds its format checkers' grammars
+    # (about 1.5 s on 2 cores), which `import renderrush` and the CLI must not pay.
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(report))
     if error is not None:
         raise ReportError(f"{source} is not a valid RenderRush report: at {error.json_path}: {error.message}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import random
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,10 @@ from renderrush.advisor import (
     worker_memory,
 )
 from renderrush.errors import SettingsError
+from renderrush.history import History, JobRecord, machine_info, utc_timestamp
+from renderrush.probe import VideoInfo
+from renderrush.recording import advise, past_runs
+from renderrush.resources import available_cores
 
 W, H, FRAMES = 1920, 1080, 1800
 PLENTY = 10**12  # bytes: memory never limits
@@ -92,7 +99,7 @@ def test_memory_caps_workers_and_leaves_at_least_one() -> None:
     assert tiny.workers == 1 and tiny.memory_cap_workers == 1
     room_for_two = int(worker_memory(W, H) * 2.5)
     assert recommend(W, H, 60.0, cores=8, available_memory=room_for_two).workers == 2
-    history = runs_for(0.0, 0.03)
+    history = runs_for(0.002, 0.03)
     capped = recommend(W, H, 60.0, history, cores=8, available_memory=room_for_two)
     assert (capped.method, capped.workers) == ("amdahl", 2)
     assert "memory has room for only 2 workers" in capped.reason
@@ -117,7 +124,7 @@ def test_method_switches_to_amdahl_only_with_similar_runs_at_two_counts() -> Non
 
 def test_gain_threshold_picks_the_smallest_worthwhile_count() -> None:
     # t(n) = 0.01 + 0.04/n: one more worker saves 5.7% at n=6 but 4.5% at n=7
-    rec = recommend(W, H, 600.0, runs_for(0.01, 0.04), cores=8, available_memory=PLENTY)
+    rec = recommend(W, H, 600.0, runs_for(0.01, 0.04), cores=4, available_memory=PLENTY)
     assert (rec.method, rec.workers) == ("amdahl", 7)
     fit = rec.fit
     assert fit is not None
@@ -128,10 +135,48 @@ def test_gain_threshold_picks_the_smallest_worthwhile_count() -> None:
 
 def test_gain_threshold_edges() -> None:
     serial_only = recommend(W, H, 60.0, runs_for(0.02, 0.0), cores=4, available_memory=PLENTY)
-    assert serial_only.workers == 1
+    assert (serial_only.method, serial_only.workers) == ("amdahl", 4), "never fewer than one worker per core"
+    assert "never fewer than one worker per usable core" in serial_only.reason
+    scaling = recommend(W, H, 600.0, runs_for(0.001, 0.04), cores=2, available_memory=PLENTY)
+    assert (scaling.method, scaling.workers) == ("amdahl", 4)  # never below 5% gain: stops at 2 workers per core
+    assert "2 workers per core is the upper limit" in scaling.reason
+
+
+def test_fit_without_a_serial_part_is_rejected() -> None:
     perfect = recommend(W, H, 600.0, runs_for(0.0, 0.04), cores=2, available_memory=PLENTY)
-    assert perfect.workers == 8  # never below 5% gain: stops at 4 workers per core
-    assert "4 workers per core is the upper limit" in perfect.reason
+    assert (perfect.method, perfect.workers) == ("rules", 2)
+    assert "Amdahl fit rejected: its serial part is 0" in perfect.reason
+
+
+def test_poor_fit_is_rejected_with_its_r2() -> None:
+    # seconds per frame that do not depend on the worker count: noise, not scaling
+    noisy = [RunTiming(n, 0.02 * (1 + 0.3 * (-1) ** i) * FRAMES, W, H, FRAMES) for i, n in enumerate((1, 2, 3, 4, 5, 6))]
+    rec = recommend(W, H, 60.0, noisy, cores=2, available_memory=PLENTY)
+    assert rec.fit is not None and rec.fit.r2 < 0.9
+    assert (rec.method, rec.workers) == ("rules", 2)
+    assert f"Amdahl fit rejected: r2 = {rec.fit.r2:.2f} is below 0.9" in rec.reason
+
+
+def test_fit_needs_three_worker_counts() -> None:
+    two = recommend(W, H, 60.0, runs_for(0.004, 0.03, counts=(1, 2)), cores=2, available_memory=PLENTY)
+    assert (two.method, two.workers) == ("rules", 2)
+    assert "2 comparable past runs at 2 worker counts; a fit needs 3" in two.reason
+    assert recommend(W, H, 60.0, runs_for(0.004, 0.03, counts=(1, 2, 3)), cores=2, available_memory=PLENTY).method == "amdahl"
+
+
+def test_only_runs_of_comparable_length_are_fitted() -> None:
+    """A fit made from 3 s jobs says nothing about a 10-minute one, and the other way round."""
+    good = runs_for(0.004, 0.03)  # FRAMES = 1800 frames each
+    assert recommend(W, H, 60.0, good, cores=2, available_memory=PLENTY, frames=1800).method == "amdahl"
+    assert recommend(W, H, 60.0, good, cores=2, available_memory=PLENTY, frames=3600).method == "amdahl"
+    far = recommend(W, H, 600.0, good, cores=2, available_memory=PLENTY, frames=18000)
+    assert far.method == "rules" and "0 comparable past runs" in far.reason
+
+
+def test_never_more_than_two_workers_per_core() -> None:
+    for cores in (1, 2, 4):
+        rec = recommend(W, H, 6000.0, runs_for(0.0001, 0.2, counts=(1, 2, 4, 8)), cores=cores, available_memory=PLENTY)
+        assert cores <= rec.workers <= 2 * cores
 
 
 @pytest.mark.parametrize(
@@ -141,3 +186,112 @@ def test_gain_threshold_edges() -> None:
 def test_rejects_nonsense_arguments(args: tuple, match: str) -> None:
     with pytest.raises(SettingsError, match=match):
         recommend(*args)
+
+
+def seeded(
+    rng: random.Random,
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    workers: int,
+    ms_per_frame: float,
+    filters: str = "grayscale",
+    machine: dict | None = None,
+) -> JobRecord:
+    """A finished render as the history would hold it (ids and timestamps are assigned on import)."""
+    wall = frames * ms_per_frame / 1000
+    video = dict(width=width, height=height, fps=30.0, frame_count=frames, duration=frames / 30, has_audio=False)
+    job = dict(filters=filters, workers=workers, segment_seconds=2.0, scheduler="processes", preset="veryfast", crf=23)
+    timing = dict(frames=frames, wall_seconds=wall, fps_rendered=frames / wall, speedup=None, efficiency=None)
+    return JobRecord(
+        id=1,
+        created_at=utc_timestamp(),
+        kind="render",
+        status="finished",
+        error=None,
+        input=f"clip{rng.randrange(10**6)}.mp4",
+        **video,
+        **job,
+        **timing,
+        cpu_percent=90.0,
+        details={},
+        monitor_summary=None,
+        timeline=None,
+        machine=machine or machine_info(),
+    )
+
+
+def unrelated_small_jobs(rng: random.Random, count: int = 200) -> list[JobRecord]:
+    """What a history holds after a test suite or a notebook session: small clips at every
+    worker count, timed mostly by start-up, some of them the same chain, and 720p jobs of
+    another length or from another machine that scale perfectly."""
+    other_machine = {**machine_info(), "cores": 64}
+    jobs = []
+    for i in range(count):
+        kind = i % 10
+        if kind < 7:  # tiny clips, start-up bound: times that do not follow the worker count
+            width, height = rng.choice([(160, 120), (96, 64), (320, 240), (640, 360)])
+            chain = rng.choice(["grayscale", "invert", "blur:5", "grayscale"])
+            frames, n, ms = rng.randrange(30, 121), rng.randrange(1, 9), rng.uniform(2, 40)
+            jobs.append(seeded(rng, width=width, height=height, frames=frames, workers=n, ms_per_frame=ms, filters=chain))
+        elif kind < 9:  # 720p, but 2-3 s clips
+            frames, n = rng.randrange(60, 91), rng.randrange(1, 9)
+            jobs.append(seeded(rng, width=1280, height=720, frames=frames, workers=n, ms_per_frame=30 + 72.6 / n))
+        else:  # the same job on a 64-core machine, scaling perfectly
+            n = rng.randrange(1, 65)
+            ms = 0.1 + 80 / n
+            jobs.append(seeded(rng, width=1280, height=720, frames=600, workers=n, ms_per_frame=ms, machine=other_machine))
+    return jobs
+
+
+def clip_info(tmp_path: Path, frames: int = 600) -> VideoInfo:
+    """A 1280x720 clip of `frames` frames at 30 fps, as `probe` describes it."""
+    size = dict(width=1280, height=720, fps=Fraction(30), frame_count=frames, duration=frames / 30)
+    codecs = dict(codec="h264", pix_fmt="yuv420p", has_audio=False, audio_codec=None, container="mp4")
+    return VideoInfo(path=tmp_path / "in.mp4", **size, **codecs)
+
+
+def test_history_of_unrelated_small_jobs_gives_one_worker_per_core(tmp_path: Path) -> None:
+    rng = random.Random(14)
+    history = History(tmp_path / "jobs.sqlite3")
+    history.import_records(unrelated_small_jobs(rng))
+    assert len(history.list()) == 200
+    rec = advise(clip_info(tmp_path), "grayscale", history)
+    assert rec.method == "rules"
+    assert rec.workers == min(available_cores(), rec.memory_cap_workers), "one worker per usable core"
+    assert "0 comparable past runs at 0 worker counts; a fit needs 3" in rec.reason
+    assert "one per usable core" in rec.reason
+
+
+def test_noisy_comparable_runs_are_rejected_and_named(tmp_path: Path) -> None:
+    """Comparable runs (this machine, 720p, 20 s, the same chain) whose times are noise, not scaling."""
+    rng = random.Random(15)
+    history = History(tmp_path / "jobs.sqlite3")
+    noise = [1.0, 1.35, 0.8, 1.25, 0.85, 1.3, 0.75, 1.2]
+    comparable = [
+        seeded(rng, width=1280, height=720, frames=600, workers=n, ms_per_frame=12 * noise[i])
+        for i, n in enumerate((1, 2, 3, 4, 1, 2, 3, 4))
+    ]
+    history.import_records([*unrelated_small_jobs(rng, 190), *comparable])
+    runs = past_runs(history, "grayscale")
+    assert len(runs) < 200, "other machines' runs are left out"
+    rec = advise(clip_info(tmp_path), "grayscale", history)
+    assert rec.method == "rules" and rec.fit is not None and rec.fit.r2 < 0.9
+    assert rec.workers == min(available_cores(), rec.memory_cap_workers)
+    assert f"Amdahl fit rejected: r2 = {rec.fit.r2:.2f} is below 0.9" in rec.reason
+    assert "8 runs" in rec.reason, "only the comparable runs were fitted"
+
+
+def test_good_comparable_runs_are_fitted_and_capped_at_two_workers_per_core(tmp_path: Path) -> None:
+    rng = random.Random(16)
+    history = History(tmp_path / "jobs.sqlite3")
+    comparable = [
+        seeded(rng, width=1280, height=720, frames=rng.randrange(500, 700), workers=n, ms_per_frame=0.5 + 40 / n)
+        for n in (1, 2, 3, 4, 6, 8)
+    ]
+    history.import_records([*unrelated_small_jobs(rng, 100), *comparable])
+    rec = advise(clip_info(tmp_path), "grayscale", history)
+    assert rec.method == "amdahl" and "over 6 comparable runs at 6 worker counts" in rec.reason
+    cores = available_cores()
+    assert min(cores, rec.memory_cap_workers) <= rec.workers <= 2 * cores

@@ -95,14 +95,14 @@ def test_render_text_shows_progress_bar_and_summary(capsys: pytest.CaptureFixtur
     assert "90/90" in err and "Traceback" not in err
 
 
-def test_compare_json_with_default_process_scheduler(capsys: pytest.CaptureFixture[str], clip: Path) -> None:
+def test_compare_json_with_default_thread_scheduler(capsys: pytest.CaptureFixture[str], clip: Path) -> None:
     status, out, err = cli(capsys, "compare", clip, *JOB)
     assert (status, err) == (0, "")
     result = json.loads(out)
     frames = probe(clip).frame_count
     assert result["speedup"] > 0
     assert result["sequential_frames"] == result["parallel_frames"] == frames
-    assert (result["parallel"]["scheduler"], result["workers"]) == ("processes", 2)
+    assert (result["parallel"]["scheduler"], result["workers"]) == ("threads", 2)  # built-in filters: threads
     assert result["identical"] is True
 
 

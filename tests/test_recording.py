@@ -80,15 +80,17 @@ def test_compare_is_one_job_with_speedup(clip: Path, history: History) -> None:
     assert record.speedup == pytest.approx(result.speedup)
 
 
-def test_advisor_chooses_workers_from_rules_then_from_history(videos: Path, tmp_path: Path, history: History) -> None:
+def test_advisor_keeps_a_short_job_in_process_from_rules_then_from_history(
+    videos: Path, tmp_path: Path, history: History
+) -> None:
     source = make_sample_video(videos / "advice.mp4", seconds=4, size=(160, 120), audio=False)
     first = render(source, tmp_path / "1.mp4", "sharpen", scheduler="threads", history=history)
-    assert first.recommendation["method"] == "rules" and first.workers == first.recommendation["workers"]
-    render(source, tmp_path / "2.mp4", "sharpen", workers=1, scheduler="threads", history=history)
-    render(source, tmp_path / "3.mp4", "sharpen", workers=2, scheduler="threads", history=history)
-    advised = render(source, tmp_path / "4.mp4", "sharpen", scheduler="threads", history=history)
-    assert advised.recommendation["method"] == "amdahl"
-    assert "Amdahl fit over" in advised.recommendation["reason"]
+    assert first.recommendation["method"] == "in-process" and "per-pixel estimate" in first.recommendation["reason"]
+    assert (first.workers, first.scheduler) == (1, "sync")
+    render(source, tmp_path / "2.mp4", "sharpen", workers=2, scheduler="threads", history=history)
+    advised = render(source, tmp_path / "3.mp4", "sharpen", scheduler="threads", history=history)
+    assert advised.recommendation["method"] == "in-process"
+    assert "median of 1 past run at 1 worker" in advised.recommendation["reason"], "the measured run, not the estimate"
     assert render(source, tmp_path / "5.mp4", "sharpen", workers=2, scheduler="threads", history=False).recommendation is None
 
 
