@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from contextlib import nullcontext
 from typing import Callable, Sequence
 
 from tqdm import tqdm
@@ -20,6 +22,7 @@ from .recording import advise
 from .probe import probe
 from .progress import FRAMES, STITCHED, STITCHING, ProgressEvent
 from .segment import PRESETS
+from .signals import Stopped, exit_status, stop_on_signals
 from .report import history_report, job_report, write_report
 from .samples import make_sample_video
 
@@ -248,18 +251,32 @@ COMMANDS = {
 }  # fmt: skip
 
 
+JOBS = ("render", "compare")
+"""Commands that start worker processes: they stop cleanly on SIGTERM and SIGHUP."""
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except OSError:  # SIGHUP: the terminal is gone, and with it stderr
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `renderrush` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        # jobs stop on SIGTERM and SIGHUP as on Ctrl-C, workers and all (see signals.py)
+        with stop_on_signals() if args.command in JOBS else nullcontext():
+            COMMANDS[args.command](args)
     except RenderRushError as exc:
         print(f"renderrush: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         resume = " (run the same command with --resume to continue)" if args.command == "render" else ""
-        print(f"renderrush: interrupted; no output was written{resume}", file=sys.stderr)
-        return 130
+        how = f"stopped by {exc.name}" if isinstance(exc, Stopped) and exc.signum != signal.SIGINT else "interrupted"
+        _say(f"renderrush: {how}; no output was written{resume}")
+        return exit_status(exc)
     return 0
 
 

@@ -318,7 +318,8 @@ def _render_job(
             poller = ProgressPoller(FolderStatus(folder.path, segments), segments, **poller_options)
             results, stitch_seconds = _run_local(jobs, reused, scheduler_name, workers, folder, output, info, poller)
     except KeyboardInterrupt:
-        raise  # the job folder stays so that `resume=True` can take over its finished segments
+        folder.release()  # the job folder stays so that `resume=True` can take over its finished segments
+        raise
     except BaseException:
         folder.remove()
         raise

@@ -32,6 +32,10 @@ class OutputError(RenderRushError):
     """The output path cannot be written (bad suffix, missing folder, same as input)."""
 
 
+class OutputBusyError(OutputError):
+    """Another job (another process, or this one) is rendering to the same output right now."""
+
+
 class SegmentError(RenderRushError):
     """Rendering one segment failed; the message names the segment and ffmpeg's reason."""
 
