@@ -13,9 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from renderrush.samples import read_frame_index
+
 from .cluster_support import ROOT
 
 GATE_ENV = "RENDERRUSH_TEST_GATE"
+GATE_FROM_ENV = "RENDERRUSH_TEST_GATE_FROM"
 
 LAUNCHER = textwrap.dedent(
     """
@@ -32,23 +35,29 @@ LAUNCHER = textwrap.dedent(
 
 
 def gate(frame: np.ndarray) -> np.ndarray:
-    """A user filter that holds every frame until the file named by $RENDERRUSH_TEST_GATE
-    exists (at most two minutes), so a test decides when a job may go on."""
-    opened = Path(os.environ.get(GATE_ENV, "")) if os.environ.get(GATE_ENV) else None
+    """A user filter that holds every frame of a sample clip from frame number
+    $RENDERRUSH_TEST_GATE_FROM (default 0) on until the file named by $RENDERRUSH_TEST_GATE
+    exists (at most two minutes), so a test decides how far a job gets and when it goes on."""
+    opened = Path(os.environ[GATE_ENV]) if os.environ.get(GATE_ENV) else None
+    if opened is None or read_frame_index(frame[..., 1]) < int(os.environ.get(GATE_FROM_ENV, "0")):
+        return frame
     deadline = time.monotonic() + 120
-    while opened is not None and not opened.exists() and time.monotonic() < deadline:
+    while not opened.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     return frame
 
 
-def start_cli(tmp_path: Path, *args: object, gate_file: Path | None = None) -> subprocess.Popen[str]:
+def start_cli(
+    tmp_path: Path, *args: object, gate_file: Path | None = None, gate_from: int = 0
+) -> subprocess.Popen[str]:
     """`renderrush ARGS` in a new process (and session), Ctrl-C at its default as a terminal
-    starts it, stderr captured; with `gate_file`, the `gate` filter waits for that file."""
+    starts it, stderr captured; with `gate_file`, the `gate` filter holds frames from
+    `gate_from` on until that file exists."""
     launcher = tmp_path / "launch_renderrush.py"
     launcher.write_text(LAUNCHER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if gate_file is not None:
-        env[GATE_ENV] = str(gate_file)
+        env[GATE_ENV], env[GATE_FROM_ENV] = str(gate_file), str(gate_from)
     return subprocess.Popen(
         [sys.executable, str(launcher), *map(str, args)], env=env, start_new_session=True, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
