@@ -7,6 +7,7 @@ import argparse
 import json
 import signal
 import sys
+import warnings
 from contextlib import nullcontext
 from typing import Callable, Sequence
 
@@ -14,7 +15,7 @@ from tqdm import tqdm
 
 from .compare import compare
 from .engine import LOCAL_SCHEDULERS, render
-from .errors import RenderRushError, SettingsError
+from .errors import RenderRushError, RenderRushWarning, SettingsError
 from .filters import FilterChain, available_filters
 from .health import system_health
 from .history import History
@@ -265,6 +266,23 @@ def _say(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `renderrush` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(args)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **options: object) -> None:
+    """RenderRush's own warnings as one line on stderr, like its errors."""
+    if issubclass(category, RenderRushWarning):
+        _say(f"renderrush: warning: {message}")
+    else:
+        _python_show_warning(message, category, *rest, **options)  # type: ignore[arg-type]
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         # jobs stop on SIGTERM and SIGHUP as on Ctrl-C, workers and all (see signals.py)
         with stop_on_signals() if args.command in JOBS else nullcontext():

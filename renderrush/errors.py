@@ -8,6 +8,11 @@ class RenderRushError(Exception):
     """Base class for all errors RenderRush raises on purpose."""
 
 
+class RenderRushWarning(UserWarning):
+    """Something went wrong beside the job, which goes on (the CLI prints one
+    `renderrush: warning:` line): a damaged or unwritable history, for example."""
+
+
 class InputNotFoundError(RenderRushError):
     """The input path does not exist or is not a file."""
 
