@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("input")
     render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
     render_cmd.add_argument("--resume", action="store_true", help="reuse the segments an interrupted run of this job finished")
+    render_cmd.add_argument("--force", action="store_true", help="start even if the free disk space looks too small")
     _job_options(render_cmd)
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
@@ -173,7 +174,7 @@ def _say_recommendation(recommendation: dict | None) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    result = _run_job(args, render, output=args.output, resume=args.resume)
+    result = _run_job(args, render, output=args.output, resume=args.resume, force=args.force)
     _say_recommendation(result.recommendation)
     _emit(
         args, result.to_dict(),

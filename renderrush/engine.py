@@ -19,7 +19,8 @@ from .advisor import rule_segment_seconds
 from .history import History
 from .errors import JobCancelledError, SettingsError
 from .filters import FilterChain
-from .jobfolder import JobFolder, job_signature
+from .jobfolder import JobFolder, cannot_write, job_signature
+from .limits import MemoryGuard, check_disk_space
 from .outputs import check_output_path
 from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
@@ -168,13 +169,16 @@ def stitch_job(results: list[SegmentResult], folder: Path, output: Path, info: V
         raise JobCancelledError()
     stitch_marker(folder).touch()
     ordered = sorted(results, key=lambda r: r.index)
-    stitch(
-        [r.output for r in ordered],
-        output,
-        expected_frames=sum(r.frames for r in ordered),
-        audio_source=info.path if info.has_audio else None,
-        audio_codec=info.audio_codec,
-    )
+    try:
+        stitch(
+            [r.output for r in ordered],
+            output,
+            expected_frames=sum(r.frames for r in ordered),
+            audio_source=info.path if info.has_audio else None,
+            audio_codec=info.audio_codec,
+        )
+    except OSError as exc:  # its own files beside the output: a full disk, a folder gone read-only
+        raise cannot_write(output.parent, exc) from None
     return ordered, time.perf_counter() - started
 
 
@@ -229,6 +233,7 @@ def render(
     shared_storage: bool = False,
     history: HistoryOption = None,
     on_sample: Callable[[Sample], None] | None = None,
+    force: bool = False,
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
@@ -250,17 +255,26 @@ def render(
     Every job, failed and interrupted ones too, is recorded in `history` (the default
     database unless a History or path is given; False records nothing). The job runs
     under a `Monitor`; `on_sample` receives its samples live (0.5 s apart).
+
+    A render refuses to start without room for its output and segments at the output
+    (`DiskSpaceError`; `force=True` skips the check) and stops when the machine runs
+    short of memory (`MemoryLimitError`; see `limits.py`).
     """
     request = {
         "input": str(input), "output": str(output), "filters": str(filters or "none"), "workers": workers,
         "segment_seconds": segment_seconds, "scheduler": str(scheduler), "preset": preset, "crf": crf,
     }  # fmt: skip
     store = open_history(history)
-    with recorded("render", store, request, on_sample) as recording:
-        recording.result = _render_job(
-            input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
-            snap_to_keyframes, label, cancel, resume, shared_storage, store,
-        )  # fmt: skip
+    guard = MemoryGuard(cancel, on_sample)  # stops the job before the machine swaps
+    with recorded("render", store, request, guard) as recording:
+        try:
+            recording.result = _render_job(
+                input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
+                snap_to_keyframes, label, guard.cancel, resume, shared_storage, store, force,
+            )  # fmt: skip
+        except JobCancelledError:
+            guard.raise_if_tripped()
+            raise
         recording.result.timeline = recording.monitor.timeline()
     recording.result.job_id = recording.job_id
     return recording.result
@@ -270,7 +284,7 @@ def _render_job(
     input: str | os.PathLike, output: str | os.PathLike, filters: str | FilterChain | None, workers: int | None,
     segment_seconds: float | None, scheduler: Any, preset: str, crf: float, progress: ProgressCallback | None,
     snap_to_keyframes: bool, label: str, cancel: threading.Event | None, resume: bool, shared_storage: bool,
-    store: History | None,
+    store: History | None, force: bool = False,
 ) -> JobResult:  # fmt: skip
     started_at, started = time.time(), time.perf_counter()
     check_cancel(cancel)
@@ -280,6 +294,7 @@ def _render_job(
     scheduler_name = "distributed" if cluster else local_scheduler_name(scheduler)
     info = probe(input)
     output = check_output_path(Path(output), info.path)
+    check_disk_space(info, output, force=force)
     advice = None
     if scheduler_name == "sync":
         workers = 1

@@ -77,6 +77,18 @@ class FFmpegError(RenderRushError):
     """An ffmpeg command that RenderRush runs itself (sample generation, probing) failed."""
 
 
+class ResourceError(RenderRushError):
+    """The machine lacks what the job needs: free disk space at the output, or memory."""
+
+
+class DiskSpaceError(ResourceError):
+    """Not enough free disk space at the output for the estimated output and its segments."""
+
+
+class MemoryLimitError(ResourceError):
+    """The job was stopped because the machine was about to run out of memory (and swap)."""
+
+
 class HistoryError(RenderRushError):
     """The job history database cannot be opened, read or written."""
 
