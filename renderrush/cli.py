@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import warnings
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
     from .progress import ProgressEvent
 
-from .errors import RenderRushError, SettingsError
+from .errors import RenderRushError, RenderRushWarning, SettingsError
+from .signals import Stopped, exit_status, stop_on_signals
 
 # Only the standard library and errors.py are imported at the top: `renderrush --help` and a
 # mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
@@ -102,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("input")
     render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
     render_cmd.add_argument("--resume", action="store_true", help="reuse the segments an interrupted run of this job finished")
+    render_cmd.add_argument("--force", action="store_true", help="start even if the free disk space looks too small")
     _job_options(render_cmd)
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
@@ -201,7 +206,7 @@ def _where(result: Any) -> str:
 def _cmd_render(args: argparse.Namespace) -> None:
     from .engine import render
 
-    result = _run_job(args, render, output=args.output, resume=args.resume)
+    result = _run_job(args, render, output=args.output, resume=args.resume, force=args.force)
     _say_recommendation(result.recommendation)
     if result.warnings:  # one line, whatever the number of things the output could not keep
         print(f"renderrush: warning: {'; '.join(result.warnings)}", file=sys.stderr)
@@ -298,18 +303,49 @@ COMMANDS = {
 }  # fmt: skip
 
 
+JOBS = ("render", "compare")
+"""Commands that start worker processes: they stop cleanly on SIGTERM and SIGHUP."""
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except OSError:  # SIGHUP: the terminal is gone, and with it stderr
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `renderrush` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(args)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *rest: object, **options: object) -> None:
+    """RenderRush's own warnings as one line on stderr, like its errors."""
+    if issubclass(category, RenderRushWarning):
+        _say(f"renderrush: warning: {message}")
+    else:
+        _python_show_warning(message, category, *rest, **options)  # type: ignore[arg-type]
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
-        COMMANDS[args.command](args)
+        # jobs stop on SIGTERM and SIGHUP as on Ctrl-C, workers and all (see signals.py)
+        with stop_on_signals() if args.command in JOBS else nullcontext():
+            COMMANDS[args.command](args)
     except RenderRushError as exc:
         print(f"renderrush: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         resume = " (run the same command with --resume to continue)" if args.command == "render" else ""
-        print(f"renderrush: interrupted; no output was written{resume}", file=sys.stderr)
-        return 130
+        how = f"stopped by {exc.name}" if isinstance(exc, Stopped) and exc.signum != signal.SIGINT else "interrupted"
+        _say(f"renderrush: {how}; no output was written{resume}")
+        return exit_status(exc)
     return 0
 
 

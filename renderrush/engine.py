@@ -18,7 +18,8 @@ from .advisor import rule_segment_seconds
 from .history import History
 from .errors import JobCancelledError, SettingsError, TimelineError
 from .filters import FilterChain
-from .jobfolder import JobFolder, job_signature
+from .jobfolder import JobFolder, cannot_write, job_signature
+from .limits import MemoryGuard, check_disk_space
 from .outputs import check_output_path
 from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
@@ -182,7 +183,10 @@ def stitch_job(
     stitch_marker(folder).touch()
     ordered = sorted(results, key=lambda r: r.index)
     parts = [Part(Path(r.output), r.pts or read_timestamps(r.output)) for r in ordered]
-    dropped = stitch(parts, output, info=info, work_dir=folder)
+    try:
+        dropped = stitch(parts, output, info=info, work_dir=folder)
+    except OSError as exc:  # its own files beside the output: a full disk, a folder gone read-only
+        raise cannot_write(output.parent, exc) from None
     return ordered, time.perf_counter() - started, dropped
 
 
@@ -195,6 +199,9 @@ def source_warnings(info: VideoInfo, results: list[SegmentResult], dropped: list
         notes.append(f"{info.bit_depth}-bit video written as 8-bit")
     damaged = sum(r.damaged for r in results) or info.damaged_frames
     frames = sum(r.frames for r in results)
+    concealed = sum(r.concealed for r in results)
+    if concealed:
+        notes.append(f"{concealed} damaged frames were shown as the decoder concealed them")
     if damaged:
         notes.append(f"{damaged} damaged packets could not be decoded; their frames are missing")
     elif frames != info.frame_count:
@@ -287,6 +294,7 @@ def render(
     shared_storage: bool = False,
     history: HistoryOption = None,
     on_sample: Callable[[Sample], None] | None = None,
+    force: bool = False,
 ) -> JobResult:
     """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
 
@@ -308,21 +316,30 @@ def render(
     Every job, failed and interrupted ones too, is recorded in `history` (the default
     database unless a History or path is given; False records nothing). The job runs
     under a `Monitor`; `on_sample` receives its samples live (0.5 s apart).
+
+    A render refuses to start without room for its output and segments at the output
+    (`DiskSpaceError`; `force=True` skips the check) and stops when the machine runs
+    short of memory (`MemoryLimitError`; see `limits.py`).
     """
     request = {
         "input": str(input), "output": str(output), "filters": str(filters or "none"), "workers": workers,
         "segment_seconds": segment_seconds, "scheduler": str(scheduler), "preset": preset, "crf": crf,
     }  # fmt: skip
     store = open_history(history)
-    with recorded("render", store, request, on_sample) as recording:
+    guard = MemoryGuard(cancel, on_sample)  # stops the job before the machine swaps
+    with recorded("render", store, request, guard) as recording:
         options = (
             input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
-            snap_to_keyframes, label, cancel, resume, shared_storage, store,
+            snap_to_keyframes, label, guard.cancel, resume, shared_storage, store, force,
         )
         try:
-            recording.result = _render_job(*options)
-        except TimelineError:  # the demux pass listed this file's frames wrongly: list them by decoding
-            recording.result = _render_job(*options, decode_pass=True)
+            try:
+                recording.result = _render_job(*options)
+            except TimelineError:  # the demux pass listed this file's frames wrongly: list them by decoding
+                recording.result = _render_job(*options, decode_pass=True)
+        except JobCancelledError:
+            guard.raise_if_tripped()
+            raise
         recording.result.timeline = recording.monitor.timeline()
     recording.result.job_id = recording.job_id
     return recording.result
@@ -332,7 +349,7 @@ def _render_job(
     input: str | os.PathLike, output: str | os.PathLike, filters: str | FilterChain | None, workers: int | None,
     segment_seconds: float | None, scheduler: Any, preset: str, crf: float, progress: ProgressCallback | None,
     snap_to_keyframes: bool, label: str, cancel: threading.Event | None, resume: bool, shared_storage: bool,
-    store: History | None, decode_pass: bool = False,
+    store: History | None, force: bool = False, decode_pass: bool = False,
 ) -> JobResult:  # fmt: skip
     started_at, started = time.time(), time.perf_counter()
     check_cancel(cancel)
@@ -342,6 +359,7 @@ def _render_job(
     scheduler_name = "distributed" if cluster else local_scheduler_name(scheduler)
     info = probe(input, decode_pass=decode_pass)
     output = check_output_path(Path(output), info.path)
+    check_disk_space(info, output, force=force)
     advice = None
     if scheduler_name == "sync":
         workers = 1
@@ -378,7 +396,8 @@ def _render_job(
             poller = ProgressPoller(FolderStatus(folder.path, segments), segments, **poller_options)
             results, stitch_seconds, dropped = _run_local(jobs, reused, scheduler_name, workers, folder, output, info, poller)
     except KeyboardInterrupt:
-        raise  # the job folder stays so that `resume=True` can take over its finished segments
+        folder.release()  # the job folder stays so that `resume=True` can take over its finished segments
+        raise
     except BaseException:
         folder.remove()
         raise

@@ -8,6 +8,11 @@ class RenderRushError(Exception):
     """Base class for all errors RenderRush raises on purpose."""
 
 
+class RenderRushWarning(UserWarning):
+    """Something went wrong beside the job, which goes on (the CLI prints one
+    `renderrush: warning:` line): a damaged or unwritable history, for example."""
+
+
 class InputNotFoundError(RenderRushError):
     """The input path does not exist or is not a file."""
 
@@ -30,6 +35,10 @@ class FilterError(RenderRushError):
 
 class OutputError(RenderRushError):
     """The output path cannot be written (bad suffix, missing folder, same as input)."""
+
+
+class OutputBusyError(OutputError):
+    """Another job (another process, or this one) is rendering to the same output right now."""
 
 
 class SegmentError(RenderRushError):
@@ -71,6 +80,18 @@ class SettingsError(RenderRushError):
 
 class FFmpegError(RenderRushError):
     """An ffmpeg command that RenderRush runs itself (sample generation, probing) failed."""
+
+
+class ResourceError(RenderRushError):
+    """The machine lacks what the job needs: free disk space at the output, or memory."""
+
+
+class DiskSpaceError(ResourceError):
+    """Not enough free disk space at the output for the estimated output and its segments."""
+
+
+class MemoryLimitError(ResourceError):
+    """The job was stopped because the machine was about to run out of memory (and swap)."""
 
 
 class HistoryError(RenderRushError):

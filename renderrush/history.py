@@ -8,6 +8,10 @@ WAL-mode database with a 30 s busy timeout, so concurrent jobs (several processe
 notebooks) never lose a row. The schema is versioned with `PRAGMA user_version`:
 `MIGRATIONS` is an ordered list of steps, and opening a database applies only the
 steps it has not seen yet.
+
+A damaged database (a file that is not SQLite, or a malformed one) never blocks a job: it
+is moved aside under a timestamped name (kept, never deleted), with one warning, and a
+fresh database is started in its place.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import platform
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -25,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import HistoryError, RenderRushError
+from .errors import HistoryError, RenderRushError, RenderRushWarning
 from .resources import available_cores, total_memory
 
 ENV_VAR = "RENDERRUSH_HISTORY"
@@ -33,6 +38,8 @@ FILE_NAME = "history.sqlite3"
 KINDS = ("render", "compare")
 STATUSES = ("finished", "failed", "interrupted")
 BUSY_TIMEOUT = 30.0
+DAMAGED = ("file is not a database", "database disk image is malformed")
+"""SQLite's messages for a file that cannot be used as a database at all."""
 PACKAGES = ("renderrush", "numpy", "dask", "av", "imageio-ffmpeg", "psutil")
 """Distributions whose versions `machine_info` reports (OpenCV is read from `cv2` itself)."""
 
@@ -125,6 +132,10 @@ class JobRecord:
 COLUMNS = tuple(f.name for f in fields(JobRecord))
 JSON_COLUMNS = frozenset({"details", "monitor_summary", "timeline", "machine"})
 REQUEST_COLUMNS = ("filters", "workers", "segment_seconds", "scheduler", "preset", "crf")
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    return any(message in str(exc) for message in DAMAGED)
 
 
 def default_history_path() -> Path:
@@ -257,13 +268,56 @@ class History:
         self.path = Path(path).expanduser() if path is not None else default_history_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(self._open()) as conn:
-                self._use_wal(conn)
-                self._migrate(conn)
-        except sqlite3.Error as exc:
+            try:
+                self._set_up()
+            except sqlite3.DatabaseError as exc:
+                if not _damaged(exc):
+                    raise
+                self._replace_damaged()
+        except (sqlite3.Error, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise HistoryError(
-                f"cannot open the job history '{self.path}' ({exc}): set {ENV_VAR} to a writable file path"
+                f"cannot open the job history '{self.path}' ({reason}): set {ENV_VAR} to a writable file path"
             ) from None
+
+    def _set_up(self) -> None:
+        with closing(self._open()) as conn:
+            self._use_wal(conn)
+            self._migrate(conn)
+
+    def _replace_damaged(self) -> None:
+        """Move the damaged database aside and start a fresh one. Other processes may find
+        the same damage at the same moment: under a lock on the folder, the file is tested
+        again, so a fresh database another process has just started is never moved."""
+        import fcntl  # POSIX only, like the damage it repairs is rare: imported when needed
+
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            try:
+                self._set_up()
+                return  # replaced by another process meanwhile
+            except sqlite3.DatabaseError as exc:
+                if not _damaged(exc):
+                    raise
+                reason = exc
+            aside = self.path.with_name(f"{self.path.name}.damaged-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
+            while aside.exists():
+                aside = aside.with_name(aside.name + "-1")
+            for suffix in ("-wal", "-shm", ""):  # its journal files belong to it, not to a fresh database
+                companion = self.path.with_name(self.path.name + suffix)
+                if companion.exists():
+                    os.replace(companion, aside.with_name(aside.name + suffix))
+            self._set_up()
+        finally:
+            os.close(folder)  # drops the lock
+        warnings.warn(
+            RenderRushWarning(
+                f"the job history '{self.path}' was damaged ({reason}): it is kept as '{aside.name}' "
+                "and a new history was started"
+            ),
+            stacklevel=3,
+        )
 
     def __repr__(self) -> str:
         return f"History({str(self.path)!r})"

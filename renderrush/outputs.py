@@ -9,6 +9,16 @@ from pathlib import Path
 from .errors import OutputError
 
 OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
+WORK_NAME_EXTRA = 24
+"""Bytes the longest work file beside the output adds to the output's name:
+`.STEM.segments-PID.ffconcat` (stitch), with a PID of up to 7 digits."""
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def partial_path(final: Path) -> Path:
@@ -23,6 +33,12 @@ def check_output_path(output: Path, source: Path) -> Path:
         raise OutputError(f"output '{output.name}' must end in one of {', '.join(OUTPUT_SUFFIXES)} (RenderRush writes H.264 MP4)")
     if not output.parent.is_dir():
         raise OutputError(f"output folder '{output.parent}' does not exist: create it first")
+    name_bytes, name_max = len(os.fsencode(output.name)), _name_max(output.parent)
+    if name_bytes + WORK_NAME_EXTRA > name_max:
+        raise OutputError(
+            f"output name '{output.name[:24]}...' is too long ({name_bytes} bytes): RenderRush names its work files "
+            f"after it, so use at most {name_max - WORK_NAME_EXTRA} bytes here"
+        )
     if output.is_dir():
         raise OutputError(f"output '{output}' is a folder: give a file name ending in .mp4")
     if output.exists() and source.exists() and output.samefile(source):

@@ -62,12 +62,32 @@ def warm_pool(workers: int) -> float:
     return time.perf_counter() - started
 
 
+STOP_GRACE = 5.0
+"""Seconds a stopped job's workers get to notice the cancel marker (they check it at
+every frame) before they are killed: a filter or a decode that makes no progress must
+not keep the job, or a worker process, alive after it was stopped."""
+
+
 def discard_pool(workers: int, wait: bool = True) -> None:
-    """Shut down the pool for `workers` after a failed or interrupted job, waiting
-    (by default) for tasks still running in it to stop."""
+    """Shut down the pool for `workers` after a failed or interrupted job. With `wait`,
+    tasks still running get `STOP_GRACE` seconds to stop; workers still busy then are
+    killed (what they were writing is a partial segment, which is never kept)."""
     pool = _pools.pop(workers, None)
-    if pool is not None:
-        pool.shutdown(wait=wait, cancel_futures=True)
+    if pool is None:
+        return
+    # the executor keeps its processes private; they are multiprocessing.Process objects
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    if not wait:
+        return
+    deadline = time.monotonic() + STOP_GRACE
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+    pool.shutdown(wait=True)
 
 
 @atexit.register

@@ -134,7 +134,12 @@ class FileReporter:
             return
         if cancel_marker(self.path.parent).exists():
             raise JobCancelledError()
-        write_status(self.path, frames, state)
+        try:
+            write_status(self.path, frames, state)
+        except OSError:
+            # progress is advisory: on a full disk the segment's own writes (or the
+            # stitch's) fail with the error that says so; a traceback from here would not
+            pass
 
 
 class FolderStatus:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator, Union
 
 from .advisor import Recommendation, RunTiming, recommend
-from .errors import HistoryError, JobCancelledError
+from .errors import HistoryError, JobCancelledError, RenderRushWarning
 from .history import History, machine_info
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
@@ -20,13 +20,25 @@ HistoryOption = Union[History, str, os.PathLike, bool, None]
 """A History, a database path, None/True for the default database, False for none."""
 
 
+_UNUSABLE: set[str] = set()
+"""Histories this process has already warned about (a notebook renders many jobs)."""
+
+
 def open_history(history: HistoryOption) -> History | None:
-    """The History a job records into, or None when recording is switched off."""
+    """The History a job records into, or None when recording is switched off or the
+    history cannot be used: a history is a record of jobs, never a reason to refuse one,
+    so that is one warning (once per history and process), not an error."""
     if history is False:
         return None
     if isinstance(history, History):
         return history
-    return History(None if history is None or history is True else history)
+    try:
+        return History(None if history is None or history is True else history)
+    except HistoryError as exc:
+        if str(exc) not in _UNUSABLE:
+            _UNUSABLE.add(str(exc))
+            warnings.warn(RenderRushWarning(f"jobs are not recorded: {exc}"), stacklevel=3)
+        return None
 
 
 MACHINE_KEYS = ("cores", "memory", "os", "platform", "arch")
@@ -91,7 +103,7 @@ def recorded(
                 timeline=recording.timeline(), **(produced if recording.result is not None else {}),
             )  # fmt: skip
         except HistoryError as exc:  # the job itself went fine or already failed: say so, do not mask it
-            warnings.warn(f"this {kind} job was not recorded in the history: {exc}", stacklevel=3)
+            warnings.warn(RenderRushWarning(f"this {kind} job was not recorded in the history: {exc}"), stacklevel=3)
 
     try:
         with recording.monitor:

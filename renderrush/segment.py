@@ -72,6 +72,8 @@ class SegmentResult:
     """Output timestamp of each frame, in the source's output time base."""
     damaged: int = 0
     """Packets the decoder rejected in this segment (their frames are missing)."""
+    concealed: int = 0
+    """Frames the decoder flagged as damaged and concealed (they are in the output)."""
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -184,12 +186,15 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     decoded, to_encode = _Handoff(), _Handoff()
     pool = FramePool(job.picture, job.threads)
     damaged: list[int] = []
+    concealed = 0
 
     def read() -> None:
+        nonlocal concealed
         convert: Converter | None = None  # set up from the first frame
         try:
             for frame, pts in segment_frames(job.source, job.threads, damaged):
                 convert = convert or Converter(job.picture, job.chain.pixel_format, job.threads, frame)
+                concealed += bool(frame.is_corrupt)
                 if not decoded.put((convert(frame), pts)):
                     return
         finally:
@@ -268,6 +273,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         worker=socket.gethostname(),
         pts=tuple(timestamps),
         damaged=len(damaged),
+        concealed=concealed,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sqlite3
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import pytest
 import renderrush
 import renderrush.history as history_module
 from renderrush import Comparison, FilterError, JobResult, compare, make_sample_video, render
+from renderrush.cli import main
+from renderrush.errors import RenderRushWarning
 from renderrush.history import COLUMNS, History, HistoryError, JobRecord, default_history_path, machine_info
 
 TIMELINE = [
@@ -163,6 +166,14 @@ def _insert_jobs(path: str, barrier: multiprocessing.synchronize.Barrier, worker
         history.record_job("render", "failed", request={"input": f"w{worker}-{i}.mp4"}, error="stopped")
 
 
+def _insert_jobs_one_open_each(path: str, barrier: multiprocessing.synchronize.Barrier, worker: int, count: int) -> None:
+    """As separate jobs do: every row through a History opened for it."""
+    warnings.simplefilter("ignore", RenderRushWarning)
+    barrier.wait()
+    for i in range(count):
+        History(path).record_job("render", "failed", request={"input": f"w{worker}-{i}.mp4"}, error="stopped")
+
+
 def test_concurrent_inserts_from_two_processes_lose_no_row(tmp_path: Path) -> None:
     path, workers, count = str(tmp_path / "shared.sqlite3"), 2, 50
     context = multiprocessing.get_context("spawn")
@@ -177,6 +188,86 @@ def test_concurrent_inserts_from_two_processes_lose_no_row(tmp_path: Path) -> No
     assert len(records) == workers * count
     assert len({r.id for r in records}) == workers * count
     assert {r.input for r in records} == {f"w{w}-{i}.mp4" for w in range(workers) for i in range(count)}
+
+
+def test_concurrent_writers_that_find_a_damaged_database_lose_no_row(tmp_path: Path) -> None:
+    """Three processes find the same damaged file at once: it is moved aside exactly once
+    (a fresh database another writer has just started is never moved), and every row lands."""
+    path, workers, count = tmp_path / "shared.sqlite3", 3, 20
+    damage = b"this is not an SQLite database\n" * 64
+    path.write_bytes(damage)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers)
+    processes = [
+        context.Process(target=_insert_jobs_one_open_each, args=(str(path), barrier, w, count)) for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=180)
+    assert [p.exitcode for p in processes] == [0] * workers
+    records = History(path).list()
+    assert {r.input for r in records} == {f"w{w}-{i}.mp4" for w in range(workers) for i in range(count)}
+    assert len(records) == workers * count
+    kept = list(tmp_path.glob("shared.sqlite3.damaged-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == damage
+
+
+def test_a_damaged_database_is_kept_aside_and_a_fresh_one_started(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    History(path).record_job("render", "failed", request=REQUEST, error="stopped")
+    damaged = b"\0" * 100 + path.read_bytes()[100:]  # the SQLite header zeroed
+    path.write_bytes(damaged)
+    with pytest.warns(RenderRushWarning) as caught:
+        history = History(path)
+    (message,) = [str(w.message) for w in caught]
+    (kept,) = tmp_path.glob("history.sqlite3.damaged-2*")
+    assert message == (
+        f"the job history '{path}' was damaged (file is not a database): it is kept as '{kept.name}' "
+        "and a new history was started"
+    )
+    assert kept.read_bytes() == damaged and len(history) == 0
+    history.record_job("render", "failed", request=REQUEST, error="stopped")
+    assert len(History(path)) == 1
+
+
+def test_a_damaged_history_never_blocks_a_render(tmp_path: Path) -> None:
+    clip = make_sample_video(tmp_path / "clip.mp4", seconds=1, size=(96, 64), audio=False)
+    path = tmp_path / "history.sqlite3"
+    path.write_text("notes, not a database\n")
+    with pytest.warns(RenderRushWarning, match="was damaged"):
+        result = render(clip, tmp_path / "out.mp4", history=path, scheduler="threads", workers=1)
+    assert result.frames == 30 and History(path).get(result.job_id).status == "finished"
+    assert (tmp_path / "out.mp4").is_file()
+
+
+def test_an_unusable_history_renders_without_recording_and_warns_once(tmp_path: Path) -> None:
+    clip = make_sample_video(tmp_path / "clip.mp4", seconds=1, size=(96, 64), audio=False)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("a file where the history's folder should be")
+    unusable = not_a_folder / "history.sqlite3"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [render(clip, tmp_path / f"out{i}.mp4", history=unusable, scheduler="threads", workers=1) for i in range(2)]
+    assert [r.frames for r in results] == [30, 30] and [r.job_id for r in results] == [None, None]
+    messages = [str(w.message) for w in caught if issubclass(w.category, RenderRushWarning)]
+    assert messages == [f"jobs are not recorded: cannot open the job history '{unusable}' (File exists): "
+                        "set RENDERRUSH_HISTORY to a writable file path"]  # fmt: skip
+
+
+def test_the_cli_says_so_in_one_warning_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = make_sample_video(tmp_path / "clip.mp4", seconds=1, size=(96, 64), audio=False)
+    path = tmp_path / "history.sqlite3"
+    path.write_text("notes, not a database\n")
+    monkeypatch.setenv("RENDERRUSH_HISTORY", str(path))
+    status = main(["render", str(clip), "-o", str(tmp_path / "out.mp4"), "--workers", "1", "--scheduler", "threads", "--no-progress"])
+    out, err = capsys.readouterr()
+    (kept,) = tmp_path.glob("history.sqlite3.damaged-*")
+    assert status == 0 and "history job 1" in out
+    assert err.splitlines() == [
+        f"renderrush: warning: the job history '{path}' was damaged (file is not a database): it is kept as "
+        f"'{kept.name}' and a new history was started"
+    ]
 
 
 def test_path_comes_from_parameter_then_env_var_then_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,7 +63,8 @@ def test_monitor_samples_reach_on_sample_while_the_job_runs(clip: Path, tmp_path
                         history=history, on_sample=samples.append)  # fmt: skip
     finally:
         unregister_filter("slowish")
-    assert len(samples) >= 2 and max(s.job_processes for s in samples) >= 3, "python plus its ffmpeg processes"
+    # the job runs in this process (x264 in-process; ffmpeg only for the brief stitch): its memory is seen
+    assert len(samples) >= 2 and all(s.job_processes >= 1 and s.job_rss > 0 for s in samples)
     assert [s.t for s in samples] == sorted(s.t for s in samples)
     assert len(history.get(result.job_id).timeline) >= len(samples) - 1
 
