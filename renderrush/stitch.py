@@ -19,9 +19,10 @@ from typing import Sequence
 
 import av
 
-from .errors import StitchError
+from .errors import JobCancelledError, StitchError
 from .ffmpeg import run_ffmpeg
 from .outputs import partial_path
+from .progress import cancel_marker
 from .probe import StreamInfo, VideoInfo
 
 MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "opus", "flac", "alac")
@@ -138,6 +139,8 @@ def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Pa
         frames = count_video_packets(tmp)
         if frames != expected:
             raise StitchError(f"joined file has {frames} frames, expected {expected}; nothing was written")
+        if cancel_marker(work_dir).exists():  # the job was stopped while it stitched: write nothing
+            raise JobCancelledError()
         os.replace(tmp, output)
     except av.FFmpegError as exc:
         raise StitchError(f"joining segments into {output.name} failed: {exc.strerror or exc}") from None
