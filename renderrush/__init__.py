@@ -14,22 +14,31 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ClusterError,
+    DashboardError,
+    DiskSpaceError,
     EmptyVideoError,
     FFmpegError,
     FilterError,
     HistoryError,
+    InputError,
     InputNotFoundError,
     JobCancelledError,
+    JobError,
+    MemoryLimitError,
+    MonitorError,
     NotAVideoError,
     OutputBusyError,
     OutputError,
     RenderRushError,
     RenderRushWarning,
     ReportError,
+    ResourceError,
     SegmentError,
     SettingsError,
     StitchError,
+    TimelineError,
     UnsupportedVideoError,
+    UploadError,
 )
 
 __version__ = "0.1.0"
@@ -52,15 +61,36 @@ _EXPORTS = {
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 """Public name -> the submodule that defines it."""
 
-__all__ = [
-    "ClusterError", "Comparison", "EmptyVideoError", "EncodeSettings", "FFmpegError", "FilterChain", "FilterError",
-    "HealthReport", "History", "HistoryError", "InputNotFoundError", "JobCancelledError", "JobRecord", "JobResult",
-    "Monitor", "NotAVideoError", "OutputBusyError", "OutputError", "Param", "ProgressEvent", "RenderRushError", "RenderRushWarning", "ReportError", "Segment",
-    "SegmentError", "SegmentResult", "SettingsError", "StitchError", "UnsupportedVideoError", "VideoInfo", "advise",
-    "available_filters", "compare", "history_report", "import_report", "job_report", "load_report",
-    "make_sample_video", "plan_segments", "probe", "register_filter", "render", "system_health",
-    "unregister_filter", "write_report",
-]  # fmt: skip
+_ERRORS = (
+    "ClusterError",
+    "DashboardError",
+    "DiskSpaceError",
+    "EmptyVideoError",
+    "FFmpegError",
+    "FilterError",
+    "HistoryError",
+    "InputError",
+    "InputNotFoundError",
+    "JobCancelledError",
+    "JobError",
+    "MemoryLimitError",
+    "MonitorError",
+    "NotAVideoError",
+    "OutputBusyError",
+    "OutputError",
+    "RenderRushError",
+    "RenderRushWarning",
+    "ReportError",
+    "ResourceError",
+    "SegmentError",
+    "SettingsError",
+    "StitchError",
+    "TimelineError",
+    "UnsupportedVideoError",
+    "UploadError",
+)
+__all__ = sorted({*_ERRORS, *_LAZY})
+"""Every error class, and every public name of the submodules (loaded on first use)."""
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,35 @@
 """Error types: every failure a user can cause or fix is a `RenderRushError` subclass
-whose message says what was wrong and what to do about it."""
+whose message says what was wrong and what to do about it. Where a builtin exception means
+the same, it is a base too, so `except FileNotFoundError` or `except ValueError` also work.
+
+    RenderRushError
+    ├── InputError                     the input cannot be rendered
+    │   ├── InputNotFoundError         (FileNotFoundError) missing, a folder, unreadable
+    │   ├── NotAVideoError             (ValueError) not a video, a device or pipe, cover art only
+    │   ├── EmptyVideoError            (ValueError) no frames that decode
+    │   ├── UnsupportedVideoError      (ValueError) undecodable codec, HDR, too small
+    │   └── UploadError                (ValueError) an upload refused (type, size, name)
+    ├── SettingsError                  (ValueError) an invalid option value
+    │   └── FilterError                unknown filter, malformed chain, parameter out of range
+    ├── OutputError                    (OSError) the output cannot be written there
+    │   └── OutputBusyError            another job renders to the same output
+    ├── ResourceError                  not enough room to run
+    │   ├── DiskSpaceError             (OSError) too little free disk space
+    │   └── MemoryLimitError           available memory fell below the limit
+    ├── JobError                       the job started but did not finish
+    │   ├── SegmentError               one segment failed (names the segment)
+    │   │   └── TimelineError          frames cannot be found by time: replanned from a decode pass
+    │   ├── StitchError                joining the segments failed
+    │   ├── ClusterError               the dask cluster cannot be reached or keeps losing workers
+    │   └── JobCancelledError          stopped by the user; nothing was written
+    ├── FFmpegError                    (RuntimeError) an ffmpeg command RenderRush runs failed
+    ├── HistoryError                   the job history cannot be opened, read or written
+    ├── ReportError                    (ValueError) a JSON report is unreadable or invalid
+    ├── MonitorError                   (RuntimeError) a monitor used out of order
+    └── DashboardError                 the web app cannot start (port, folder, Voila missing)
+
+    RenderRushWarning (UserWarning)    something beside the job went wrong; the job goes on
+"""
 
 from __future__ import annotations
 
@@ -13,27 +43,35 @@ class RenderRushWarning(UserWarning):
     `renderrush: warning:` line): a damaged or unwritable history, for example."""
 
 
-class InputNotFoundError(RenderRushError):
+class InputError(RenderRushError):
+    """The input cannot be rendered."""
+
+
+class InputNotFoundError(InputError, FileNotFoundError):
     """The input path does not exist or is not a file."""
 
 
-class NotAVideoError(RenderRushError):
+class NotAVideoError(InputError, ValueError):
     """The input exists but holds no decodable video stream."""
 
 
-class EmptyVideoError(RenderRushError):
+class EmptyVideoError(InputError, ValueError):
     """The input has a video stream but no frames (empty or truncated file)."""
 
 
-class UnsupportedVideoError(RenderRushError):
+class UnsupportedVideoError(InputError, ValueError):
     """The video is readable but cannot be processed (for example, too small)."""
 
 
-class FilterError(RenderRushError):
+class SettingsError(RenderRushError, ValueError):
+    """An invalid job setting: scheduler, worker count, segment length, preset or CRF."""
+
+
+class FilterError(SettingsError):
     """An unknown filter name, a malformed chain or a parameter out of range."""
 
 
-class OutputError(RenderRushError):
+class OutputError(RenderRushError, OSError):
     """The output path cannot be written (bad suffix, missing folder, same as input)."""
 
 
@@ -41,7 +79,11 @@ class OutputBusyError(OutputError):
     """Another job (another process, or this one) is rendering to the same output right now."""
 
 
-class SegmentError(RenderRushError):
+class JobError(RenderRushError):
+    """The job started but did not finish; no output was written."""
+
+
+class SegmentError(JobError):
     """Rendering one segment failed; the message names the segment and ffmpeg's reason."""
 
     def __init__(self, index: int, message: str) -> None:
@@ -59,26 +101,22 @@ class TimelineError(SegmentError):
     their time in this file; the job is planned again from a decode pass."""
 
 
-class ClusterError(RenderRushError):
+class ClusterError(JobError):
     """The dask cluster cannot be reached, or its workers kept dying on a segment."""
 
 
-class JobCancelledError(RenderRushError):
+class JobCancelledError(JobError):
     """The job was cancelled by the user before it finished; no output was written."""
 
     def __init__(self, message: str = "the job was cancelled; no output was written") -> None:
         super().__init__(message)
 
 
-class StitchError(RenderRushError):
+class StitchError(JobError):
     """Joining the rendered segments (and the source audio) into the output failed."""
 
 
-class SettingsError(RenderRushError):
-    """An invalid job setting: scheduler, worker count, segment length, preset or CRF."""
-
-
-class FFmpegError(RenderRushError):
+class FFmpegError(RenderRushError, RuntimeError):
     """An ffmpeg command that RenderRush runs itself (sample generation, probing) failed."""
 
 
@@ -86,7 +124,7 @@ class ResourceError(RenderRushError):
     """The machine lacks what the job needs: free disk space at the output, or memory."""
 
 
-class DiskSpaceError(ResourceError):
+class DiskSpaceError(ResourceError, OSError):
     """Not enough free disk space at the output for the estimated output and its segments."""
 
 
@@ -98,5 +136,17 @@ class HistoryError(RenderRushError):
     """The job history database cannot be opened, read or written."""
 
 
-class ReportError(RenderRushError):
+class ReportError(RenderRushError, ValueError):
     """A JSON performance report is unreadable, of an unknown version or invalid."""
+
+
+class UploadError(InputError, ValueError):
+    """An uploaded file was refused (type, size or name)."""
+
+
+class MonitorError(RenderRushError, RuntimeError):
+    """A monitor was used out of order (started twice, for example)."""
+
+
+class DashboardError(RenderRushError):
+    """The dashboard web app cannot start: its port, its output folder, or Voila missing."""

@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from renderrush import resources
-from renderrush.errors import SettingsError
+from renderrush.errors import MonitorError, SettingsError
 
 DEFAULT_INTERVAL = 0.5
 
@@ -125,7 +125,7 @@ class Monitor:
     def start(self) -> None:
         """Begin a fresh recording (earlier samples are discarded)."""
         if self.running:
-            raise SettingsError("monitor is already running; call stop() before starting it again")
+            raise MonitorError("monitor is already running; call stop() before starting it again")
         self._samples = []
         self.overhead_seconds = 0.0
         self.callback_error = None

@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import pytest
 
-from renderrush.errors import SettingsError
+from renderrush.errors import MonitorError, SettingsError
 from renderrush.monitor import Monitor, Sample, _disk_rates
 
 BUSY_CHILD = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end:\n    pass\n"
@@ -94,7 +94,7 @@ def test_timeline_and_summary_are_plain_data() -> None:
 def test_restart_begins_a_fresh_recording_and_double_start_fails() -> None:
     mon = Monitor(interval=0.02)
     mon.start()
-    with pytest.raises(SettingsError, match="already running"):
+    with pytest.raises(MonitorError, match="already running"):
         mon.start()
     wait_for(lambda: len(mon.samples) >= 3)
     mon.stop()

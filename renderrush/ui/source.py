@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..errors import RenderRushError
+from ..errors import RenderRushError, UploadError
 from ..probe import VideoInfo, probe
 from ..samples import make_sample_video
 from ._common import Component, error_sentence, fmt_bytes, fmt_seconds, message_html
@@ -27,10 +27,6 @@ MAX_NAME_LENGTH = 80
 SAMPLE_FPS_ESTIMATE = 400_000_000
 """Pixels per second a sample is written at on a small machine, to fill the progress bar
 (the bar says how long it has run; it never claims to be done before it is)."""
-
-
-class UploadError(RenderRushError):
-    """An uploaded file was refused (type, size or name)."""
 
 
 def sanitize_filename(name: str, allowed_suffixes: tuple[str, ...] = UPLOAD_SUFFIXES) -> str:
