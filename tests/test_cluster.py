@@ -39,18 +39,23 @@ def slow_filter() -> Iterator[str]:
 
 
 def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path, tmp_path: Path) -> None:
-    copies: list[int] = []
+    pieces: list[int] = []
 
     def on_progress(event: ProgressEvent) -> None:
-        copies.append(len(list(cluster.folder.glob("worker-*/**/renderrush/input-*"))))
+        pieces.append(len(list(cluster.folder.glob("worker-*/**/renderrush/*-piece-*"))))
 
     out = tmp_path / "out.mp4"
     result = render(long_clip, out, "grayscale", workers=2, segment_seconds=1, scheduler=cluster.address,
                     progress=on_progress)  # fmt: skip
     assert result.frames == 180 and frame_indices(out) == list(range(180))
     assert stream_codecs(out) == {"video": "h264", "audio": "aac"}
-    assert max(copies) >= 1, "workers read the input from their own local copy"
-    assert not list(cluster.folder.glob("worker-*/**/renderrush/input-*")), "local copies are removed afterwards"
+    assert max(pieces) >= 1, "workers read their segment's piece from their own local directory"
+    assert not list(cluster.folder.glob("worker-*/**/renderrush/*-piece-*")), "pieces are removed afterwards"
+    assert not list(cluster.folder.glob("worker-*/**/renderrush/input-*")), "no worker received the whole input"
+    # 1 s segments on 2 s GOPs: half the pieces start a second before their first frame
+    assert 0 < result.input_bytes_to_workers <= 1.3 * long_clip.stat().st_size
+    assert result.output_bytes_from_workers == sum(s.bytes for s in result.segments)
+    assert result.to_dict()["input_bytes_to_workers"] == result.input_bytes_to_workers
     assert all(s.worker.startswith("tcp://127.0.0.1:") for s in result.segments)
     assert {s.worker for s in result.segments} <= {m["worker"] for m in result.worker_metrics}
     assert all(s.bytes > 0 for s in result.segments)
