@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Callable, Sequence
 
 from tqdm import tqdm
 
 from .compare import compare
-from .engine import LOCAL_SCHEDULERS, render
+from .engine import LOCAL_SCHEDULERS, is_cluster, render
 from .errors import RenderRushError, SettingsError
 from .filters import FilterChain, available_filters
 from .health import system_health
@@ -149,8 +150,21 @@ def _cmd_probe(args: argparse.Namespace) -> None:
     _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in info.items()))
 
 
+def _say_cluster(scheduler: str) -> logging.Handler | None:
+    """Print the cluster's dashboard link on stderr when the job connects (cluster.py logs it)."""
+    if not is_cluster(scheduler):
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("renderrush: %(message)s"))
+    logger = logging.getLogger("renderrush.cluster")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
 def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: object) -> object:
     bars = ProgressBars(enabled=not args.no_progress)
+    handler = _say_cluster(args.scheduler)
     try:
         return job(
             args.input, filters=args.filters, workers=args.workers, segment_seconds=args.segment_seconds,
@@ -159,6 +173,8 @@ def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: obje
         )  # fmt: skip
     finally:
         bars.close()
+        if handler is not None:
+            logging.getLogger("renderrush.cluster").removeHandler(handler)
 
 
 def _say_recommendation(recommendation: dict | None) -> None:

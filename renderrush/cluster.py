@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -83,14 +84,20 @@ def connect(scheduler: Any, workers: int) -> Iterator[Any]:
         yield client
 
 
+def _serves_dashboard(dask_scheduler: Any = None) -> bool:
+    """Run on the scheduler: its bokeh dashboard is up (distributed imports the dashboard
+    module only to serve it; without bokeh, or with --no-dashboard, it never does)."""
+    return "distributed.dashboard.scheduler" in sys.modules
+
+
 def dashboard_link(client: Any) -> str | None:
     """The scheduler's dashboard address, or None when it serves none (started with
     --no-dashboard, or without bokeh installed)."""
     try:
-        services = client.scheduler_info(n_workers=0).get("services", {})
+        serves = client.run_on_scheduler(_serves_dashboard)
     except Exception:  # an unanswered question must not stop the job
         return None
-    return client.dashboard_link if "dashboard" in services else None
+    return client.dashboard_link if serves else None
 
 
 def announce(client: Any) -> None:
@@ -101,7 +108,7 @@ def announce(client: Any) -> None:
     if link:
         log.info("dask dashboard: %s (scheduler %s)", link, address)
     else:
-        log.info("connected to %s; it serves no dashboard (start it with bokeh installed to get one)", address)
+        log.info("connected to %s; it serves no dashboard (it needs bokeh installed and no --no-dashboard)", address)
 
 
 @dataclass(frozen=True)
@@ -291,8 +298,9 @@ class PieceDispatcher:
     again and sent elsewhere, at most `MAX_INPUT_LOSSES` times each.
     """
 
-    def __init__(self, client: Any, token: str, info: VideoInfo, folder: JobFolder, traffic: Traffic,
-                 cancel: threading.Event | None) -> None:  # fmt: skip
+    def __init__(
+        self, client: Any, token: str, info: VideoInfo, folder: JobFolder, traffic: Traffic, cancel: threading.Event | None
+    ) -> None:
         self.client, self.token, self.info, self.folder = client, token, info, folder
         self.traffic, self.cancel = traffic, cancel
         self.inflight: dict[Any, tuple[SegmentJob, str, Any]] = {}
@@ -396,9 +404,8 @@ class PieceDispatcher:
         del data
         key = f"renderrush-{self.token}-segment-{job.segment.index}-{self.losses.get(job.segment.index, 0)}"
         future = self.client.submit(
-            render_piece, job, piece_future, suffix, stream_index, self.token,
-            key=key, workers=[worker], allow_other_workers=False, pure=False,
-        )  # fmt: skip
+            render_piece, job, piece_future, suffix, stream_index, self.token, key=key, workers=[worker], pure=False
+        )
         future.add_done_callback(lambda _: self._wake.set())
         self.inflight[future] = (job, worker, piece_future)
         return True

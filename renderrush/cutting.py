@@ -119,10 +119,8 @@ class Cutter:
             if packet.size == 0:
                 continue
             self.bytes_read += packet.size
-            yield _Packet(
-                bytes(packet), packet.pts, packet.dts, packet.duration or 0, packet.is_keyframe,
-                None if packet.pts is None else clock(packet.pts),
-            )  # fmt: skip
+            shown = None if packet.pts is None else clock(packet.pts)
+            yield _Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0, packet.is_keyframe, shown)
 
     def _write(self, index: int, template: av.video.stream.VideoStream, packets: list[_Packet], source: Source) -> Piece:
         buffer = io.BytesIO()
