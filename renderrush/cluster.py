@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from .cutting import Cutter, CutError, Piece, cuttable
+from .cutting import Cutter, Piece, cuttable
 from .engine import check_cancel, segment_tasks, stitch_job
 from .errors import ClusterError, JobCancelledError
 from .jobfolder import JobFolder
@@ -181,16 +181,19 @@ class WorkerMetrics:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                workers = self.client.scheduler_info(n_workers=-1)["workers"]
-            except Exception:  # the scheduler may be briefly busy; the next sample will do
-                continue
-            t = time.monotonic() - self._started
-            for address, info in workers.items():
-                metrics = info.get("metrics", {})
-                self.samples.append(
-                    {"t": t, "worker": address, "cpu_percent": metrics.get("cpu", 0.0), "memory": metrics.get("memory", 0)}
-                )
+            self._sample()
+
+    def _sample(self) -> None:
+        try:
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        except Exception:  # the scheduler may be briefly busy; the next sample will do
+            return
+        t = time.monotonic() - self._started
+        for address, info in workers.items():
+            metrics = info.get("metrics", {})
+            self.samples.append(
+                {"t": t, "worker": address, "cpu_percent": metrics.get("cpu", 0.0), "memory": metrics.get("memory", 0)}
+            )
 
     def __enter__(self) -> "WorkerMetrics":
         self._started = time.monotonic()
@@ -200,6 +203,7 @@ class WorkerMetrics:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()  # a job shorter than the interval still shows its workers
 
 
 def _worker_folder(worker: Any = None) -> Path:
@@ -312,7 +316,7 @@ class PieceDispatcher:
         self._workers_at = -1.0
 
     def run(self, jobs: list[SegmentJob]) -> list[SegmentResult]:
-        first_pass = iter(zip(jobs, Cutter(self.info).pieces((j.segment.index, j.source) for j in jobs)))
+        first_pass = iter(zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs)))
         again: deque[SegmentJob] = deque()
         results: list[SegmentResult] = []
         remaining = len(jobs)
@@ -354,10 +358,7 @@ class PieceDispatcher:
         return results
 
     def _cut_one(self, job: SegmentJob) -> Piece | None:
-        try:
-            return next(Cutter(self.info).pieces([(job.segment.index, job.source)]))
-        except CutError:
-            return None
+        return next(Cutter(self.info, lenient=True).pieces([(job.segment.index, job.source)]))
 
     def _lost(self, job: SegmentJob, worker: str) -> None:
         self._gone[worker] = time.monotonic()
@@ -391,6 +392,7 @@ class PieceDispatcher:
         """Scatter the piece (or the whole input, if it could not be cut) to `worker` and
         submit its task there."""
         if piece is None:
+            log.warning("warning: segment %d could not be cut exactly; its worker receives the whole input", job.segment.index)
             data, suffix, stream_index = self.info.path.read_bytes(), self.info.path.suffix, self.info.stream_index
         else:
             data, suffix, stream_index = piece.data, piece.suffix, 0

@@ -79,14 +79,16 @@ class Cutter:
     """Cuts pieces for segments given in increasing order, reading the source once: packets
     are demuxed sequentially and kept only from the keyframe the next piece starts at."""
 
-    def __init__(self, info: VideoInfo) -> None:
+    def __init__(self, info: VideoInfo, *, lenient: bool = False) -> None:
+        """`lenient`: a piece that cannot be cut exactly comes out as None instead of
+        raising `CutError`, and the later pieces still come."""
         if not cuttable(info):
             raise CutError(f"{info.container} sources in '{info.seek_mode}' mode are not cut")
-        self.info = info
+        self.info, self.lenient = info, lenient
         self.format, self.suffix = PIECE_FORMATS[info.container]
         self.bytes_read = 0
 
-    def pieces(self, sources: Iterable[tuple[int, Source]]) -> Iterator[Piece]:
+    def pieces(self, sources: Iterable[tuple[int, Source]]) -> Iterator[Piece | None]:
         """A `Piece` for each (segment index, Source), in the order given (increasing start)."""
         container = av.open(str(self.info.path), metadata_errors="ignore")
         try:
@@ -110,12 +112,23 @@ class Cutter:
                 start = _start(buffer, first)
                 del buffer[:start]
                 stop = _stop(buffer, end)
-                yield self._write(index, stream, buffer[:stop], source)
+                try:
+                    piece: Piece | None = self._write(index, stream, buffer[:stop], source)
+                except CutError:
+                    if not self.lenient:
+                        raise
+                    piece = None
+                yield piece
         finally:
             container.close()
 
     def _demux(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream, clock: Clock) -> Iterator[_Packet]:
-        for packet in container.demux(stream):
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except (StopIteration, av.FFmpegError):  # a file that ends early ends where it breaks, as in the probe
+                return
             if packet.size == 0:
                 continue
             self.bytes_read += packet.size

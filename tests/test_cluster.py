@@ -62,6 +62,14 @@ def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path
     assert 0 < result.input_bytes_to_workers <= 1.3 * long_clip.stat().st_size
     assert result.output_bytes_from_workers == sum(s.bytes for s in result.segments)
     assert result.to_dict()["input_bytes_to_workers"] == result.input_bytes_to_workers
+
+    # AVI frame tables come from a decode pass: not cut, the whole file goes out once and
+    # every worker that renders holds a copy
+    avi = make_sample_video(tmp_path / "clip.avi", seconds=2, size=(160, 120), fps=30)
+    result = render(avi, tmp_path / "avi.mp4", None, workers=2, segment_seconds=0.5, scheduler=cluster.address)
+    assert result.frames == 60 and frame_indices(tmp_path / "avi.mp4") == list(range(60))
+    copies = len({s.worker for s in result.segments})
+    assert result.input_bytes_to_workers == copies * avi.stat().st_size
     assert all(s.worker.startswith("tcp://127.0.0.1:") for s in result.segments)
     assert {s.worker for s in result.segments} <= {m["worker"] for m in result.worker_metrics}
     assert all(s.bytes > 0 for s in result.segments)

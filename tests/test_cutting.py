@@ -98,3 +98,24 @@ def test_sources_without_reliable_packet_times_are_not_cut(videos: Path, tmp_pat
     assert not cuttable(probe(ts)), "MPEG-TS tables come from a decode pass: shipped whole"
     with pytest.raises(CutError):
         Cutter(probe(raw))
+
+
+def test_lenient_cutter_gives_none_for_a_bad_piece_and_goes_on(
+    videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import renderrush.cutting as cutting
+
+    info = probe(make_sample_video(videos / "cut-lenient.mp4", seconds=4, size=(160, 120), audio=False))
+    jobs = jobs_for(info, 1, tmp_path)
+    real = cutting.check_piece
+
+    def refuse_second(data: bytes, info: VideoInfo, source: Source) -> None:
+        if source.start == jobs[1].segment.start:
+            raise CutError("refused for the test")
+        real(data, info, source)
+
+    monkeypatch.setattr(cutting, "check_piece", refuse_second)
+    pieces = list(Cutter(info, lenient=True).pieces((j.segment.index, j.source) for j in jobs))
+    assert [p is None for p in pieces] == [False, True, False, False]
+    with pytest.raises(CutError, match="refused for the test"):
+        list(Cutter(info).pieces((j.segment.index, j.source) for j in jobs))
