@@ -103,7 +103,6 @@ def model(m: dict[str, float], workers: int, link_bytes: float, duration: float 
     segments = max(1, round(duration / segment_seconds))
     sent = m["piece_bytes_per_video_second"] * duration
     back = m["segment_bytes_per_video_second"] * duration
-    render_total = m["render_seconds_per_video_second"] * duration
     client = {
         "cut": m["cut_seconds_per_video_second"] * duration,
         "send": sent / link_bytes + segments * m["seconds_per_scatter"],
@@ -113,7 +112,10 @@ def model(m: dict[str, float], workers: int, link_bytes: float, duration: float 
     # the client cuts, sends and schedules while workers render (pipelined); receiving
     # overlaps too; the stitch starts after the last segment
     client_busy = client["cut"] + client["send"] + client["schedule"]
-    render_wall = render_total / workers + segment_seconds * m["render_seconds_per_video_second"]
+    # workers render in rounds of one segment each; the first waits for one piece to be cut and sent
+    rounds = math.ceil(segments / workers)
+    first_piece = segment_seconds * (m["cut_seconds_per_video_second"] + m["piece_bytes_per_video_second"] / link_bytes)
+    render_wall = rounds * segment_seconds * m["render_seconds_per_video_second"] + first_piece + m["seconds_per_scatter"]
     stitch = m["stitch_seconds_per_video_second"] * duration
     wall = max(render_wall, client_busy, client["receive"]) + stitch
     return {
