@@ -13,7 +13,7 @@ Network figures assume the client's link speed given by --link-gbit (10 by defau
 
     python benchmarks/scale_model.py                      # ~2 minutes on 2 cores
     python benchmarks/scale_model.py --seconds 10 --json scale.json
-    python benchmarks/scale_model.py memory --input long.mp4   # peak client memory of a cluster job
+    python benchmarks/scale_model.py memory --input long.mp4 --segment-seconds 10   # peak client memory
 
 `memory` renders an existing file on a 2-worker LocalCluster and samples the client
 process's resident memory with psutil (the workers are other processes).
@@ -147,7 +147,7 @@ def table(rows: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def memory(path: Path, workers: int, filters: str) -> dict[str, float]:
+def memory(path: Path, workers: int, filters: str, segment_seconds: float) -> dict[str, float]:
     """Peak resident memory of this (client) process while a cluster job renders `path`."""
     me = psutil.Process()
     baseline = me.memory_info().rss
@@ -162,7 +162,10 @@ def memory(path: Path, workers: int, filters: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         thread.start()
         try:
-            result = render(path, Path(tmp) / "out.mp4", filters, workers=workers, scheduler="local", preset="ultrafast", history=False)
+            result = render(
+                path, Path(tmp) / "out.mp4", filters, workers=workers, segment_seconds=segment_seconds, scheduler="local",
+                preset="ultrafast", history=False,
+            )
         finally:
             stop.set()
             thread.join()
@@ -181,7 +184,7 @@ def main() -> None:
     parser.add_argument("--input", type=Path, help="memory: the file to render")
     parser.add_argument("--seconds", type=float, default=20, help="model: length of the 1080p clip measured")
     parser.add_argument("--filters", default="grayscale")
-    parser.add_argument("--segment-seconds", type=float, default=2.0)
+    parser.add_argument("--segment-seconds", type=float, default=2.0, help="model: pieces cut; memory: segments rendered")
     parser.add_argument("--link-gbit", type=float, default=10.0, help="the client's network link, Gbit/s")
     parser.add_argument("--tasks", type=int, default=2000, help="empty tasks in the dask stress test")
     parser.add_argument("--json", type=Path, help="also write the measurements and table here")
@@ -189,7 +192,7 @@ def main() -> None:
     if args.mode == "memory":
         if args.input is None:
             parser.error("memory needs --input")
-        print(json.dumps(memory(args.input, 2, args.filters), indent=2))
+        print(json.dumps(memory(args.input, 2, args.filters, args.segment_seconds), indent=2))
         return
     link = args.link_gbit * 1e9 / 8
     with tempfile.TemporaryDirectory() as tmp:

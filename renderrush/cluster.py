@@ -314,6 +314,10 @@ class PieceDispatcher:
         self._gone: dict[str, float] = {}
         """Workers whose pieces were lost (or refused one) lately, with when."""
         self._workers_at = -1.0
+        self._no_workers_since: float | None = None
+        self.direct = True
+        """Scatter straight to workers; False once the client could not reach one (behind
+        NAT, say), after which pieces go through the scheduler."""
 
     def run(self, jobs: list[SegmentJob]) -> list[SegmentResult]:
         first_pass = iter(zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs)))
@@ -377,8 +381,10 @@ class PieceDispatcher:
             self._gone = {w: t for w, t in self._gone.items() if w in info and now - t < GONE_SECONDS}
             self._workers = {address: w.get("nthreads", 1) for address, w in info.items() if address not in self._gone}
             self._workers_at = now
-            if not self._workers and not self.inflight:
-                self._no_workers_since = getattr(self, "_no_workers_since", now)
+            if self._workers or self.inflight:
+                self._no_workers_since = None
+            else:
+                self._no_workers_since = self._no_workers_since or now
                 if now - self._no_workers_since > NO_WORKERS_TIMEOUT:
                     raise ClusterError(f"the cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; the job was stopped")
         busy: dict[str, int] = {}
@@ -397,7 +403,7 @@ class PieceDispatcher:
         else:
             data, suffix, stream_index = piece.data, piece.suffix, 0
         try:
-            [piece_future] = self.client.scatter([data], workers=[worker], hash=False, direct=True)
+            piece_future = self._scatter(data, worker)
         except (OSError, TimeoutError, ValueError, KeyError):  # the worker left: send it elsewhere
             self._gone[worker] = time.monotonic()
             self._workers_at = -1.0
@@ -412,6 +418,13 @@ class PieceDispatcher:
         self.inflight[future] = (job, worker, piece_future)
         return True
 
+    def _scatter(self, data: bytes, worker: str) -> Any:
+        if self.direct:
+            try:
+                return self.client.scatter([data], workers=[worker], hash=False, direct=True)[0]
+            except (OSError, TimeoutError):
+                self.direct = False  # maybe only this worker died; the scheduler's route works either way
+        return self.client.scatter([data], workers=[worker], hash=False, direct=False)[0]
 
 
 class SegmentSubmitter:
