@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import warnings
@@ -176,8 +177,23 @@ def default_scheduler(filters: str | None) -> str:
     return "threads" if builtin else "processes"
 
 
+def _say_cluster(scheduler: str) -> logging.Handler | None:
+    """Print the cluster's dashboard link on stderr when the job connects (cluster.py logs it)."""
+    from .engine import is_cluster
+
+    if not is_cluster(scheduler):
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("renderrush: %(message)s"))
+    logger = logging.getLogger("renderrush.cluster")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
 def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: object) -> object:
     bars = ProgressBars(enabled=not args.no_progress)
+    handler = _say_cluster(args.scheduler)
     try:
         return job(
             args.input, filters=args.filters, workers=args.workers, segment_seconds=args.segment_seconds,
@@ -186,6 +202,8 @@ def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: obje
         )  # fmt: skip
     finally:
         bars.close()
+        if handler is not None:
+            logging.getLogger("renderrush.cluster").removeHandler(handler)
 
 
 def _say_recommendation(recommendation: dict | None) -> None:

@@ -1,11 +1,14 @@
 """Run a job's segment tasks on a dask distributed cluster.
 
-No shared filesystem is assumed: the client scatters the input's bytes once (workers
-fetch them from each other, never one copy per task), each worker writes them to its
-own local directory once, renders its segments there, and returns each segment file's
-bytes. The client writes every segment to its job folder as soon as it arrives and
-drops it, then stitches locally. With `shared_storage=True` workers read the input path
-and write segment files into the job folder directly.
+No shared filesystem is assumed: the client cuts the source into one piece per segment
+by stream copy (`cutting.py`) while earlier pieces render, and sends each piece to the one
+worker that renders it, so the input crosses the network about once whatever the number
+of workers. A source that cannot be cut (timestamps made up, or a frame table only a
+decode pass gives) is scattered whole once and workers fetch it from each other. Workers
+return each segment file's bytes; the client writes every segment to its job folder as
+soon as it arrives and drops it, then stitches locally. With `shared_storage=True`
+workers read the input path and write segment files into the job folder directly.
+`Traffic` counts the bytes sent to and received from workers.
 
 Progress travels as dask events on a per-job topic; cancel requests as a dask `Event`;
 per-worker CPU and memory come from the scheduler's worker metrics. A worker that dies
@@ -16,15 +19,19 @@ mid-segment is replaced by the scheduler re-running the task elsewhere, at most
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sys
 import threading
 import time
 import uuid
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
+from .cutting import Cutter, Piece, cuttable
 from .engine import check_cancel, segment_tasks, stitch_job
 from .errors import ClusterError, JobCancelledError
 from .jobfolder import JobFolder
@@ -36,6 +43,16 @@ from .segment import SegmentJob, SegmentResult, render_segment, write_timestamps
 CONNECT_TIMEOUT = "10s"
 MAX_INPUT_LOSSES = 3
 METRICS_INTERVAL = 0.5
+PIECES_PER_THREAD = 2
+"""Pieces a worker holds per thread: the one rendering and the next, already there."""
+WORKERS_REFRESH = 0.5
+"""Seconds between two looks at the scheduler's list of workers."""
+NO_WORKERS_TIMEOUT = 60.0
+GONE_SECONDS = 30.0
+"""How long a worker that lost a piece gets no new one (the scheduler may list a dead
+worker a few seconds longer, and a scatter to it waits for the connect timeout)."""
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -45,12 +62,14 @@ def connect(scheduler: Any, workers: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):
+        announce(scheduler)
         yield scheduler
         return
     if scheduler == "local":
         with LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
         ) as cluster, Client(cluster) as client:  # fmt: skip
+            announce(client)
             yield client
         return
     try:
@@ -61,7 +80,35 @@ def connect(scheduler: Any, workers: int) -> Iterator[Any]:
             "and pass its address, e.g. tcp://127.0.0.1:8786"
         ) from None
     with client:
+        announce(client)
         yield client
+
+
+def _serves_dashboard(dask_scheduler: Any = None) -> bool:
+    """Run on the scheduler: its bokeh dashboard is up (distributed imports the dashboard
+    module only to serve it; without bokeh, or with --no-dashboard, it never does)."""
+    return "distributed.dashboard.scheduler" in sys.modules
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The scheduler's dashboard address, or None when it serves none (started with
+    --no-dashboard, or without bokeh installed)."""
+    try:
+        serves = client.run_on_scheduler(_serves_dashboard)
+    except Exception:  # an unanswered question must not stop the job
+        return None
+    return client.dashboard_link if serves else None
+
+
+def announce(client: Any) -> None:
+    """Log (logger `renderrush.cluster`, INFO) the scheduler and its dashboard link; the
+    CLI prints it on stderr."""
+    link = dashboard_link(client)
+    address = getattr(client.scheduler, "address", "") or "the scheduler"
+    if link:
+        log.info("dask dashboard: %s (scheduler %s)", link, address)
+    else:
+        log.info("connected to %s; it serves no dashboard (it needs bokeh installed and no --no-dashboard)", address)
 
 
 @dataclass(frozen=True)
@@ -134,16 +181,19 @@ class WorkerMetrics:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                workers = self.client.scheduler_info(n_workers=-1)["workers"]
-            except Exception:  # the scheduler may be briefly busy; the next sample will do
-                continue
-            t = time.monotonic() - self._started
-            for address, info in workers.items():
-                metrics = info.get("metrics", {})
-                self.samples.append(
-                    {"t": t, "worker": address, "cpu_percent": metrics.get("cpu", 0.0), "memory": metrics.get("memory", 0)}
-                )
+            self._sample()
+
+    def _sample(self) -> None:
+        try:
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        except Exception:  # the scheduler may be briefly busy; the next sample will do
+            return
+        t = time.monotonic() - self._started
+        for address, info in workers.items():
+            metrics = info.get("metrics", {})
+            self.samples.append(
+                {"t": t, "worker": address, "cpu_percent": metrics.get("cpu", 0.0), "memory": metrics.get("memory", 0)}
+            )
 
     def __enter__(self) -> "WorkerMetrics":
         self._started = time.monotonic()
@@ -153,6 +203,7 @@ class WorkerMetrics:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()  # a job shorter than the interval still shows its workers
 
 
 def _worker_folder(worker: Any = None) -> Path:
@@ -190,9 +241,31 @@ def render_shared_segment(job: SegmentJob) -> SegmentResult:
     return replace(render_segment(job), worker=get_worker().address)
 
 
-def _forget_input(digest: str, dask_worker: Any) -> None:
-    """Run on every worker after a job: delete its local copy of the input."""
-    for leftover in _worker_folder(dask_worker).glob(f"input-{digest}*"):
+def render_piece(job: SegmentJob, data: bytes, suffix: str, stream_index: int, token: str) -> SegmentResult:
+    """Worker side of a cut source: save the segment's piece (or the whole input, for a
+    piece that could not be cut) in the worker's own directory, render it and return the
+    segment file's bytes. The piece keeps the source's timestamps, so the job's `Source`
+    only moves to the local file."""
+    from distributed import get_worker
+
+    folder = _worker_folder()
+    local = folder / f"{token}-piece-{job.segment.index:05d}{suffix}"
+    out = folder / f"{token}-segment-{job.segment.index:05d}.mp4"
+    try:
+        local.write_bytes(data)
+        source = replace(job.source, path=str(local), stream_index=stream_index)
+        result = render_segment(replace(job, source=source, output=str(out)))
+        segment = out.read_bytes()
+    finally:
+        local.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+    return replace(result, output="", data=segment, worker=get_worker().address)
+
+
+def _forget_input(prefix: str, dask_worker: Any) -> None:
+    """Run on every worker after a job: delete its local copy of the input, or the pieces
+    a task killed half-way left."""
+    for leftover in _worker_folder(dask_worker).glob(f"{prefix}*"):
         leftover.unlink(missing_ok=True)
 
 
@@ -208,8 +281,156 @@ def _keep(result: SegmentResult, folder: JobFolder) -> SegmentResult:
     return replace(result, output=str(target), data=None)
 
 
+@dataclass
+class Traffic:
+    """Bytes that crossed the network for a job, counted on the client where they are sent
+    and received."""
+
+    input_bytes_to_workers: int = 0
+    output_bytes_from_workers: int = 0
+
+
+class PieceDispatcher:
+    """Cuts the source into per-segment pieces while earlier pieces render, and sends each
+    piece to one worker with its task (no shared storage, cuttable source).
+
+    Each worker holds at most `PIECES_PER_THREAD` pieces per thread: one rendering, the
+    next one already there, so it never waits for the client, and the client holds only
+    the piece it is sending. A piece is scattered straight to the worker chosen for it and
+    its task may run only there: the piece's bytes cross the network once. If the worker
+    dies, its pieces die with it and their tasks are cancelled; those segments are cut
+    again and sent elsewhere, at most `MAX_INPUT_LOSSES` times each.
+    """
+
+    def __init__(
+        self, client: Any, token: str, info: VideoInfo, folder: JobFolder, traffic: Traffic, cancel: threading.Event | None
+    ) -> None:
+        self.client, self.token, self.info, self.folder = client, token, info, folder
+        self.traffic, self.cancel = traffic, cancel
+        self.inflight: dict[Any, tuple[SegmentJob, str, Any]] = {}
+        self.losses: dict[int, int] = {}
+        self._wake = threading.Event()
+        self._workers: dict[str, int] = {}
+        self._gone: dict[str, float] = {}
+        """Workers whose pieces were lost (or refused one) lately, with when."""
+        self._workers_at = -1.0
+        self._no_workers_since: float | None = None
+        self.direct = True
+        """Scatter straight to workers; False once the client could not reach one (behind
+        NAT, say), after which pieces go through the scheduler."""
+
+    def run(self, jobs: list[SegmentJob]) -> list[SegmentResult]:
+        first_pass = iter(zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs)))
+        again: deque[SegmentJob] = deque()
+        results: list[SegmentResult] = []
+        remaining = len(jobs)
+        try:
+            while remaining:
+                check_cancel(self.cancel)
+                worker = self._free_worker()
+                if worker is not None and (again or first_pass is not None):
+                    if again:
+                        job = again.popleft()
+                        piece = self._cut_one(job)
+                    else:
+                        item = next(first_pass, None)  # type: ignore[arg-type]
+                        if item is None:
+                            first_pass = None
+                            continue
+                        job, piece = item
+                    if not self._send(job, piece, worker):
+                        again.appendleft(job)
+                    continue
+                self._wake.wait(0.5)
+                self._wake.clear()
+                for future in [f for f in self.inflight if f.status != "pending"]:
+                    job, worker, piece_future = self.inflight.pop(future)
+                    piece_future.release()
+                    if future.status == "finished":
+                        result = future.result()
+                        future.release()
+                        self.traffic.output_bytes_from_workers += len(result.data or b"")
+                        results.append(_keep(result, self.folder))
+                        remaining -= 1
+                    elif future.status == "error":
+                        future.result()  # raises the segment's error
+                    else:  # cancelled: the piece was lost with its worker
+                        self._lost(job, worker)
+                        again.append(job)
+        finally:
+            self.client.cancel([*self.inflight, *(p for _, _, p in self.inflight.values())])
+        return results
+
+    def _cut_one(self, job: SegmentJob) -> Piece | None:
+        return next(Cutter(self.info, lenient=True).pieces([(job.segment.index, job.source)]))
+
+    def _lost(self, job: SegmentJob, worker: str) -> None:
+        self._gone[worker] = time.monotonic()
+        self._workers_at = -1.0
+        count = self.losses[job.segment.index] = self.losses.get(job.segment.index, 0) + 1
+        if count > MAX_INPUT_LOSSES:
+            raise ClusterError(
+                f"segment {job.segment.index} was lost with its worker {MAX_INPUT_LOSSES + 1} times; the job was stopped"
+            )
+
+    def _free_worker(self) -> str | None:
+        """The worker with the most free piece slots, or None when all are full."""
+        now = time.monotonic()
+        if now - self._workers_at > WORKERS_REFRESH:
+            info = self.client.scheduler_info(n_workers=-1)["workers"]
+            self._gone = {w: t for w, t in self._gone.items() if w in info and now - t < GONE_SECONDS}
+            self._workers = {address: w.get("nthreads", 1) for address, w in info.items() if address not in self._gone}
+            self._workers_at = now
+            if self._workers or self.inflight:
+                self._no_workers_since = None
+            else:
+                self._no_workers_since = self._no_workers_since or now
+                if now - self._no_workers_since > NO_WORKERS_TIMEOUT:
+                    raise ClusterError(f"the cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; the job was stopped")
+        busy: dict[str, int] = {}
+        for _, worker, _ in self.inflight.values():
+            busy[worker] = busy.get(worker, 0) + 1
+        free = {w: n * PIECES_PER_THREAD - busy.get(w, 0) for w, n in self._workers.items()}
+        best = max(free, key=lambda w: free[w], default=None)
+        return best if best is not None and free[best] > 0 else None
+
+    def _send(self, job: SegmentJob, piece: Piece | None, worker: str) -> bool:
+        """Scatter the piece (or the whole input, if it could not be cut) to `worker` and
+        submit its task there."""
+        if piece is None:
+            log.warning("warning: segment %d could not be cut exactly; its worker receives the whole input", job.segment.index)
+            data, suffix, stream_index = self.info.path.read_bytes(), self.info.path.suffix, self.info.stream_index
+        else:
+            data, suffix, stream_index = piece.data, piece.suffix, 0
+        try:
+            piece_future = self._scatter(data, worker)
+        except (OSError, TimeoutError, ValueError, KeyError):  # the worker left: send it elsewhere
+            self._gone[worker] = time.monotonic()
+            self._workers_at = -1.0
+            return False
+        self.traffic.input_bytes_to_workers += len(data)
+        del data
+        key = f"renderrush-{self.token}-segment-{job.segment.index}-{self.losses.get(job.segment.index, 0)}"
+        future = self.client.submit(
+            render_piece, job, piece_future, suffix, stream_index, self.token, key=key, workers=[worker], pure=False
+        )
+        future.add_done_callback(lambda _: self._wake.set())
+        self.inflight[future] = (job, worker, piece_future)
+        return True
+
+    def _scatter(self, data: bytes, worker: str) -> Any:
+        if self.direct:
+            try:
+                return self.client.scatter([data], workers=[worker], hash=False, direct=True)[0]
+            except (OSError, TimeoutError):
+                self.direct = False  # maybe only this worker died; the scheduler's route works either way
+        return self.client.scatter([data], workers=[worker], hash=False, direct=False)[0]
+
+
 class SegmentSubmitter:
-    """Submits segment tasks; without shared storage it scatters the input's bytes first.
+    """Submits segment tasks where pieces are not cut: with shared storage (workers read
+    the input path), or for a source that cannot be cut (see `cutting.cuttable`), whose
+    bytes are scattered once and fetched by every worker from its peers.
 
     A scattered input lives on one worker (dask's memory manager trims extra copies);
     if that worker dies, the input is lost and the tasks still needing it are cancelled.
@@ -217,8 +438,8 @@ class SegmentSubmitter:
     only they are resubmitted, at most `MAX_INPUT_LOSSES` times.
     """
 
-    def __init__(self, client: Any, token: str, info: VideoInfo, shared_storage: bool) -> None:
-        self.client, self.token = client, token
+    def __init__(self, client: Any, token: str, info: VideoInfo, shared_storage: bool, traffic: Traffic) -> None:
+        self.client, self.token, self.traffic = client, token, traffic
         self.source = None if shared_storage else InputData.read(info.path)
         self.attempts = 0
 
@@ -230,11 +451,18 @@ class SegmentSubmitter:
         if self.source is None:
             return self.client.compute(segment_tasks(jobs, render_shared_segment, prefix=prefix))
         [scattered] = self.client.scatter([self.source], hash=False)
+        self.traffic.input_bytes_to_workers += len(self.source.data)
         return self.client.compute(segment_tasks(jobs, render_remote_segment, scattered, self.token, prefix=prefix))
+
+    def count_copies(self, results: list[SegmentResult]) -> None:
+        """Every other worker that rendered a segment fetched a whole copy from a peer."""
+        if self.source is not None:
+            workers = {r.worker for r in results if not r.reused}
+            self.traffic.input_bytes_to_workers += len(self.source.data) * max(0, len(workers) - 1)
 
     def forget_input(self) -> None:
         if self.source is not None:
-            self.client.run(_forget_input, self.source.digest)
+            self.client.run(_forget_input, f"input-{self.source.digest}")
 
 
 def _gather(futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmitter, folder: JobFolder) -> list[SegmentResult]:
@@ -252,32 +480,44 @@ def _gather(futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmit
             if isinstance(result, FutureCancelledError):
                 lost = True
                 continue
+            submitter.traffic.output_bytes_from_workers += len(result.data or b"")
             results.append(_keep(result, folder))
             pending.pop(result.index)
         if lost and pending:
             futures = submitter.submit(list(pending.values()))
+    submitter.count_copies(results)
     return results
 
 
 def run_on_cluster(
     scheduler: Any, jobs: list[SegmentJob], reused: list[SegmentResult], workers: int, folder: JobFolder,
     output: Path, info: VideoInfo, segments: list[Segment], poller_options: dict[str, Any], shared_storage: bool,
-) -> tuple[list[SegmentResult], float, list[str], list[dict[str, Any]]]:  # fmt: skip
-    """Render `jobs` on the cluster, stitch on the client; returns results, stitch seconds, worker metrics."""
+) -> tuple[list[SegmentResult], float, list[str], list[dict[str, Any]], Traffic]:  # fmt: skip
+    """Render `jobs` on the cluster, stitch on the client; returns results, stitch seconds,
+    what the output could not keep, worker metrics and the job's network traffic.
+
+    Without shared storage a cuttable source travels as one piece per segment, cut while
+    earlier pieces render (`PieceDispatcher`); any other source is scattered whole once."""
     from distributed.scheduler import KilledWorker
 
     token = uuid.uuid4().hex[:12]
     topic, cancel_name = f"renderrush-progress-{token}", f"renderrush-cancel-{token}"
+    traffic = Traffic()
     with connect(scheduler, workers) as client:
         status = ClusterStatus(folder.path, cancel_name, client)
         status.statuses.update({r.index: (r.frames, DONE) for r in reused})
         client.subscribe_topic(topic, status.handle)
         jobs = [replace(j, reporter=ClusterReporter(topic, j.segment.index, cancel_name)) for j in jobs]
-        submitter = SegmentSubmitter(client, token, info, shared_storage)
-        futures = submitter.submit(jobs)
+        cut = not shared_storage and cuttable(info)
+        submitter = None if cut else SegmentSubmitter(client, token, info, shared_storage, traffic)
+        futures = submitter.submit(jobs) if submitter is not None and jobs else []
         try:
             with ProgressPoller(status, segments, **poller_options) as poller, WorkerMetrics(client) as metrics:
-                results = [*reused, *_gather(futures, jobs, submitter, folder)]
+                if submitter is None:
+                    rendered = PieceDispatcher(client, token, info, folder, traffic, poller.cancel).run(jobs)
+                else:
+                    rendered = _gather(futures, jobs, submitter, folder)
+                results = [*reused, *rendered]
                 check_cancel(poller.cancel)
                 ordered, stitch_seconds, dropped = stitch_job(results, folder.path, output, info)
             poller.emit(STITCHED)
@@ -286,5 +526,8 @@ def run_on_cluster(
         finally:
             client.cancel(futures)
             client.unsubscribe_topic(topic)
-            submitter.forget_input()
-    return ordered, stitch_seconds, dropped, metrics.samples
+            if submitter is not None:
+                submitter.forget_input()
+            else:
+                client.run(_forget_input, token)
+    return ordered, stitch_seconds, dropped, metrics.samples, traffic

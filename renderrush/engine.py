@@ -79,6 +79,10 @@ class JobResult:
     """What of the source the output could not keep (streams, transparency, damaged frames)."""
     segment_timeline: list[dict[str, Any]] = field(default_factory=list)
     """When and on which worker each segment ran (`renderrush.timeline`); "timeline" in `to_dict()`."""
+    input_bytes_to_workers: int = 0
+    """Input bytes sent to cluster workers, summed over workers (0 for local jobs)."""
+    output_bytes_from_workers: int = 0
+    """Segment bytes cluster workers sent back (0 for local jobs and shared storage)."""
 
     @property
     def fps(self) -> float:
@@ -116,6 +120,8 @@ class JobResult:
             "job_id": self.job_id,
             "warnings": self.warnings,
             "timeline": self.segment_timeline,
+            "input_bytes_to_workers": self.input_bytes_to_workers,
+            "output_bytes_from_workers": self.output_bytes_from_workers,
         }
 
 
@@ -384,11 +390,12 @@ def _render_job(
     poller_options = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))
     cpu_before = psutil.cpu_times()
     worker_metrics: list[dict[str, Any]] = []
+    traffic = None
     try:
         if cluster:
             from .cluster import run_on_cluster
 
-            results, stitch_seconds, dropped, worker_metrics = run_on_cluster(
+            results, stitch_seconds, dropped, worker_metrics, traffic = run_on_cluster(
                 scheduler, jobs, reused, workers, folder, output, info, segments, poller_options, shared_storage
             )
             scheduler_name = f"distributed ({'shared storage' if shared_storage else 'no shared storage'})"
@@ -423,4 +430,6 @@ def _render_job(
         recommendation=advice.to_dict() if advice else None,
         warnings=source_warnings(info, results, dropped),
         segment_timeline=timeline,
+        input_bytes_to_workers=traffic.input_bytes_to_workers if traffic else 0,
+        output_bytes_from_workers=traffic.output_bytes_from_workers if traffic else 0,
     )

@@ -1,8 +1,10 @@
 """Rendering on a real dask cluster started on loopback: no shared storage, live
-progress from workers, a worker killed mid-job, a corrupt input range."""
+progress from workers, a worker killed mid-job, a corrupt input range, the same frames
+as a sequential render, and the bytes that crossed the network."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Iterator
@@ -10,10 +12,14 @@ from typing import Iterator
 import pytest
 
 from renderrush import SegmentError, make_sample_video, probe, register_filter, render, unregister_filter
+from renderrush.cli import main
 from renderrush.progress import SEGMENT_STARTED, ProgressEvent
 
 from .cluster_support import LoopbackCluster, slow_copy
-from .conftest import frame_indices, stream_codecs
+from .conftest import decode_frames, frame_indices, stream_codecs
+
+TRAFFIC_TARGET = 1.3
+"""Input bytes sent to workers, at most this many times the input's size (issue 16)."""
 
 
 @pytest.fixture
@@ -39,18 +45,31 @@ def slow_filter() -> Iterator[str]:
 
 
 def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path, tmp_path: Path) -> None:
-    copies: list[int] = []
+    pieces: list[int] = []
 
     def on_progress(event: ProgressEvent) -> None:
-        copies.append(len(list(cluster.folder.glob("worker-*/**/renderrush/input-*"))))
+        pieces.append(len(list(cluster.folder.glob("worker-*/**/renderrush/*-piece-*"))))
 
     out = tmp_path / "out.mp4"
     result = render(long_clip, out, "grayscale", workers=2, segment_seconds=1, scheduler=cluster.address,
                     progress=on_progress)  # fmt: skip
     assert result.frames == 180 and frame_indices(out) == list(range(180))
     assert stream_codecs(out) == {"video": "h264", "audio": "aac"}
-    assert max(copies) >= 1, "workers read the input from their own local copy"
-    assert not list(cluster.folder.glob("worker-*/**/renderrush/input-*")), "local copies are removed afterwards"
+    assert max(pieces) >= 1, "workers read their segment's piece from their own local directory"
+    assert not list(cluster.folder.glob("worker-*/**/renderrush/*-piece-*")), "pieces are removed afterwards"
+    assert not list(cluster.folder.glob("worker-*/**/renderrush/input-*")), "no worker received the whole input"
+    # 1 s segments on 2 s GOPs: half the pieces start a second before their first frame
+    assert 0 < result.input_bytes_to_workers <= 1.3 * long_clip.stat().st_size
+    assert result.output_bytes_from_workers == sum(s.bytes for s in result.segments)
+    assert result.to_dict()["input_bytes_to_workers"] == result.input_bytes_to_workers
+
+    # AVI frame tables come from a decode pass: not cut, the whole file goes out once and
+    # every worker that renders holds a copy
+    avi = make_sample_video(tmp_path / "clip.avi", seconds=2, size=(160, 120), fps=30)
+    result = render(avi, tmp_path / "avi.mp4", None, workers=2, segment_seconds=0.5, scheduler=cluster.address)
+    assert result.frames == 60 and frame_indices(tmp_path / "avi.mp4") == list(range(60))
+    copies = len({s.worker for s in result.segments})
+    assert result.input_bytes_to_workers == copies * avi.stat().st_size
     assert all(s.worker.startswith("tcp://127.0.0.1:") for s in result.segments)
     assert {s.worker for s in result.segments} <= {m["worker"] for m in result.worker_metrics}
     assert all(s.bytes > 0 for s in result.segments)
@@ -97,3 +116,68 @@ def test_local_cluster_by_name(clip: Path, tmp_path: Path) -> None:
     result = render(clip, tmp_path / "l.mp4", "brightness:10", workers=2, segment_seconds=1, scheduler="local")
     assert result.frames == 90 and result.scheduler.startswith("distributed")
     assert frame_indices(tmp_path / "l.mp4") == list(range(90))
+
+
+def test_cli_on_cluster_matches_a_sequential_render(
+    cluster: LoopbackCluster, long_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, sequential = tmp_path / "cluster.mp4", tmp_path / "sync.mp4"
+    argv = [
+        "render", str(long_clip), "-o", str(out), "--filters", "contrast:1.4,blur:3", "--workers", "2", "--segment-seconds", "1",
+        "--scheduler", cluster.address, "--json", "--no-progress",
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    said = [line for line in captured.err.splitlines() if line.startswith("renderrush: ")]
+    assert len(said) == 1 and cluster.address in said[0], captured.err
+    assert "serves no dashboard" in said[0], "the loopback scheduler runs with --no-dashboard"
+    assert 0 < report["input_bytes_to_workers"] <= TRAFFIC_TARGET * long_clip.stat().st_size
+    assert report["output_bytes_from_workers"] == sum(s["bytes"] for s in report["segments"]) > 0
+
+    render(long_clip, sequential, "contrast:1.4,blur:3", segment_seconds=1, scheduler="sync")
+    cluster_frames, sync_frames = decode_frames(out, "yuv420p"), decode_frames(sequential, "yuv420p")
+    assert len(cluster_frames) == len(sync_frames) == 180
+    assert all((a == b).all() for a, b in zip(cluster_frames, sync_frames)), "same frames as the sequential render"
+
+
+@pytest.fixture
+def three_workers(tmp_path: Path) -> Iterator[LoopbackCluster]:
+    (tmp_path / "cluster").mkdir()
+    running = LoopbackCluster(tmp_path / "cluster").start(("a", "b", "c"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.cluster
+def test_three_workers_one_killed_exact_output_and_traffic(
+    three_workers: LoopbackCluster, videos: Path, tmp_path: Path, slow_filter: str
+) -> None:
+    """`dask scheduler` plus three `dask worker` processes on 127.0.0.1, each with its own
+    local directory and nothing shared; worker b is killed while it renders."""
+    clip = make_sample_video(videos / "three.mp4", seconds=20, size=(160, 120), fps=30)
+    killed: list[int] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        if not killed and event.frames_done >= 90:
+            three_workers.workers["b"].kill()
+            killed.append(event.frames_done)
+
+    out = tmp_path / "out.mp4"
+    result = render(
+        clip, out, slow_filter, workers=3, segment_seconds=2, scheduler=three_workers.address, progress=on_progress
+    )
+    assert killed and killed[0] < 600, "worker b was killed mid-job"
+    assert result.frames == 600 and frame_indices(out) == list(range(600))
+    assert stream_codecs(out) == {"video": "h264", "audio": "aac"}
+    workers = {s.worker for s in result.segments}
+    assert len(workers) >= 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
+    size = clip.stat().st_size
+    sent, back = result.input_bytes_to_workers, result.output_bytes_from_workers
+    print(f"input {size} B, sent to workers {sent} B ({sent / size:.2f}x), back {back} B")
+    # the killed worker held at most two pieces; they were cut again and sent once more
+    assert 0 < result.input_bytes_to_workers <= TRAFFIC_TARGET * size
+    for live in ("a", "c"):
+        assert not list(three_workers.folder.glob(f"worker-{live}/**/renderrush/*-piece-*")), "pieces are removed"
