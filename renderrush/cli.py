@@ -191,7 +191,7 @@ def _say_cluster(scheduler: str) -> logging.Handler | None:
     return handler
 
 
-def _run_job(args: argparse.Namespace, job: Callable[..., object], **extra: object) -> object:
+def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object) -> Any:
     bars = ProgressBars(enabled=not args.no_progress)
     handler = _say_cluster(args.scheduler)
     try:

@@ -125,11 +125,11 @@ def compare(
             segment_seconds = rule_segment_seconds(info.duration, workers)
         folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
         folder.mkdir(parents=True, exist_ok=True)
-        common = dict(
+        common: dict[str, Any] = dict(
             filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel,
             history=False,
         )  # fmt: skip
-        parallel_options = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
+        parallel_options: dict[str, Any] = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
         startup = warm_pool(workers) if scheduler == "processes" else 0.0
         try:
             runs = {

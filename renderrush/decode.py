@@ -13,7 +13,8 @@ How a segment finds its frames depends on the source (see `VideoInfo.seek_mode`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from fractions import Fraction
+from typing import Any, Callable, Iterator
 
 import av
 import av.filter
@@ -44,7 +45,7 @@ def plane_views(frame: av.VideoFrame, width: int, height: int) -> list[np.ndarra
         rows, columns = (height, width) if index == 0 else (height // 2, width // 2)
         if packed:
             columns *= 3
-        views.append(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :columns])
+        views.append(np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:rows, :columns])
     return views
 
 
@@ -109,7 +110,7 @@ class Converter:
     def _graph(self, first: av.VideoFrame, steps: list[str]) -> Callable[[av.VideoFrame], av.VideoFrame]:
         graph = av.filter.Graph()
         graph.threads = self.threads
-        nodes = [graph.add_buffer(width=first.width, height=first.height, format=first.format, time_base=first.time_base or 1)]
+        nodes = [graph.add_buffer(width=first.width, height=first.height, format=first.format, time_base=first.time_base or Fraction(1))]
         for step in steps:
             name, _, args = step.partition("=")
             nodes.append(graph.add(name, args or None))
@@ -135,7 +136,7 @@ class Converter:
             fmt = frame.format
             if fmt.is_rgb or fmt.has_palette:  # RGB sources become limited-range YUV in the source's matrix
                 return self.reformatter.reformat(
-                    frame, format=YUV, dst_colorspace=self.picture.matrix, dst_color_range=ColorRange.MPEG,
+                    frame, format=YUV, dst_colorspace=Colorspace[self.picture.matrix], dst_color_range=ColorRange.MPEG,
                     threads=self.threads,
                 )
             # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit with its ordered dither
@@ -148,7 +149,7 @@ class Converter:
         if name == self.target:
             return frame
         return self.reformatter.reformat(
-            frame, format=self.target, src_colorspace=self.picture.matrix, src_color_range=self.picture.yuv_range,
+            frame, format=self.target, src_colorspace=Colorspace[self.picture.matrix], src_color_range=self.picture.yuv_range,
             dst_color_range=ColorRange.JPEG, threads=self.threads,
         )
 
@@ -156,7 +157,7 @@ class Converter:
 def yuv_from_bgr(reformatter: VideoReformatter, frame: av.VideoFrame, picture: Picture, threads: int) -> av.VideoFrame:
     """A BGR frame back to the output's YUV, with the source's matrix and range."""
     return reformatter.reformat(
-        frame, format=YUV, dst_colorspace=picture.matrix, dst_color_range=picture.yuv_range, threads=threads
+        frame, format=YUV, dst_colorspace=Colorspace[picture.matrix], dst_color_range=picture.yuv_range, threads=threads
     )
 
 
@@ -181,7 +182,7 @@ class Source:
     """Output timestamps of the segment's frames ("count" mode: the probe's, made up where the source had none)."""
 
 
-def _open(source: Source, threads: int) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+def _open(source: Source, threads: int) -> tuple[av.container.InputContainer, Any]:
     container = av.open(source.path, metadata_errors="ignore")
     stream = container.streams[source.stream_index]
     stream.thread_type = "AUTO"

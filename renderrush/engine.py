@@ -387,7 +387,7 @@ def _render_job(
     threads = threads_per_worker(workers)
     reused = [_reused_result(s, folder) for s in segments if s.index in done]
     jobs = [segment_job(info, seg, chain, encode, threads, folder) for seg in segments if seg.index not in done]
-    poller_options = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))
+    poller_options: dict[str, Any] = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))
     cpu_before = psutil.cpu_times()
     worker_metrics: list[dict[str, Any]] = []
     traffic = None

@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import av
 
@@ -304,7 +304,7 @@ def _packet_table(container: av.container.InputContainer, stream: av.video.strea
     return _Table([e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]), truncated
 
 
-def _decoded_table(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> _Table:
+def _decoded_table(container: av.container.InputContainer, stream: Any) -> _Table:
     """Presentation times of the frames the decoder really outputs (one decode pass)."""
     stream.thread_type = "AUTO"
     damaged: list[int] = []
@@ -404,7 +404,7 @@ def _other_streams(container: av.container.InputContainer, main: int) -> tuple[l
     for stream in container.streams:
         if stream.index == main:
             continue
-        ctx = stream.codec_context
+        ctx: Any = stream.codec_context
         codec = ctx.name if ctx is not None else (getattr(stream, "codec_tag", "") or "unknown")
         meta = stream.metadata or {}
         language = meta.get("language") if meta.get("language") not in (None, "und") else None

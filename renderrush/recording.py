@@ -47,7 +47,7 @@ MACHINE_KEYS = ("cores", "memory", "os", "platform", "arch")
 
 def same_machine(machine: Mapping[str, Any] | None, here: Mapping[str, Any]) -> bool:
     """Whether a record's `machine` is this one (timings from other machines do not fit here)."""
-    return bool(machine) and all(machine.get(key) == here.get(key) for key in MACHINE_KEYS)
+    return machine is not None and bool(machine) and all(machine.get(key) == here.get(key) for key in MACHINE_KEYS)
 
 
 def past_runs(history: History | None, filters: str) -> list[RunTiming]:
@@ -57,11 +57,10 @@ def past_runs(history: History | None, filters: str) -> list[RunTiming]:
         return []
     here = machine_info()
     records = history.list(kind="render", status="finished", filters=filters, limit=200)
-    usable = [r for r in records if r.workers and r.wall_seconds and r.frames and r.width and r.height]
     return [
         RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames)
-        for r in usable
-        if same_machine(r.machine, here)
+        for r in records
+        if r.workers and r.wall_seconds and r.frames and r.width and r.height and same_machine(r.machine, here)
     ]
 
 

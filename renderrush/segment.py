@@ -8,6 +8,7 @@ is encoded at a constant rate (see `stitch.py`)."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import queue
@@ -64,7 +65,7 @@ class SegmentResult:
     worker_pid: int
     worker: str = ""
     """Host (and dask worker address on a cluster) that rendered the segment."""
-    data: bytes | None = None
+    data: builtins.bytes | None = None
     """The segment file's bytes, when it travels back from a cluster worker."""
     reused: bool = False
     """Taken over from an interrupted earlier run instead of rendered again."""

@@ -47,7 +47,7 @@ def count_video_packets(path: Path) -> int:
 
 def _packet_pts(path: Path) -> list[int]:
     with av.open(os.fspath(path)) as container:
-        return [p.pts for p in container.demux(video=0) if p.size]
+        return [p.pts for p in container.demux(video=0) if p.size and p.pts is not None]
 
 
 def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_duration: int) -> int:
