@@ -482,6 +482,30 @@ def test_dashboard_composes_everything(tmp_path: Path, clip: Path, history: Hist
     assert dash.progress.state == "finished" and dash.results.result is job.result
 
 
+def test_dashboard_figures_load_plotly_once_per_page(tmp_path: Path, history: History) -> None:
+    """Every figure's own module is a small loader (anywidget gives a model 2 s to load it);
+    plotly's 5 MB widget bundle travels once, in one carrier widget all figures refer to."""
+    import plotly.graph_objects as go
+
+    from renderrush.ui.figure import BUNDLE, Figure, PlotlyBundle, plotly_bundle
+
+    dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads")
+    figures = [dash.gauges.gauges_figure, dash.gauges.timeline_figure, dash.timeline.figure, dash.results.chart,
+               dash.history.trend, dash.health.figure]  # fmt: skip
+    assert all(isinstance(figure, Figure) and isinstance(figure, go.FigureWidget) for figure in figures)
+    carrier = plotly_bundle()
+    assert carrier.source == BUNDLE.read_text(encoding="utf-8") and len(carrier.source) > 1_000_000
+    for figure in figures:
+        state = figure.get_state()
+        assert len(state["_esm"]) < 5000 and "import(url)" in state["_esm"]
+        assert state["_plotly_bundle"] == f"IPY_MODEL_{carrier.model_id}"
+    closed = carrier.model_id
+    carrier.close()  # a closed carrier (Widget.close_all()) is replaced for the next figure
+    renewed = Figure().get_state()["_plotly_bundle"]
+    assert isinstance(plotly_bundle(), PlotlyBundle) and renewed == f"IPY_MODEL_{plotly_bundle().model_id}"
+    assert renewed != f"IPY_MODEL_{closed}"
+
+
 def test_gauges_show_only_measured_values() -> None:
     gauges = LiveGauges()
     cpu, memory, fps, speedup = gauges.gauges_figure._widget_data
