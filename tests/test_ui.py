@@ -506,6 +506,32 @@ def test_dashboard_figures_load_plotly_once_per_page(tmp_path: Path, history: Hi
     assert renewed != f"IPY_MODEL_{closed}"
 
 
+def test_figure_loader_imports_plotly_once_and_never_waits_in_initialize(tmp_path: Path) -> None:
+    """The page-side loader, run in Node with fake models: initialize never waits for the
+    bundle; views of several figures share one fetch and one import; a figure made after the
+    import starts at once; a failed load is retried by the next view."""
+    import json
+    import shutil
+    import subprocess
+
+    from renderrush.ui.figure import Figure
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (apt-get install nodejs); the browser tests cover the loader too")
+    loader = tmp_path / "loader.mjs"
+    loader.write_text(Figure._esm)
+    harness = Path(__file__).parent / "js" / "figure_loader.mjs"
+    run = subprocess.run([node, str(harness), str(loader)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["startedBeforeLoad"] == [0, 0] and result["started"] == [1, 1]
+    assert result["drawnWithOwnModel"] == [True, True, True]
+    assert result["loads"] == {"getModel": 1, "objectUrls": 1}, "one carrier fetch and one import per page"
+    assert result["startedAtInitialize"] == 1
+    assert result["firstError"] == "Error: no carrier" and result["retried"] is True
+
+
 def test_gauges_show_only_measured_values() -> None:
     gauges = LiveGauges()
     cpu, memory, fps, speedup = gauges.gauges_figure._widget_data

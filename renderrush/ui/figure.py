@@ -12,8 +12,9 @@ reloaded notebook restores its widgets), so every figure missed the limit.
 
 What: each `Figure`'s own module is a small loader (well under the limit). The bundle's text is
 sent once per kernel, in one hidden carrier widget that every `Figure` refers to; the page
-imports it once and all figures share that module. A figure's Plotly model starts when the
-bundle has loaded (at once when another figure loaded it already) and its views draw after it.
+imports it once, when the first figure is drawn, and all figures share that module. A figure's
+Plotly model starts when the bundle has loaded (at once when another figure loaded it already)
+and its views draw after it.
 Changes the kernel sends before the bundle has loaded are not replayed: the dashboard's
 components store each figure's whole state after every change (`sync_figure`), and a view
 drawn later draws that state.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 import ipywidgets as w
 import plotly
 import plotly.graph_objects as go
@@ -36,44 +38,56 @@ LOADER = """\
 const KEY = Symbol.for(%(key)s);
 const PREFIX = "IPY_MODEL_";
 
-function loaded() {
-  return globalThis[KEY] ?? null;
-}
-
 function load(model) {
   // The bundle's text travels once, in the carrier widget every figure refers to.
-  if (!loaded()) {
-    const pending = (async () => {
+  let entry = globalThis[KEY];
+  if (!entry) {
+    entry = globalThis[KEY] = { module: null, promise: null };
+    entry.promise = (async () => {
       const ref = model.get("_plotly_bundle");
       const carrier = await model.widget_manager.get_model(String(ref).slice(PREFIX.length));
       const url = URL.createObjectURL(new Blob([carrier.get("source")], { type: "text/javascript" }));
       try {
-        return await import(url);
+        entry.module = await import(url);
+        return entry.module;
       } finally {
         URL.revokeObjectURL(url);
       }
     })();
-    pending.catch(() => { if (globalThis[KEY] === pending) delete globalThis[KEY]; });  // next figure retries
-    globalThis[KEY] = pending;
+    entry.promise.catch(() => { if (globalThis[KEY] === entry) delete globalThis[KEY]; });  // the next view retries
   }
-  return globalThis[KEY];
+  return entry.promise;
 }
 
 export default () => {
+  let model = null;
   let plotlyWidget = null;  // plotly's widget for this model, once its module loaded
   let starting = null;
+  function start(module) {
+    if (!plotlyWidget) {
+      plotlyWidget = module.default();
+      plotlyWidget.initialize({ model });
+    }
+  }
   return {
-    initialize({ model }) {
-      // Not awaited: anywidget drops every later message of a model whose initialize takes
-      // over 2 s, and the first import of the bundle takes longer than that.
-      starting = load(model).then((module) => {
-        plotlyWidget = module.default();
-        plotlyWidget.initialize({ model });
-      });
-      starting.catch((error) => console.error("[renderrush] plotly's widget module did not load", error));
+    initialize(props) {
+      // Never waits: anywidget drops every later message of a model whose initialize takes
+      // over 2 s, and the first import of the bundle takes longer than that. When another
+      // figure loaded the bundle already, plotly's model starts now and follows every change.
+      model = props.model;
+      const module = globalThis[KEY]?.module;
+      if (module) start(module);
     },
     async render({ el }) {
-      await starting;
+      // The first view starts the import: by then the page has created its models, whose
+      // own small modules are not kept waiting behind the bundle's evaluation.
+      if (!plotlyWidget) {
+        starting ??= load(model).then(start, (error) => {
+          starting = null;
+          throw error;
+        });
+        await starting;
+      }
       return plotlyWidget.render({ el });
     },
   };
