@@ -14,7 +14,15 @@ import plotly.graph_objects as go
 
 from ..compare import Comparison
 from ..engine import JobResult
-from ._common import Component, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html, sync_figure
+from ._common import (
+    Component,
+    fmt_bytes,
+    fmt_seconds,
+    frame_preview,
+    html_table,
+    message_html,
+    sync_figure,
+)
 from .figure import Figure
 
 MAX_INLINE_VIDEO_BYTES = 50 * 1000 * 1000
