@@ -192,6 +192,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             context.close()
 
 
+def assert_figures_initialised(name: str) -> None:
+    """No Plotly model of the page `name` timed out initialising: anywidget drops every later
+    message to such a model, so its figure never changes again (see renderrush/ui/figure.py)."""
+    console = (ARTIFACTS / f"{name}-console.log").read_text()
+    assert "Failed to initialize model" not in console, console[-2000:]
+
+
 def open_page(browser: Any, name: str) -> Any:
     """A new tab whose console messages and page errors go to ARTIFACTS/<name>-console.log."""
     page = browser.new_page()
@@ -485,6 +492,7 @@ def test_jupyterlab_runs_the_live_dashboard(browser: Any, lab_server: tuple[Serv
         button(dash, "Generate sample").click()
         expect(dash.locator(".rr-source-message")).to_contain_text("Sample ready: sample-6s-640x360.mp4")
         render_and_check(page, "sample-6s-640x360.rendered.mp4", 640)
+        assert_figures_initialised("jupyterlab")
 
         dash.scroll_into_view_if_needed()
         screenshot(page, ARTIFACTS / "jupyterlab.png")
@@ -549,9 +557,6 @@ def test_web_app_first_load_shows_the_history(voila_page: Any, seeded: dict[str,
     screenshot(page, ARTIFACTS / "voila-first-load.png", dash)
 
 
-@pytest.mark.xfail(reason="on this branch the page's Plotly models time out initialising in Voila ('[anywidget] Failed "
-                   "to initialize model.'), so figures drawn at first load do not follow later changes; main passes this "
-                   "test; under investigation", strict=False)
 def test_web_app_renders_a_generated_sample(voila_page: Any, seeded: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
@@ -560,6 +565,7 @@ def test_web_app_renders_a_generated_sample(voila_page: Any, seeded: dict[str, A
     button(dash, "Generate sample").click()
     expect(dash.locator(".rr-source-message")).to_contain_text("Sample ready: sample-6s-640x360.mp4")
     render_and_check(page, "sample-6s-640x360.rendered.mp4", 640)
+    assert_figures_initialised("voila")
     visits = list(seeded["root"].glob("session-*"))
     assert len(visits) == 1, visits  # this visit's own folder, not the checkout's notebooks/output
     assert (visits[0] / "renders" / "sample-6s-640x360.rendered.mp4").is_file()
@@ -576,9 +582,6 @@ def upload(page: Any, path: Path) -> None:
     chooser.value.set_files(str(path))
 
 
-@pytest.mark.xfail(reason="on this branch the page's Plotly models time out initialising in Voila ('[anywidget] Failed "
-                   "to initialize model.'), so figures drawn at first load do not follow later changes; main passes this "
-                   "test; under investigation", strict=False)
 def test_web_app_uploads_a_video_and_refuses_other_files(voila_page: Any, seeded: dict[str, Any], tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

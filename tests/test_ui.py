@@ -485,6 +485,56 @@ def test_dashboard_composes_everything(tmp_path: Path, clip: Path, history: Hist
     assert dash.progress.state == "finished" and dash.results.result is job.result
 
 
+def test_dashboard_figures_load_plotly_once_per_page(tmp_path: Path, history: History) -> None:
+    """Every figure's own module is a small loader (anywidget gives a model 2 s to load it);
+    plotly's 5 MB widget bundle travels once, in one carrier widget all figures refer to."""
+    import plotly.graph_objects as go
+
+    from renderrush.ui.figure import BUNDLE, Figure, PlotlyBundle, plotly_bundle
+
+    dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads")
+    figures = [dash.gauges.gauges_figure, dash.gauges.timeline_figure, dash.timeline.figure, dash.results.chart,
+               dash.history.trend, dash.health.figure]  # fmt: skip
+    assert all(isinstance(figure, Figure) and isinstance(figure, go.FigureWidget) for figure in figures)
+    carrier = plotly_bundle()
+    assert carrier.source == BUNDLE.read_text(encoding="utf-8") and len(carrier.source) > 1_000_000
+    for figure in figures:
+        state = figure.get_state()
+        assert len(state["_esm"]) < 5000 and "import(url)" in state["_esm"]
+        assert state["_plotly_bundle"] == f"IPY_MODEL_{carrier.model_id}"
+    closed = carrier.model_id
+    carrier.close()  # a closed carrier (Widget.close_all()) is replaced for the next figure
+    renewed = Figure().get_state()["_plotly_bundle"]
+    assert isinstance(plotly_bundle(), PlotlyBundle) and renewed == f"IPY_MODEL_{plotly_bundle().model_id}"
+    assert renewed != f"IPY_MODEL_{closed}"
+
+
+def test_figure_loader_imports_plotly_once_and_never_waits_in_initialize(tmp_path: Path) -> None:
+    """The page-side loader, run in Node with fake models: initialize never waits for the
+    bundle; views of several figures share one fetch and one import; a figure made after the
+    import starts at once; a failed load is retried by the next view."""
+    import json
+    import shutil
+    import subprocess
+
+    from renderrush.ui.figure import Figure
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (apt-get install nodejs); the browser tests cover the loader too")
+    loader = tmp_path / "loader.mjs"
+    loader.write_text(Figure._esm)
+    harness = Path(__file__).parent / "js" / "figure_loader.mjs"
+    run = subprocess.run([node, str(harness), str(loader)], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["startedBeforeLoad"] == [0, 0] and result["started"] == [1, 1]
+    assert result["drawnWithOwnModel"] == [True, True, True]
+    assert result["loads"] == {"getModel": 1, "objectUrls": 1}, "one carrier fetch and one import per page"
+    assert result["startedAtInitialize"] == 1
+    assert result["firstError"] == "Error: no carrier" and result["retried"] is True
+
+
 def test_gauges_show_only_measured_values() -> None:
     gauges = LiveGauges()
     cpu, memory, fps, speedup = gauges.gauges_figure._widget_data

@@ -14,11 +14,14 @@ ipywidget; display the component itself or compose `component.widget` in any lay
 - `Dashboard`: all of the above on one screen.
 - `JobRunner`: runs render/compare in a background thread and feeds the components.
 - `session_folder()`: a folder of its own for each notebook kernel or web-app visit.
+- `Figure`: Plotly's `FigureWidget` as the components use it: loads plotly.js once per page,
+  so a page of many figures still follows every change (see `renderrush.ui.figure`).
 
 Needs the `ui` extra: `pip install renderrush[ui]` (ipywidgets, plotly, anywidget).
 """
 
 from ._common import Component, frame_preview
+from .figure import Figure
 from .filters import FilterEditor
 from .gauges import LiveGauges
 from .history import HealthView, HistoryView
@@ -35,6 +38,7 @@ __all__ = [
     "Component",
     "ControlPanel",
     "Dashboard",
+    "Figure",
     "FilterEditor",
     "HealthView",
     "HistoryView",

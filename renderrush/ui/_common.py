@@ -158,8 +158,8 @@ def sync_figure(figure: Any) -> None:
     Plotly sends later changes to the views that exist as messages and keeps the state it
     synchronises (`_widget_data`, `_widget_layout`) as it was when the figure was created or
     displayed on its own. A view created afterwards (a Voila page loading after the notebook
-    ran, a figure inside an ipywidgets box, a second browser tab) draws that old state: empty
-    charts, gauges at 0. Storing the current state after each change makes every new view
+    ran, a figure inside an ipywidgets box, a second browser tab, a `Figure` drawn before
+    plotly.js finished loading in the page) draws that old state: empty charts, gauges at 0. Storing the current state after each change makes every new view
     draw what the figure holds now; views that exist already are not redrawn by it."""
     figure._widget_layout = deepcopy(figure._layout_obj._props)
     figure._widget_data = deepcopy(figure._data)

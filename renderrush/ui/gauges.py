@@ -13,6 +13,7 @@ from ..monitor import Sample
 from ..progress import ProgressEvent
 from ..resources import available_cores, available_memory, total_memory
 from ._common import Component, sync_figure
+from .figure import Figure
 
 GAUGES = ("cpu", "memory", "fps", "speedup")
 TITLES = {"cpu": "CPU %", "memory": "Memory %", "fps": "Frames/s", "speedup": "Speedup ×"}
@@ -68,7 +69,7 @@ class LiveGauges(Component):
         self._fps_max = fps_max
         self._offset = 0.0  # timeline position where the current job's monitor time 0 lies
         rows = -(-len(GAUGES) // columns)
-        self.gauges_figure = go.FigureWidget(
+        self.gauges_figure = Figure(
             data=[
                 _gauge(TITLES["cpu"], 100, 0, columns, "%"),
                 _gauge(TITLES["memory"], 100, 1, columns, "%"),
@@ -78,7 +79,7 @@ class LiveGauges(Component):
             layout=go.Layout(grid={"rows": rows, "columns": columns, "pattern": "independent"}, height=200 * rows, width=width,
                              margin={"l": 30, "r": 30, "t": 40, "b": 10}),
         )  # fmt: skip
-        self.timeline_figure = go.FigureWidget(
+        self.timeline_figure = Figure(
             data=[
                 go.Scatter(x=[], y=[], mode="lines", name="CPU % (machine)"),
                 go.Scatter(x=[], y=[], mode="lines", name="CPU % (job, of usable cores)"),

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from ..health import HealthReport, system_health
 from ..history import History, JobRecord
 from ._common import Component, fmt_seconds, html_table, message_html, sync_figure
+from .figure import Figure
 from .results import download_link
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -78,7 +79,7 @@ class HistoryView(Component):
             height=420, width=width, margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"title": {"text": "workers"}}
         )
         figure.update_xaxes(title_text="job id", row=2, col=1)
-        self.trend = go.FigureWidget(figure)
+        self.trend = Figure(figure)
         self.widget = w.VBox([
             w.HTML("<b>History</b>"), w.HBox([self.refresh_button, self.export_button]), self.export_link,
             self.trend, w.Box([self.table], layout=w.Layout(max_height="320px", overflow="auto")),
@@ -175,7 +176,7 @@ class HealthView(Component):
         self.refresh_button = w.Button(description="Check again", icon="heartbeat", layout=w.Layout(width="auto"))
         self.refresh_button.on_click(lambda _: self.refresh())
         self.verdict = w.HTML()
-        self.figure = go.FigureWidget(
+        self.figure = Figure(
             data=[
                 go.Indicator(mode="gauge", title={"text": "Health score"}, number={"valueformat": "d"},
                              gauge={"axis": {"range": [0, 100]},

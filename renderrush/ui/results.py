@@ -14,7 +14,16 @@ import plotly.graph_objects as go
 
 from ..compare import Comparison
 from ..engine import JobResult
-from ._common import Component, fmt_bytes, fmt_seconds, frame_preview, html_table, message_html, sync_figure
+from ._common import (
+    Component,
+    fmt_bytes,
+    fmt_seconds,
+    frame_preview,
+    html_table,
+    message_html,
+    sync_figure,
+)
+from .figure import Figure
 
 MAX_INLINE_VIDEO_BYTES = 50 * 1000 * 1000
 
@@ -59,7 +68,7 @@ class ResultsView(Component):
         self.input_path: Path | None = None
         self.output_path: Path | None = None
         self.summary = w.HTML(message_html("No results yet: render or compare a video."))
-        self.chart = go.FigureWidget(
+        self.chart = Figure(
             data=[go.Bar(x=[], y=[], text=[], textposition="auto", marker={"color": ["#7f7f7f", "#1f77b4"]})],
             layout=go.Layout(height=280, width=width, margin={"l": 50, "r": 10, "t": 50, "b": 40},
                              title={"text": "Wall time"}, yaxis={"title": {"text": "seconds"}}),
@@ -245,7 +254,7 @@ class ScalingChart(Component):
     def __init__(self, title: str = "Scaling with workers") -> None:
         super().__init__()
         self.points: list[dict[str, float]] = []
-        self.figure = go.FigureWidget(
+        self.figure = Figure(
             data=[
                 go.Bar(x=[], y=[], name="wall time (s)", yaxis="y", marker={"color": "#9ecae1"}, text=[],
                        textposition="auto"),
@@ -285,6 +294,7 @@ class ScalingChart(Component):
                 self.figure.data[0].text = [f"{p['fps']:.0f} fps" for p in self.points]
                 self.figure.data[1].x, self.figure.data[1].y = xs, [round(p["speedup"], 3) for p in self.points]
                 self.figure.data[2].x, self.figure.data[2].y = xs, [x / base["workers"] for x in xs]
+            sync_figure(self.figure)  # a view drawn later (page reload, slow first load) draws this
             self.table.value = html_table(
                 ["workers", "wall time", "frames/s", "speedup", "efficiency"],
                 [[p["workers"], f"{p['wall_seconds']:.2f} s", f"{p['fps']:.0f}", f"{p['speedup']:.2f}×",

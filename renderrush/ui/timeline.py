@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from ..progress import SEGMENT_FINISHED, SEGMENT_STARTED, ProgressEvent
 from ..timeline import assign_lanes, idle_tail
 from ._common import Component, fmt_seconds, message_html, sync_figure
+from .figure import Figure
 
 RUN_COLOURS = {"render": "#1f77b4", "sequential": "#7f7f7f", "parallel": "#1f77b4", "": "#1f77b4"}
 RUN_GAP = 0.2
@@ -49,7 +50,7 @@ class SegmentTimeline(Component):
         self.runs: dict[str, list[dict[str, Any]]] = {}
         self._offsets: dict[str, float] = {}
         self._live_now = 0.0
-        self.figure = go.FigureWidget(
+        self.figure = Figure(
             layout=go.Layout(height=230, width=width, margin={"l": 110, "r": 10, "t": 35, "b": 40}, barmode="overlay",
                              title={"text": "Segment timeline"}, xaxis={"title": {"text": "seconds since the job started"},
                              "rangemode": "tozero"}, yaxis={"autorange": "reversed", "type": "category"},
