@@ -89,6 +89,7 @@ class Comparison:
 def compare(
     input: str | os.PathLike,
     filters: str | FilterChain | None = None,
+    *,
     workers: int | None = None,
     segment_seconds: float | None = None,
     scheduler: Any = "processes",

@@ -287,6 +287,7 @@ def render(
     input: str | os.PathLike,
     output: str | os.PathLike,
     filters: str | FilterChain | None = None,
+    *,
     workers: int | None = None,
     segment_seconds: float | None = None,
     scheduler: Any = "processes",
