@@ -20,10 +20,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import av
 import numpy as np
@@ -173,7 +173,7 @@ class TreeSampler:
             self.samples.append((time.perf_counter(), psutil.cpu_times(), self._tree_rss()))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "TreeSampler":
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
@@ -246,8 +246,8 @@ def cases_for(clip: Path, work: Path, frames: int, workers: int) -> dict[str, Ca
     cases: dict[str, Callable[[], Run]] = {
         "decode-only ffmpeg": lambda: run_ffmpeg(["-i", clip, "-map", "0:v:0", "-f", "null", "-"], frames),
     }
+    out = work / "out.mp4"
     for chain, ff_filter in CHAINS.items():
-        out = work / "out.mp4"
         cases[f"{chain} | ffmpeg"] = lambda f=ff_filter: run_ffmpeg(
             ["-i", clip, "-vf", f, "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-c:a", "copy",
              "-movflags", "+faststart", "-y", out], frames)  # fmt: skip

@@ -39,11 +39,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -228,7 +228,7 @@ def summarise(runs: dict[tuple[str, str], list[Run]], frames: int, cores: int) -
             "cpu_ms_per_frame": statistics.median(cpus) * 1000 / frames if cpus else None,
             "runs": [r.seconds for r in measured],
         }
-    for workload, cases_ in rows.items():
+    for cases_ in rows.values():
         sequential = cases_["rr sequential"]
         cpu_ms = sequential["cpu_ms_per_frame"]
         ceiling_fps = cores * 1000 / cpu_ms

@@ -9,8 +9,9 @@ import logging
 import signal
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .progress import ProgressEvent

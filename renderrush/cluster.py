@@ -26,10 +26,11 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .cutting import Cutter, Piece, cuttable
 from .engine import check_cancel, segment_tasks, stitch_job
@@ -120,7 +121,7 @@ class InputData:
     data: bytes
 
     @classmethod
-    def read(cls, path: Path) -> "InputData":
+    def read(cls, path: Path) -> InputData:
         data = path.read_bytes()
         return cls(path.name, hashlib.sha256(data).hexdigest()[:16], data)
 
@@ -195,7 +196,7 @@ class WorkerMetrics:
                 {"t": t, "worker": address, "cpu_percent": metrics.get("cpu", 0.0), "memory": metrics.get("memory", 0)}
             )
 
-    def __enter__(self) -> "WorkerMetrics":
+    def __enter__(self) -> WorkerMetrics:
         self._started = time.monotonic()
         self._thread.start()
         return self
@@ -320,7 +321,7 @@ class PieceDispatcher:
         NAT, say), after which pieces go through the scheduler."""
 
     def run(self, jobs: list[SegmentJob]) -> list[SegmentResult]:
-        first_pass = iter(zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs)))
+        first_pass: Iterator[tuple[SegmentJob, Piece | None]] | None = iter(zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs)))
         again: deque[SegmentJob] = deque()
         results: list[SegmentResult] = []
         remaining = len(jobs)
@@ -332,8 +333,8 @@ class PieceDispatcher:
                     if again:
                         job = again.popleft()
                         piece = self._cut_one(job)
-                    else:
-                        item = next(first_pass, None)  # type: ignore[arg-type]
+                    elif first_pass is not None:
+                        item = next(first_pass, None)
                         if item is None:
                             first_pass = None
                             continue

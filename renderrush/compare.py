@@ -8,19 +8,20 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .advisor import rule_segment_seconds
 from .engine import JobResult, check_workers, render
-from .monitor import Sample
-from .pools import warm_pool
-from .recording import HistoryOption, open_history, recorded
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
+from .monitor import Sample
+from .pools import warm_pool
 from .probe import probe
 from .progress import ProgressCallback
+from .recording import HistoryOption, open_history, recorded
 
 
 @dataclass

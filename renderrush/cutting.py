@@ -20,9 +20,10 @@ made their table, or their timestamps are made up) are shipped whole, once per j
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Iterable, Iterator
+from typing import Any
 
 import av
 
@@ -92,7 +93,7 @@ class Cutter:
         """A `Piece` for each (segment index, Source), in the order given (increasing start)."""
         container = av.open(str(self.info.path), metadata_errors="ignore")
         try:
-            stream = container.streams[self.info.stream_index]
+            stream: Any = container.streams[self.info.stream_index]
             clock = Clock(stream.time_base, self.info.origin, self.info.time_base)
             packets = self._demux(container, stream, clock)
             buffer: list[_Packet] = []
@@ -140,7 +141,7 @@ class Cutter:
         try:
             with av.open(buffer, "w", format=self.format) as out:
                 stream = out.add_stream_from_template(template)
-                time_base = template.time_base
+                time_base: Any = template.time_base
                 for kept in packets:
                     packet = av.Packet(kept.data)
                     packet.pts, packet.dts, packet.duration = kept.pts, kept.dts, kept.duration
@@ -193,7 +194,8 @@ def check_piece(data: bytes, info: VideoInfo, source: Source) -> None:
     expected = set(info.frame_pts[source.start : source.stop])
     try:
         with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
+            assert isinstance(container, av.container.InputContainer)
+            stream: Any = container.streams.video[0]
             clock = Clock(Fraction(stream.time_base), info.origin, info.time_base)
             shown = [clock(p.pts) for p in container.demux(stream) if p.size and p.pts is not None and not p.is_discard]
     except av.FFmpegError as exc:

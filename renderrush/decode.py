@@ -12,9 +12,10 @@ How a segment finds its frames depends on the source (see `VideoInfo.seek_mode`)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import av
 import av.filter
@@ -73,7 +74,7 @@ class Picture:
     matrix: str = "itu601"
 
     @classmethod
-    def of(cls, info: VideoInfo) -> "Picture":
+    def of(cls, info: VideoInfo) -> Picture:
         coded = (info.width - info.width % 2, info.height - info.height % 2)
         width, height = (coded[1], coded[0]) if info.rotation in (90, 270) else coded
         return cls(
@@ -184,7 +185,7 @@ class Source:
 
 def _open(source: Source, threads: int) -> tuple[av.container.InputContainer, Any]:
     container = av.open(source.path, metadata_errors="ignore")
-    stream = container.streams[source.stream_index]
+    stream: Any = container.streams[source.stream_index]
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = threads
     return container, stream

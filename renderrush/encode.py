@@ -8,11 +8,11 @@ import os
 import platform
 import queue
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import cv2
@@ -75,7 +75,7 @@ class VideoTags:
     color_trc: int = 2
 
     @classmethod
-    def of(cls, info: VideoInfo, picture: Picture) -> "VideoTags":
+    def of(cls, info: VideoInfo, picture: Picture) -> VideoTags:
         """The source's tags; an RGB source is tagged with the matrix its YUV was made with."""
         turned = info.rotation in (90, 270)
         rgb = info.is_rgb

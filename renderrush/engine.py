@@ -7,25 +7,27 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
 from .advisor import rule_segment_seconds
-from .history import History
+from .decode import Picture, Source
+from .encode import VideoTags
 from .errors import JobCancelledError, SettingsError, TimelineError
 from .filters import FilterChain
+from .history import History
 from .jobfolder import JobFolder, cannot_write, job_signature
 from .limits import MemoryGuard, check_disk_space
+from .monitor import Sample
 from .outputs import check_output_path
 from .plan import Segment, plan_segments
 from .pools import discard_pool, process_pool
 from .probe import VideoInfo, probe
-from .monitor import Sample
-from .recording import HistoryOption, advise, open_history, recorded
 from .progress import (
     STITCHED,
     FileReporter,
@@ -36,10 +38,9 @@ from .progress import (
     progress_path,
     stitch_marker,
 )
-from .decode import Picture, Source
-from .encode import VideoTags
-from .segment import EncodeSettings, SegmentJob, SegmentResult, read_timestamps, render_segment
+from .recording import HistoryOption, advise, open_history, recorded
 from .resources import available_cores, cpu_busy_percent, encoder_threads, threads_per_worker
+from .segment import EncodeSettings, SegmentJob, SegmentResult, read_timestamps, render_segment
 from .stitch import Part, stitch
 from .timeline import segment_timeline, timed_segment
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 from .errors import FFmpegError, RenderRushError
 

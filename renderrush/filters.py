@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -32,7 +33,7 @@ class Planes(NamedTuple):
     v: np.ndarray
 
     @classmethod
-    def packed(cls, buffer: np.ndarray, width: int, height: int) -> "Planes":
+    def packed(cls, buffer: np.ndarray, width: int, height: int) -> Planes:
         """Views of a flat packed 4:2:0 buffer (Y, then U, then V), as ffmpeg and OpenCV lay it out."""
         luma = width * height
         return cls(
@@ -171,7 +172,7 @@ class FilterChain:
     steps: tuple[FilterStep, ...] = ()
 
     @classmethod
-    def parse(cls, text: str | "FilterChain" | Iterable[str] | None) -> "FilterChain":
+    def parse(cls, text: str | FilterChain | Iterable[str] | None) -> FilterChain:
         """Build a chain from "a,b:1,c:x=2" (or a list of step strings, or None for none)."""
         if isinstance(text, FilterChain):
             return text
@@ -194,6 +195,7 @@ class FilterChain:
     def apply_planes(self, planes: Planes) -> None:
         """Filter one YUV 4:2:0 frame in place (a chain whose `pixel_format` is YUV)."""
         for step in self.steps:
+            assert step.spec.yuv is not None, "a YUV chain has only filters with a YUV form"
             step.spec.yuv(planes, **step.kwargs)
 
     def apply_bgr(self, image: np.ndarray) -> np.ndarray:

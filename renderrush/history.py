@@ -444,7 +444,7 @@ class History:
         names = [name for name in COLUMNS if name != "id"]
         sql = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         with self._connect(write=True) as conn:
-            return [int(conn.execute(sql, [_encode(name, row.get(name)) for name in names]).lastrowid) for row in rows]
+            return [int(conn.execute(sql, [_encode(name, row.get(name)) for name in names]).lastrowid or 0) for row in rows]
 
     @staticmethod
     def _record(row: sqlite3.Row) -> JobRecord:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import DiskSpaceError, MemoryLimitError, SettingsError
 from .monitor import Sample

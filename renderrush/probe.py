@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import av
 
@@ -254,7 +255,7 @@ class Clock:
         return round(pts * self.scale - self.offset)
 
 
-def decode_stream(container: av.container.InputContainer, stream: av.video.stream.VideoStream, damaged: list[int] | None = None) -> Iterator[av.VideoFrame]:
+def decode_stream(container: av.container.InputContainer, stream: Any, damaged: list[int] | None = None) -> Iterator[av.VideoFrame]:
     """Every frame the decoder outputs, as `ffmpeg` would decode them: a packet the decoder
     rejects is skipped (and counted in `damaged`) instead of ending the stream, and a file
     that ends early ends the stream where it breaks."""
@@ -321,11 +322,12 @@ def _truncate_to_decodable(path: Path, stream_index: int, table: _Table) -> _Tab
     """A file that ends early: keep the frames its decoder still outputs (the last packets
     may be cut off). Decodes from the last keyframe only."""
     with av.open(os.fspath(path), metadata_errors="ignore") as container:
-        stream = container.streams[stream_index]
+        stream: Any = container.streams[stream_index]
         last_key = max((i for i, key in enumerate(table.keys) if key), default=0)
         seen: set[int] = set()
-        if last_key > 0 and table.pts[last_key] is not None:
-            container.seek(table.pts[last_key], backward=True, stream=stream)
+        start = table.pts[last_key]
+        if last_key > 0 and start is not None:
+            container.seek(start, backward=True, stream=stream)
         for frame in decode_stream(container, stream):
             if frame.pts is not None:
                 seen.add(frame.pts)

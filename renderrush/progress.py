@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from .errors import JobCancelledError
 from .plan import Segment
@@ -194,7 +195,7 @@ class ProgressPoller:
         self.started = time.monotonic()
         self.error: BaseException | None = None
 
-    def __enter__(self) -> "ProgressPoller":
+    def __enter__(self) -> ProgressPoller:
         self.started = time.monotonic()
         if self.callback is not None or self.cancel is not None:
             self._thread.start()

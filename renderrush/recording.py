@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from collections.abc import Mapping
-from typing import Any, Callable, Iterator, Union
+from typing import Any
 
 from .advisor import Recommendation, RunTiming, recommend
 from .errors import HistoryError, JobCancelledError, RenderRushWarning
@@ -16,7 +16,7 @@ from .history import History, machine_info
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
 
-HistoryOption = Union[History, str, os.PathLike, bool, None]
+HistoryOption = History | str | os.PathLike | bool | None
 """A History, a database path, None/True for the default database, False for none."""
 
 

@@ -32,7 +32,7 @@ OBJECTS = ("monitor_summary", "machine", "details")
 """Job fields that are JSON objects themselves."""
 
 
-def report_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
+def report_schema(version: object = SCHEMA_VERSION) -> dict[str, Any]:
     """The JSON Schema of report `version`, shipped inside the package."""
     resource = resources.files("renderrush") / "schemas" / f"report-v{version}.schema.json"
     if isinstance(version, bool) or not isinstance(version, int) or not resource.is_file():

@@ -84,7 +84,7 @@ def encoder_threads(cores: int | None = None) -> int:
     return min(cores or available_cores(), 8)
 
 
-def cpu_busy_percent(before: "psutil._common.scputimes", after: "psutil._common.scputimes") -> float:
+def cpu_busy_percent(before: psutil._common.scputimes, after: psutil._common.scputimes) -> float:
     """Average utilisation of all cores between two `psutil.cpu_times()` readings, 0–100."""
     idle_fields = ("idle", "iowait")
     total = sum(after) - sum(before)

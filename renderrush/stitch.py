@@ -12,18 +12,18 @@ increasing across every segment join, for variable frame rates and gaps too.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import av
 
 from .errors import JobCancelledError, StitchError
 from .ffmpeg import run_ffmpeg
 from .outputs import partial_path
-from .progress import cancel_marker
 from .probe import StreamInfo, VideoInfo
+from .progress import cancel_marker
 
 MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "opus", "flac", "alac")
 """Audio codecs copied into MP4 as they are; others are encoded to AAC once, at the stitch."""

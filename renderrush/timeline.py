@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence

@@ -36,7 +36,7 @@ class LoopbackCluster:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
-    def start(self, worker_names: tuple[str, ...] = ("a", "b"), timeout: float = 60) -> "LoopbackCluster":
+    def start(self, worker_names: tuple[str, ...] = ("a", "b"), timeout: float = 60) -> LoopbackCluster:
         file = self.folder / "scheduler.json"
         self.scheduler = subprocess.Popen(
             [*DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import struct
 import subprocess
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import imageio_ffmpeg
 import numpy as np

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from renderrush import make_sample_video, probe
-from renderrush.cutting import Cutter, CutError, check_piece, cuttable
+from renderrush.cutting import CutError, Cutter, check_piece, cuttable
 from renderrush.decode import Source, segment_frames
 from renderrush.engine import segment_job
 from renderrush.filters import FilterChain

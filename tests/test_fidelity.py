@@ -20,9 +20,10 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import av
 import numpy as np

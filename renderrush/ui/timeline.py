@@ -144,7 +144,7 @@ class SegmentTimeline(Component):
             runs = [("render", details.get("started_at", 0.0), details.get("timeline"))]
         if not all(entries for _, _, entries in runs):
             return False
-        self.show_runs(runs)  # type: ignore[arg-type]
+        self.show_runs(runs)
         return True
 
     def show_record(self, record: Any) -> bool:
