@@ -20,9 +20,9 @@ made their table, or their timestamps are made up) are shipped whole, once per j
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Iterable, Iterator
 
 import av
 

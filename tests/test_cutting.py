@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from renderrush import make_sample_video, probe
-from renderrush.cutting import Cutter, CutError, check_piece, cuttable
+from renderrush.cutting import CutError, Cutter, check_piece, cuttable
 from renderrush.decode import Source, segment_frames
 from renderrush.engine import segment_job
 from renderrush.filters import FilterChain
@@ -103,7 +103,7 @@ def test_sources_without_reliable_packet_times_are_not_cut(videos: Path, tmp_pat
 def test_lenient_cutter_gives_none_for_a_bad_piece_and_goes_on(
     videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import renderrush.cutting as cutting
+    from renderrush import cutting
 
     info = probe(make_sample_video(videos / "cut-lenient.mp4", seconds=4, size=(160, 120), audio=False))
     jobs = jobs_for(info, 1, tmp_path)
