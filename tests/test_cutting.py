@@ -103,7 +103,7 @@ def test_sources_without_reliable_packet_times_are_not_cut(videos: Path, tmp_pat
 def test_lenient_cutter_gives_none_for_a_bad_piece_and_goes_on(
     videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import renderrush.cutting as cutting
+    from renderrush import cutting
 
     info = probe(make_sample_video(videos / "cut-lenient.mp4", seconds=4, size=(160, 120), audio=False))
     jobs = jobs_for(info, 1, tmp_path)
