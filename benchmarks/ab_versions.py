@@ -41,19 +41,50 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rr-ab-"))
     times: dict[str, list[float]] = {"ffmpeg": [], "old": [], "new": []}
     for _ in range(args.rounds):
-        ff = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(args.clip), "-vf", FFMPEG_FILTERS[args.filters],
-              "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-c:a", "copy", str(work / "ff.mp4")]
+        ff = [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(args.clip),
+            "-vf",
+            FFMPEG_FILTERS[args.filters],
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-c:a",
+            "copy",
+            str(work / "ff.mp4"),
+        ]
         times["ffmpeg"].append(timed(ff, dict(os.environ)))
         for name, checkout in (("old", args.old), ("new", args.new)):
             env = dict(os.environ, PYTHONPATH=str(checkout.resolve()), RENDERRUSH_HISTORY=str(work / f"{name}.db"))
-            command = [sys.executable, "-m", "renderrush", "render", str(args.clip), "-o", str(work / f"{name}.mp4"),
-                       "--filters", args.filters, "--workers", "2", "--no-progress"]
+            command = [
+                sys.executable,
+                "-m",
+                "renderrush",
+                "render",
+                str(args.clip),
+                "-o",
+                str(work / f"{name}.mp4"),
+                "--filters",
+                args.filters,
+                "--workers",
+                "2",
+                "--no-progress",
+            ]
             times[name].append(timed(command, env))
         print("round:", {k: round(v[-1], 2) for k, v in times.items()}, flush=True)
     medians = {k: statistics.median(v) for k, v in times.items()}
     print("median wall s:", {k: round(v, 2) for k, v in medians.items()})
-    print(f"ffmpeg/old {medians['ffmpeg'] / medians['old']:.2f}  ffmpeg/new {medians['ffmpeg'] / medians['new']:.2f}  "
-          f"old/new {medians['old'] / medians['new']:.2f}  (above 1: the second is faster)")
+    print(
+        f"ffmpeg/old {medians['ffmpeg'] / medians['old']:.2f}  ffmpeg/new {medians['ffmpeg'] / medians['new']:.2f}  "
+        f"old/new {medians['old'] / medians['new']:.2f}  (above 1: the second is faster)"
+    )
 
 
 if __name__ == "__main__":

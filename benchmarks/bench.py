@@ -131,8 +131,12 @@ def user_chain_ceiling(p_ms: float, sequential: dict, workers: int, cores: int) 
     them): cores * P / (P + C)."""
     cpu_ms = sum(sequential["cpu_ms_per_frame"].values())
     wall_ms = 1000 / sequential["fps"]
-    return {"filter_ms": p_ms, "sequential_wall_ms": wall_ms, "sequential_cpu_ms": cpu_ms,
-            "ceiling": min(workers, cores * wall_ms / cpu_ms)}  # fmt: skip
+    return {
+        "filter_ms": p_ms,
+        "sequential_wall_ms": wall_ms,
+        "sequential_cpu_ms": cpu_ms,
+        "ceiling": min(workers, cores * wall_ms / cpu_ms),
+    }
 
 
 class TreeSampler:
@@ -155,7 +159,9 @@ class TreeSampler:
                 total += proc.memory_info().rss
                 if proc.pid not in self._cpu:
                     self._cpu[proc.pid] = (_role(proc), 0.0)
-                    self._base.setdefault(proc.pid, sum(proc.cpu_times()[:2]) if proc.pid != root.pid else self._base[root.pid])
+                    self._base.setdefault(
+                        proc.pid, sum(proc.cpu_times()[:2]) if proc.pid != root.pid else self._base[root.pid]
+                    )
                 self._cpu[proc.pid] = (self._cpu[proc.pid][0], sum(proc.cpu_times()[:2]) - self._base[proc.pid])
             except psutil.Error:
                 pass
@@ -216,8 +222,17 @@ def run_renderrush(clip: Path, out: Path, chain: str, scheduler: str, workers: i
 
     with TreeSampler() as sampler:
         start = time.perf_counter()
-        result = rr.render(clip, out, chain, workers=workers, scheduler=scheduler, preset=PRESET, crf=CRF,
-                           progress=on_event, history=False)  # fmt: skip
+        result = rr.render(
+            clip,
+            out,
+            chain,
+            workers=workers,
+            scheduler=scheduler,
+            preset=PRESET,
+            crf=CRF,
+            progress=on_event,
+            history=False,
+        )
         stop = time.perf_counter()
     run = Run(result.wall_seconds, result.frames, sampler.peak_rss(), cpu_percent=result.cpu_percent)
     run.cpu_by_role = sampler.cpu_by_role()
@@ -249,8 +264,26 @@ def cases_for(clip: Path, work: Path, frames: int, workers: int) -> dict[str, Ca
     out = work / "out.mp4"
     for chain, ff_filter in CHAINS.items():
         cases[f"{chain} | ffmpeg"] = lambda f=ff_filter: run_ffmpeg(
-            ["-i", clip, "-vf", f, "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-c:a", "copy",
-             "-movflags", "+faststart", "-y", out], frames)  # fmt: skip
+            [
+                "-i",
+                clip,
+                "-vf",
+                f,
+                "-c:v",
+                "libx264",
+                "-preset",
+                PRESET,
+                "-crf",
+                str(CRF),
+                "-c:a",
+                "copy",
+                "-movflags",
+                "+faststart",
+                "-y",
+                out,
+            ],
+            frames,
+        )
         for scheduler, n in (("sync", 1), ("processes", workers), ("threads", workers)):
             cases[f"{chain} | rr {scheduler}"] = lambda c=chain, s=scheduler, n=n: run_renderrush(clip, out, c, s, n)
     return cases
@@ -298,7 +331,9 @@ def ratios(results: dict[str, dict], ceilings: dict[str, dict] | None = None) ->
                 out[f"{chain} | speedup {scheduler}/sync"] = fps[f"{chain} | rr {scheduler}"] / seq
         if ceilings and chain in ceilings:
             out[f"{chain} | speedup ceiling"] = ceilings[chain]["ceiling"]
-            out[f"{chain} | speedup processes / ceiling"] = out[f"{chain} | speedup processes/sync"] / ceilings[chain]["ceiling"]
+            out[f"{chain} | speedup processes / ceiling"] = (
+                out[f"{chain} | speedup processes/sync"] / ceilings[chain]["ceiling"]
+            )
         if chain in CHAINS:
             out[f"{chain} | rr processes / ffmpeg"] = fps[f"{chain} | rr processes"] / fps[f"{chain} | ffmpeg"]
             out[f"{chain} | rr sync / ffmpeg"] = seq / fps[f"{chain} | ffmpeg"]
@@ -344,21 +379,34 @@ def print_table(report: dict) -> None:
         print(f"\n== {size}, {clip['frames']} frames, median of {report['repeats']} ==")
         print(f"{'case':<48}{'fps':>8}{'sec':>8}{'cpu%':>7}{'par cpu%':>9}{'tail s':>8}{'peak MB':>9}")
         for name, r in clip["results"].items():
-            cells = [r["fps"], r["seconds"], r["cpu_percent"], r["parallel_cpu_percent"], r["tail_seconds"], r["peak_rss_mb"]]
+            cells = [
+                r["fps"],
+                r["seconds"],
+                r["cpu_percent"],
+                r["parallel_cpu_percent"],
+                r["tail_seconds"],
+                r["peak_rss_mb"],
+            ]
             print(f"{name:<48}" + "".join(f"{c:>8.1f} " if c is not None else f"{'-':>8} " for c in cells))
         print("  CPU milliseconds per frame by process role (profile):")
         for name, r in clip["results"].items():
             split = ", ".join(f"{role} {ms:.1f}" for role, ms in r["cpu_ms_per_frame"].items() if ms >= 0.05)
             print(f"    {name:<46} {split}")
         for chain, c in clip.get("ceilings", {}).items():
-            print(f"  {chain:<14} filters alone {c['filter_ms']:6.1f} ms/frame; sequential run {c['sequential_wall_ms']:6.1f} ms "
-                  f"per frame using {c['sequential_cpu_ms']:6.1f} ms of CPU: ceiling {c['ceiling']:.2f}x")  # fmt: skip
+            print(
+                f"  {chain:<14} filters alone {c['filter_ms']:6.1f} ms/frame; sequential run {c['sequential_wall_ms']:6.1f} ms "
+                f"per frame using {c['sequential_cpu_ms']:6.1f} ms of CPU: ceiling {c['ceiling']:.2f}x"
+            )
         for name, value in clip["ratios"].items():
             print(f"  {name:<58} {value:6.2f}x")
     mem = report["memory"]
-    print(f"\nstarting the worker processes (once per session, before the rounds): {report['worker_startup_seconds']:.2f} s")
-    print(f"peak memory (job process tree): {report['seconds']} s clip {mem['short_peak_mb']:.0f} MB, "
-          f"4x longer {mem['long_peak_mb']:.0f} MB, ratio {mem['long_over_short']:.2f}")  # fmt: skip
+    print(
+        f"\nstarting the worker processes (once per session, before the rounds): {report['worker_startup_seconds']:.2f} s"
+    )
+    print(
+        f"peak memory (job process tree): {report['seconds']} s clip {mem['short_peak_mb']:.0f} MB, "
+        f"4x longer {mem['long_peak_mb']:.0f} MB, ratio {mem['long_over_short']:.2f}"
+    )
 
 
 def main() -> None:
@@ -374,8 +422,16 @@ def main() -> None:
     # rendering; what the first job of a session pays to start them is reported on its own.
     startup = warm_pool(args.workers)
     print(f"starting {args.workers} worker processes took {startup:.2f} s (once per session, not in the timings)")
-    report = {"seconds": args.seconds, "repeats": args.repeats, "workers": args.workers, "cores": available_cores(),
-              "preset": PRESET, "crf": CRF, "worker_startup_seconds": startup, "clips": {}}  # fmt: skip
+    report = {
+        "seconds": args.seconds,
+        "repeats": args.repeats,
+        "workers": args.workers,
+        "cores": available_cores(),
+        "preset": PRESET,
+        "crf": CRF,
+        "worker_startup_seconds": startup,
+        "clips": {},
+    }
     with tempfile.TemporaryDirectory(prefix="renderrush-bench-") as tmp:
         work = Path(tmp)
         for size in args.sizes.split(","):
@@ -391,7 +447,9 @@ def main() -> None:
         print(f"{label}: generated {user_clip.name}", flush=True)
         report["clips"][label] = measure_user_chains(user_clip, work, args.repeats, args.workers)
         long_clip = rr.make_sample_video(work / "long.mp4", seconds=4 * args.seconds, size=(width, height))
-        report["memory"] = measure_memory(work / f"{first}.mp4", long_clip, work, max(1, args.repeats // 2), args.workers)
+        report["memory"] = measure_memory(
+            work / f"{first}.mp4", long_clip, work, max(1, args.repeats // 2), args.workers
+        )
     print_table(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))

@@ -213,7 +213,9 @@ def measure(found: dict[tuple[str, str], Callable[[], Run]], rounds: int) -> dic
     for number in range(1, rounds + 1):
         for key, case in found.items():
             runs[key].append(case())
-            print(f"round {number}/{rounds} {key[0]:>30} | {key[1]:<17} {runs[key][-1].seconds:7.2f} s", file=sys.stderr)
+            print(
+                f"round {number}/{rounds} {key[0]:>30} | {key[1]:<17} {runs[key][-1].seconds:7.2f} s", file=sys.stderr
+            )
     return runs
 
 

@@ -48,7 +48,10 @@ def measure_cut(clip: Path, segment_seconds: float) -> dict[str, float]:
     """Client cut seconds and piece bytes per second of video."""
     info = probe(clip)
     folder = JobFolder(clip.with_name("cut-out.mp4"))
-    jobs = [segment_job(info, s, FilterChain.parse(None), EncodeSettings(), 1, folder) for s in plan_segments(info, segment_seconds)]
+    jobs = [
+        segment_job(info, s, FilterChain.parse(None), EncodeSettings(), 1, folder)
+        for s in plan_segments(info, segment_seconds)
+    ]
     started = time.perf_counter()
     sizes = [len(p.data) for p in Cutter(info).pieces((j.segment.index, j.source) for j in jobs)]
     seconds = time.perf_counter() - started
@@ -83,7 +86,12 @@ def measure_dask(tasks: int, scatters: int, piece_bytes: int) -> dict[str, float
     """Scheduler seconds per empty task and client seconds per scattered piece."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.gather(client.map(_nothing, range(50), pure=False))  # warm up
         started = time.perf_counter()
         client.gather(client.map(_nothing, range(tasks), pure=False))
@@ -115,15 +123,25 @@ def model(m: dict[str, float], workers: int, link_bytes: float, duration: float 
     # workers render in rounds of one segment each; the first waits for one piece to be cut and sent
     rounds = math.ceil(segments / workers)
     first_piece = segment_seconds * (m["cut_seconds_per_video_second"] + m["piece_bytes_per_video_second"] / link_bytes)
-    render_wall = rounds * segment_seconds * m["render_seconds_per_video_second"] + first_piece + m["seconds_per_scatter"]
+    render_wall = (
+        rounds * segment_seconds * m["render_seconds_per_video_second"] + first_piece + m["seconds_per_scatter"]
+    )
     stitch = m["stitch_seconds_per_video_second"] * duration
     wall = max(render_wall, client_busy, client["receive"]) + stitch
     return {
-        "workers": workers, "segments": segments, "segment_seconds": segment_seconds,
-        "input_gb_sent": sent / 1e9, "output_gb_back": back / 1e9,
-        "render_wall_s": render_wall, "client_cut_s": client["cut"], "client_send_s": client["send"],
-        "client_receive_s": client["receive"], "scheduler_s": client["schedule"], "stitch_s": stitch,
-        "wall_s": wall, "bottleneck": "workers" if render_wall >= max(client_busy, client["receive"]) else "client",
+        "workers": workers,
+        "segments": segments,
+        "segment_seconds": segment_seconds,
+        "input_gb_sent": sent / 1e9,
+        "output_gb_back": back / 1e9,
+        "render_wall_s": render_wall,
+        "client_cut_s": client["cut"],
+        "client_send_s": client["send"],
+        "client_receive_s": client["receive"],
+        "scheduler_s": client["schedule"],
+        "stitch_s": stitch,
+        "wall_s": wall,
+        "bottleneck": "workers" if render_wall >= max(client_busy, client["receive"]) else "client",
     }
 
 
@@ -163,18 +181,29 @@ def memory(path: Path, workers: int, filters: str, segment_seconds: float) -> di
         thread.start()
         try:
             result = render(
-                path, Path(tmp) / "out.mp4", filters, workers=workers, segment_seconds=segment_seconds, scheduler="local",
-                preset="ultrafast", history=False,
+                path,
+                Path(tmp) / "out.mp4",
+                filters,
+                workers=workers,
+                segment_seconds=segment_seconds,
+                scheduler="local",
+                preset="ultrafast",
+                history=False,
             )
         finally:
             stop.set()
             thread.join()
     pieces = result.input_bytes_to_workers / max(1, len(result.segments))
     return {
-        "input_bytes": path.stat().st_size, "segments": len(result.segments), "mean_piece_bytes": pieces,
-        "input_bytes_to_workers": result.input_bytes_to_workers, "output_bytes_from_workers": result.output_bytes_from_workers,
-        "client_rss_before_mb": baseline / 2**20, "client_rss_peak_mb": peak[0] / 2**20,
-        "peak_over_baseline_in_pieces": (peak[0] - baseline) / pieces, "wall_seconds": result.wall_seconds,
+        "input_bytes": path.stat().st_size,
+        "segments": len(result.segments),
+        "mean_piece_bytes": pieces,
+        "input_bytes_to_workers": result.input_bytes_to_workers,
+        "output_bytes_from_workers": result.output_bytes_from_workers,
+        "client_rss_before_mb": baseline / 2**20,
+        "client_rss_peak_mb": peak[0] / 2**20,
+        "peak_over_baseline_in_pieces": (peak[0] - baseline) / pieces,
+        "wall_seconds": result.wall_seconds,
     }
 
 
@@ -184,7 +213,9 @@ def main() -> None:
     parser.add_argument("--input", type=Path, help="memory: the file to render")
     parser.add_argument("--seconds", type=float, default=20, help="model: length of the 1080p clip measured")
     parser.add_argument("--filters", default="grayscale")
-    parser.add_argument("--segment-seconds", type=float, default=2.0, help="model: pieces cut; memory: segments rendered")
+    parser.add_argument(
+        "--segment-seconds", type=float, default=2.0, help="model: pieces cut; memory: segments rendered"
+    )
     parser.add_argument("--link-gbit", type=float, default=10.0, help="the client's network link, Gbit/s")
     parser.add_argument("--tasks", type=int, default=2000, help="empty tasks in the dask stress test")
     parser.add_argument("--json", type=Path, help="also write the measurements and table here")

@@ -53,9 +53,13 @@ class ProgressBars:
         bar = self.bars.get(label)
         if bar is None:
             bar = self.bars[label] = tqdm(
-                total=event.frames_total, desc=label, unit="frame", disable=not self.enabled, file=sys.stderr,
+                total=event.frames_total,
+                desc=label,
+                unit="frame",
+                disable=not self.enabled,
+                file=sys.stderr,
                 dynamic_ncols=True,
-            )  # fmt: skip
+            )
         if event.kind in (FRAMES, STITCHING):
             bar.update(event.frames_done - bar.n)
             bar.set_postfix_str(
@@ -71,18 +75,35 @@ class ProgressBars:
 
 
 def _job_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--filters", default=None, help='filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)')
-    parser.add_argument("--workers", type=int, default=None, help="parallel workers (render: the advisor's choice; compare: every usable core)")
-    parser.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: up to 2 segments per worker, at least 2 s)")
     parser.add_argument(
-        "--scheduler", default=None, metavar="NAME|ADDRESS",
+        "--filters",
+        default=None,
+        help='filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)',
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel workers (render: the advisor's choice; compare: every usable core)",
+    )
+    parser.add_argument(
+        "--segment-seconds",
+        type=float,
+        default=None,
+        help="segment length (default: up to 2 segments per worker, at least 2 s)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="NAME|ADDRESS",
         help=f"{', '.join(LOCAL_SCHEDULERS)} (default threads: built-in filters run outside the GIL), "
         "'local' for a dask LocalCluster, or a dask scheduler address such as tcp://10.0.0.5:8786",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--shared-storage", action="store_true",
+        "--shared-storage",
+        action="store_true",
         help="cluster workers can read the input path and write beside the output (else the input is sent to them)",
-    )  # fmt: skip
+    )
     parser.add_argument("--preset", default="veryfast", choices=PRESETS, help="x264 preset (default veryfast)")
     parser.add_argument("--crf", type=float, default=23, help="x264 quality, 0-51, lower is better (default 23)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -90,7 +111,9 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="renderrush", description="Parallel video rendering with dask: split, filter, encode H.264, stitch.")
+    parser = argparse.ArgumentParser(
+        prog="renderrush", description="Parallel video rendering with dask: split, filter, encode H.264, stitch."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sample = commands.add_parser("sample", help="write a generated test video (pattern + tone)")
@@ -107,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
     render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
-    render_cmd.add_argument("--resume", action="store_true", help="reuse the segments an interrupted run of this job finished")
+    render_cmd.add_argument(
+        "--resume", action="store_true", help="reuse the segments an interrupted run of this job finished"
+    )
     render_cmd.add_argument("--force", action="store_true", help="start even if the free disk space looks too small")
     _job_options(render_cmd)
 
@@ -140,11 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     dashboard = commands.add_parser("dashboard", help="serve the live dashboard as a web app (Voila) on this machine")
     dashboard.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
-    dashboard.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    dashboard.add_argument("--notebook", default=None, help="notebook to serve (default: the dashboard page installed with renderrush)")
-    dashboard.add_argument("--output-root", default=None, metavar="DIR",
-                           help="each visit writes under its own folder in DIR (default $RENDERRUSH_DASHBOARD_ROOT, "
-                                "else renderrush-dashboard in the temporary folder)")  # fmt: skip
+    dashboard.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    dashboard.add_argument(
+        "--notebook", default=None, help="notebook to serve (default: the dashboard page installed with renderrush)"
+    )
+    dashboard.add_argument(
+        "--output-root",
+        default=None,
+        metavar="DIR",
+        help="each visit writes under its own folder in DIR (default $RENDERRUSH_DASHBOARD_ROOT, "
+        "else renderrush-dashboard in the temporary folder)",
+    )
     return parser
 
 
@@ -197,10 +230,17 @@ def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object)
     handler = _say_cluster(args.scheduler)
     try:
         return job(
-            args.input, filters=args.filters, workers=args.workers, segment_seconds=args.segment_seconds,
-            scheduler=args.scheduler or default_scheduler(args.filters), preset=args.preset, crf=args.crf, progress=bars,
-            shared_storage=args.shared_storage, **extra,
-        )  # fmt: skip
+            args.input,
+            filters=args.filters,
+            workers=args.workers,
+            segment_seconds=args.segment_seconds,
+            scheduler=args.scheduler or default_scheduler(args.filters),
+            preset=args.preset,
+            crf=args.crf,
+            progress=bars,
+            shared_storage=args.shared_storage,
+            **extra,
+        )
     finally:
         bars.close()
         if handler is not None:
@@ -210,8 +250,11 @@ def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object)
 def _say_recommendation(recommendation: dict | None) -> None:
     """When workers were not given, say on stderr what the advisor chose and why."""
     if recommendation:
-        print(f"advisor: {recommendation['workers']} workers, {recommendation['segment_seconds']:.1f} s segments "
-              f"({recommendation['method']}): {recommendation['reason']}", file=sys.stderr)  # fmt: skip
+        print(
+            f"advisor: {recommendation['workers']} workers, {recommendation['segment_seconds']:.1f} s segments "
+            f"({recommendation['method']}): {recommendation['reason']}",
+            file=sys.stderr,
+        )
 
 
 def _where(result: Any) -> str:
@@ -230,11 +273,12 @@ def _cmd_render(args: argparse.Namespace) -> None:
     if result.warnings:  # one line, whatever the number of things the output could not keep
         print(f"renderrush: warning: {'; '.join(result.warnings)}", file=sys.stderr)
     _emit(
-        args, result.to_dict(),
+        args,
+        result.to_dict(),
         f"wrote {result.output}: {result.frames} frames in {result.wall_seconds:.2f} s ({result.fps:.0f} fps), "
         f"{_where(result)}, CPU {result.cpu_percent:.0f}%"
         f"{'' if result.job_id is None else f'; history job {result.job_id}'}",
-    )  # fmt: skip
+    )
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
@@ -256,8 +300,19 @@ def _cell(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-HISTORY_COLUMNS = ("id", "created_at", "kind", "status", "input", "filters", "workers", "frames", "wall_seconds",
-                   "fps_rendered", "speedup")  # fmt: skip
+HISTORY_COLUMNS = (
+    "id",
+    "created_at",
+    "kind",
+    "status",
+    "input",
+    "filters",
+    "workers",
+    "frames",
+    "wall_seconds",
+    "fps_rendered",
+    "speedup",
+)
 
 
 def _cmd_history(args: argparse.Namespace) -> None:
@@ -304,9 +359,10 @@ def _cmd_advise(args: argparse.Namespace) -> None:
     info = probe(args.input)
     advice = advise(info, str(FilterChain.parse(args.filters)), History())
     _emit(
-        args, advice.to_dict(),
+        args,
+        advice.to_dict(),
         f"workers {advice.workers}, segments of {advice.segment_seconds:.1f} s ({advice.method})\n{advice.reason}",
-    )  # fmt: skip
+    )
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> None:
@@ -316,10 +372,17 @@ def _cmd_dashboard(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {
-    "sample": _cmd_sample, "probe": _cmd_probe, "render": _cmd_render, "compare": _cmd_compare,
-    "filters": _cmd_filters, "history": _cmd_history, "report": _cmd_report, "health": _cmd_health,
-    "advise": _cmd_advise, "dashboard": _cmd_dashboard,
-}  # fmt: skip
+    "sample": _cmd_sample,
+    "probe": _cmd_probe,
+    "render": _cmd_render,
+    "compare": _cmd_compare,
+    "filters": _cmd_filters,
+    "history": _cmd_history,
+    "report": _cmd_report,
+    "health": _cmd_health,
+    "advise": _cmd_advise,
+    "dashboard": _cmd_dashboard,
+}
 
 
 JOBS = ("render", "compare")

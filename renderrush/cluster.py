@@ -67,9 +67,12 @@ def connect(scheduler: Any, workers: int) -> Iterator[Any]:
         yield scheduler
         return
     if scheduler == "local":
-        with LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        ) as cluster, Client(cluster) as client:  # fmt: skip
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             announce(client)
             yield client
         return
@@ -304,7 +307,13 @@ class PieceDispatcher:
     """
 
     def __init__(
-        self, client: Any, token: str, info: VideoInfo, folder: JobFolder, traffic: Traffic, cancel: threading.Event | None
+        self,
+        client: Any,
+        token: str,
+        info: VideoInfo,
+        folder: JobFolder,
+        traffic: Traffic,
+        cancel: threading.Event | None,
     ) -> None:
         self.client, self.token, self.info, self.folder = client, token, info, folder
         self.traffic, self.cancel = traffic, cancel
@@ -321,7 +330,9 @@ class PieceDispatcher:
         NAT, say), after which pieces go through the scheduler."""
 
     def run(self, jobs: list[SegmentJob]) -> list[SegmentResult]:
-        first_pass: Iterator[tuple[SegmentJob, Piece | None]] | None = iter(zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs)))
+        first_pass: Iterator[tuple[SegmentJob, Piece | None]] | None = iter(
+            zip(jobs, Cutter(self.info, lenient=True).pieces((j.segment.index, j.source) for j in jobs))
+        )
         again: deque[SegmentJob] = deque()
         results: list[SegmentResult] = []
         remaining = len(jobs)
@@ -387,7 +398,9 @@ class PieceDispatcher:
             else:
                 self._no_workers_since = self._no_workers_since or now
                 if now - self._no_workers_since > NO_WORKERS_TIMEOUT:
-                    raise ClusterError(f"the cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; the job was stopped")
+                    raise ClusterError(
+                        f"the cluster has had no workers for {NO_WORKERS_TIMEOUT:.0f} s; the job was stopped"
+                    )
         busy: dict[str, int] = {}
         for _, worker, _ in self.inflight.values():
             busy[worker] = busy.get(worker, 0) + 1
@@ -399,7 +412,9 @@ class PieceDispatcher:
         """Scatter the piece (or the whole input, if it could not be cut) to `worker` and
         submit its task there."""
         if piece is None:
-            log.warning("warning: segment %d could not be cut exactly; its worker receives the whole input", job.segment.index)
+            log.warning(
+                "warning: segment %d could not be cut exactly; its worker receives the whole input", job.segment.index
+            )
             data, suffix, stream_index = self.info.path.read_bytes(), self.info.path.suffix, self.info.stream_index
         else:
             data, suffix, stream_index = piece.data, piece.suffix, 0
@@ -466,7 +481,9 @@ class SegmentSubmitter:
             self.client.run(_forget_input, f"input-{self.source.digest}")
 
 
-def _gather(futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmitter, folder: JobFolder) -> list[SegmentResult]:
+def _gather(
+    futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmitter, folder: JobFolder
+) -> list[SegmentResult]:
     """Collect segments as they finish (writing each to disk and dropping its bytes at
     once), resubmitting the ones cancelled because their input was lost."""
     from distributed import as_completed
@@ -491,9 +508,17 @@ def _gather(futures: list[Any], jobs: list[SegmentJob], submitter: SegmentSubmit
 
 
 def run_on_cluster(
-    scheduler: Any, jobs: list[SegmentJob], reused: list[SegmentResult], workers: int, folder: JobFolder,
-    output: Path, info: VideoInfo, segments: list[Segment], poller_options: dict[str, Any], shared_storage: bool,
-) -> tuple[list[SegmentResult], float, list[str], list[dict[str, Any]], Traffic]:  # fmt: skip
+    scheduler: Any,
+    jobs: list[SegmentJob],
+    reused: list[SegmentResult],
+    workers: int,
+    folder: JobFolder,
+    output: Path,
+    info: VideoInfo,
+    segments: list[Segment],
+    poller_options: dict[str, Any],
+    shared_storage: bool,
+) -> tuple[list[SegmentResult], float, list[str], list[dict[str, Any]], Traffic]:
     """Render `jobs` on the cluster, stitch on the client; returns results, stitch seconds,
     what the output could not keep, worker metrics and the job's network traffic.
 

@@ -60,8 +60,11 @@ class Comparison:
             f"CPU {par.cpu_percent:.0f}%\n"
             f"speedup {self.speedup:.2f}x, efficiency {self.efficiency:.0%} per worker, "
             f"frames {seq.frames}/{par.frames}, outputs {'identical' if self.identical else 'DIFFER'}"
-            + (f"\n(starting the worker processes took {self.startup_seconds:.2f} s before the timed run)"
-               if self.startup_seconds >= 0.05 else "")
+            + (
+                f"\n(starting the worker processes took {self.startup_seconds:.2f} s before the timed run)"
+                if self.startup_seconds >= 0.05
+                else ""
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,9 +118,14 @@ def compare(
     samples live.
     """
     request = {
-        "input": str(input), "filters": str(filters or "none"), "workers": workers, "segment_seconds": segment_seconds,
-        "scheduler": str(scheduler), "preset": preset, "crf": crf,
-    }  # fmt: skip
+        "input": str(input),
+        "filters": str(filters or "none"),
+        "workers": workers,
+        "segment_seconds": segment_seconds,
+        "scheduler": str(scheduler),
+        "preset": preset,
+        "crf": crf,
+    }
     store = open_history(history)
     with recorded("compare", store, request, on_sample) as recording:
         info = probe(input)
@@ -128,9 +136,14 @@ def compare(
         folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
         folder.mkdir(parents=True, exist_ok=True)
         common: dict[str, Any] = dict(
-            filters=chain, segment_seconds=segment_seconds, preset=preset, crf=crf, progress=progress, cancel=cancel,
+            filters=chain,
+            segment_seconds=segment_seconds,
+            preset=preset,
+            crf=crf,
+            progress=progress,
+            cancel=cancel,
             history=False,
-        )  # fmt: skip
+        )
         parallel_options: dict[str, Any] = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
         startup = warm_pool(workers) if scheduler == "processes" else 0.0
         try:

@@ -123,7 +123,9 @@ class Cutter:
         finally:
             container.close()
 
-    def _demux(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream, clock: Clock) -> Iterator[_Packet]:
+    def _demux(
+        self, container: av.container.InputContainer, stream: av.video.stream.VideoStream, clock: Clock
+    ) -> Iterator[_Packet]:
         packets = container.demux(stream)
         while True:
             try:
@@ -136,7 +138,9 @@ class Cutter:
             shown = None if packet.pts is None else clock(packet.pts)
             yield _Packet(bytes(packet), packet.pts, packet.dts, packet.duration or 0, packet.is_keyframe, shown)
 
-    def _write(self, index: int, template: av.video.stream.VideoStream, packets: list[_Packet], source: Source) -> Piece:
+    def _write(
+        self, index: int, template: av.video.stream.VideoStream, packets: list[_Packet], source: Source
+    ) -> Piece:
         buffer = io.BytesIO()
         try:
             with av.open(buffer, "w", format=self.format) as out:

@@ -37,9 +37,7 @@ def find_notebook(notebook: str | os.PathLike | None = None) -> Path:
         if path.is_file() and path.suffix == ".ipynb":
             return path.resolve()
     shown = ", ".join(str(p) for p in candidates)
-    raise SettingsError(
-        f"no dashboard notebook at {shown}: give --notebook PATH.ipynb, or reinstall renderrush"
-    )
+    raise SettingsError(f"no dashboard notebook at {shown}: give --notebook PATH.ipynb, or reinstall renderrush")
 
 
 def _config_paths() -> list[str]:
@@ -63,14 +61,17 @@ def voila_command(
     if not 1 <= int(port) <= 65535:
         raise SettingsError(f"port must be between 1 and 65535, got {port}")
     command = [
-        python, "-m", "voila", str(notebook),
+        python,
+        "-m",
+        "voila",
+        str(notebook),
         "--no-browser",
         f"--Voila.ip={ip}",
         f"--Voila.port={int(port)}",
         "--Voila.port_retries=0",  # exactly this port, or an error
         "--VoilaConfiguration.strip_sources=True",  # code cells hidden
         "--VoilaConfiguration.show_tracebacks=False",
-    ]  # fmt: skip
+    ]
     command += [f"--Voila.config_file_paths={path}" for path in _config_paths()]
     return command
 
@@ -83,7 +84,9 @@ def check_port_free(ip: str, port: int) -> None:
         try:
             probe.bind((ip, port))
         except OSError as exc:
-            raise SettingsError(f"cannot listen on {ip}:{port} ({exc.strerror}): choose another port with --port") from None
+            raise SettingsError(
+                f"cannot listen on {ip}:{port} ({exc.strerror}): choose another port with --port"
+            ) from None
 
 
 def prepare_output_root(output_root: str | os.PathLike) -> Path:
@@ -92,14 +95,20 @@ def prepare_output_root(output_root: str | os.PathLike) -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SettingsError(f"cannot create the output root '{root}' ({exc.strerror}): choose another --output-root") from None
+        raise SettingsError(
+            f"cannot create the output root '{root}' ({exc.strerror}): choose another --output-root"
+        ) from None
     if not os.access(root, os.W_OK | os.X_OK):
         raise SettingsError(f"cannot write to the output root '{root}': choose another --output-root")
     return root
 
 
-def serve(notebook: str | os.PathLike | None = None, port: int = DEFAULT_PORT, ip: str = DEFAULT_IP,
-          output_root: str | os.PathLike | None = None) -> None:  # fmt: skip
+def serve(
+    notebook: str | os.PathLike | None = None,
+    port: int = DEFAULT_PORT,
+    ip: str = DEFAULT_IP,
+    output_root: str | os.PathLike | None = None,
+) -> None:
     """Serve the dashboard with Voilà until interrupted (replaces this process). Each visit
     writes under its own folder below `output_root` (default: `default_output_root()`)."""
     if importlib.util.find_spec("voila") is None:
@@ -112,8 +121,11 @@ def serve(notebook: str | os.PathLike | None = None, port: int = DEFAULT_PORT, i
     command = voila_command(path, port, ip)
     check_port_free(ip, port)
     host = f"[{ip}]" if ":" in ip else ip
-    print(f"RenderRush dashboard: http://{host}:{port}/  (serving {path.name} with Voilà; each visit writes under "
-          f"{root}; Ctrl-C stops it)", flush=True)  # fmt: skip
+    print(
+        f"RenderRush dashboard: http://{host}:{port}/  (serving {path.name} with Voilà; each visit writes under "
+        f"{root}; Ctrl-C stops it)",
+        flush=True,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(command[0], command)

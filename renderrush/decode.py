@@ -78,9 +78,13 @@ class Picture:
         coded = (info.width - info.width % 2, info.height - info.height % 2)
         width, height = (coded[1], coded[0]) if info.rotation in (90, 270) else coded
         return cls(
-            width=width, height=height, rotation=info.rotation,
-            crop=coded if coded != (info.width, info.height) else None, alpha=info.has_alpha,
-            full_range=info.full_range, matrix=matrix_for(info.colorspace, info.width, info.height),
+            width=width,
+            height=height,
+            rotation=info.rotation,
+            crop=coded if coded != (info.width, info.height) else None,
+            alpha=info.has_alpha,
+            full_range=info.full_range,
+            matrix=matrix_for(info.colorspace, info.width, info.height),
         )
 
     @property
@@ -111,7 +115,11 @@ class Converter:
     def _graph(self, first: av.VideoFrame, steps: list[str]) -> Callable[[av.VideoFrame], av.VideoFrame]:
         graph = av.filter.Graph()
         graph.threads = self.threads
-        nodes = [graph.add_buffer(width=first.width, height=first.height, format=first.format, time_base=first.time_base or Fraction(1))]
+        nodes = [
+            graph.add_buffer(
+                width=first.width, height=first.height, format=first.format, time_base=first.time_base or Fraction(1)
+            )
+        ]
         for step in steps:
             name, _, args = step.partition("=")
             nodes.append(graph.add(name, args or None))
@@ -127,7 +135,9 @@ class Converter:
     def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
         if (frame.width, frame.height) != self.size or frame.format.name != self.format:
             # the stream changed size or format mid-way: match the first frame's
-            frame = self.reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.format, threads=self.threads)
+            frame = self.reformatter.reformat(
+                frame, width=self.size[0], height=self.size[1], format=self.format, threads=self.threads
+            )
         if self.graph is not None:
             frame = self.graph(frame)
         name = frame.format.name
@@ -137,12 +147,18 @@ class Converter:
             fmt = frame.format
             if fmt.is_rgb or fmt.has_palette:  # RGB sources become limited-range YUV in the source's matrix
                 return self.reformatter.reformat(
-                    frame, format=YUV, dst_colorspace=Colorspace[self.picture.matrix], dst_color_range=ColorRange.MPEG,
+                    frame,
+                    format=YUV,
+                    dst_colorspace=Colorspace[self.picture.matrix],
+                    dst_color_range=ColorRange.MPEG,
                     threads=self.threads,
                 )
             # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit with its ordered dither
             return self.reformatter.reformat(
-                frame, format=YUV, src_color_range=self.picture.yuv_range, dst_color_range=self.picture.yuv_range,
+                frame,
+                format=YUV,
+                src_color_range=self.picture.yuv_range,
+                dst_color_range=self.picture.yuv_range,
                 threads=self.threads,
             )
         if frame.format.is_rgb and name != "bgr24":
@@ -150,8 +166,12 @@ class Converter:
         if name == self.target:
             return frame
         return self.reformatter.reformat(
-            frame, format=self.target, src_colorspace=Colorspace[self.picture.matrix], src_color_range=self.picture.yuv_range,
-            dst_color_range=ColorRange.JPEG, threads=self.threads,
+            frame,
+            format=self.target,
+            src_colorspace=Colorspace[self.picture.matrix],
+            src_color_range=self.picture.yuv_range,
+            dst_color_range=ColorRange.JPEG,
+            threads=self.threads,
         )
 
 
@@ -223,7 +243,9 @@ def _timed(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[a
                 if pts < source.first_pts:
                     continue
                 if last is not None and pts <= last:  # frames are found by time: times must increase
-                    raise TimelineError(-1, f"decoded frame times go back from {last} to {pts} after frame {source.start}")
+                    raise TimelineError(
+                        -1, f"decoded frame times go back from {last} to {pts} after frame {source.start}"
+                    )
                 last = pts
                 if source.end_pts is not None and pts >= source.end_pts:
                     break
@@ -234,7 +256,9 @@ def _timed(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[a
             if started or aim is None:
                 return
         damaged.clear()
-    raise UnsupportedVideoError(f"frame {source.start} could not be found in the file")  # unreachable: the last aim decodes from the start
+    raise UnsupportedVideoError(
+        f"frame {source.start} could not be found in the file"
+    )  # unreachable: the last aim decodes from the start
 
 
 def segment_frames(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[av.VideoFrame, int]]:

@@ -248,7 +248,9 @@ class FramePool:
         in the encoder, and came back closer to the decoded planes. Other matrices and full
         range go through swscale."""
         if not self._opencv:
-            return yuv_from_bgr(self._reformatter, av.VideoFrame.from_ndarray(image, format="bgr24"), self.picture, self.threads)
+            return yuv_from_bgr(
+                self._reformatter, av.VideoFrame.from_ndarray(image, format="bgr24"), self.picture, self.threads
+            )
         cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
         frame, views = self.take()
         for target, source in zip(views, Planes.packed(self._i420.reshape(-1), self.width, self.height)):
@@ -259,5 +261,3 @@ class FramePool:
         """Return a frame the encoder is done with (frames from elsewhere are ignored)."""
         if id(frame) in self._views:
             self._free.put(frame)
-
-

@@ -45,7 +45,12 @@ from .stitch import Part, stitch
 from .timeline import segment_timeline, timed_segment
 
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
-SCHEDULER_ALIASES = {"synchronous": "sync", "single-threaded": "sync", "sequential": "sync", "multiprocessing": "processes"}
+SCHEDULER_ALIASES = {
+    "synchronous": "sync",
+    "single-threaded": "sync",
+    "sequential": "sync",
+    "multiprocessing": "processes",
+}
 
 
 @dataclass
@@ -163,7 +168,9 @@ def local_scheduler_name(scheduler: Any) -> str:
     return name
 
 
-def segment_tasks(jobs: list[SegmentJob], task: Any = render_segment, *extra: Any, prefix: str = "segment") -> list[Any]:
+def segment_tasks(
+    jobs: list[SegmentJob], task: Any = render_segment, *extra: Any, prefix: str = "segment"
+) -> list[Any]:
     """One `dask.delayed` task per segment job (`extra` arguments follow the job)."""
     import dask  # only jobs that run on a pool or a cluster need dask (0.3 s to import)
 
@@ -223,15 +230,28 @@ def segment_job(
     stop = segment.stop
     counted = info.seek_mode == "count"
     source = Source(
-        path=str(info.path), stream_index=info.stream_index, seek_mode=info.seek_mode, origin=info.origin,
-        time_base=info.time_base, start=segment.start, stop=stop, first_pts=info.frame_pts[segment.start],
+        path=str(info.path),
+        stream_index=info.stream_index,
+        seek_mode=info.seek_mode,
+        origin=info.origin,
+        time_base=info.time_base,
+        start=segment.start,
+        stop=stop,
+        first_pts=info.frame_pts[segment.start],
         end_pts=info.frame_pts[stop] if stop < info.frame_count else None,
         frame_pts=info.frame_pts[segment.start : stop] if counted else (),
     )
     picture = Picture.of(info)
     return SegmentJob(
-        source=source, segment=segment, fps=info.fps, chain=chain, encode=encode, picture=picture, tags=VideoTags.of(info, picture),
-        threads=threads, output=str(folder.segment_file(segment.index)),
+        source=source,
+        segment=segment,
+        fps=info.fps,
+        chain=chain,
+        encode=encode,
+        picture=picture,
+        tags=VideoTags.of(info, picture),
+        threads=threads,
+        output=str(folder.segment_file(segment.index)),
         reporter=FileReporter(progress_path(folder.path, segment.index)),
     )
 
@@ -243,9 +263,15 @@ def _reused_result(segment: Segment, folder: JobFolder) -> SegmentResult:
 
 
 def _run_local(
-    jobs: list[SegmentJob], reused: list[SegmentResult], scheduler_name: str, workers: int,
-    folder: JobFolder, output: Path, info: VideoInfo, poller: ProgressPoller,
-) -> tuple[list[SegmentResult], float, list[str]]:  # fmt: skip
+    jobs: list[SegmentJob],
+    reused: list[SegmentResult],
+    scheduler_name: str,
+    workers: int,
+    folder: JobFolder,
+    output: Path,
+    info: VideoInfo,
+    poller: ProgressPoller,
+) -> tuple[list[SegmentResult], float, list[str]]:
     pool = None
     if poller.cancel is not None and poller.cancel.is_set():
         cancel_marker(folder.path).touch()
@@ -330,15 +356,35 @@ def render(
     short of memory (`MemoryLimitError`; see `limits.py`).
     """
     request = {
-        "input": str(input), "output": str(output), "filters": str(filters or "none"), "workers": workers,
-        "segment_seconds": segment_seconds, "scheduler": str(scheduler), "preset": preset, "crf": crf,
-    }  # fmt: skip
+        "input": str(input),
+        "output": str(output),
+        "filters": str(filters or "none"),
+        "workers": workers,
+        "segment_seconds": segment_seconds,
+        "scheduler": str(scheduler),
+        "preset": preset,
+        "crf": crf,
+    }
     store = open_history(history)
     guard = MemoryGuard(cancel, on_sample)  # stops the job before the machine swaps
     with recorded("render", store, request, guard) as recording:
         options = (
-            input, output, filters, workers, segment_seconds, scheduler, preset, crf, progress,
-            snap_to_keyframes, label, guard.cancel, resume, shared_storage, store, force,
+            input,
+            output,
+            filters,
+            workers,
+            segment_seconds,
+            scheduler,
+            preset,
+            crf,
+            progress,
+            snap_to_keyframes,
+            label,
+            guard.cancel,
+            resume,
+            shared_storage,
+            store,
+            force,
         )
         try:
             try:
@@ -354,11 +400,24 @@ def render(
 
 
 def _render_job(
-    input: str | os.PathLike, output: str | os.PathLike, filters: str | FilterChain | None, workers: int | None,
-    segment_seconds: float | None, scheduler: Any, preset: str, crf: float, progress: ProgressCallback | None,
-    snap_to_keyframes: bool, label: str, cancel: threading.Event | None, resume: bool, shared_storage: bool,
-    store: History | None, force: bool = False, decode_pass: bool = False,
-) -> JobResult:  # fmt: skip
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    filters: str | FilterChain | None,
+    workers: int | None,
+    segment_seconds: float | None,
+    scheduler: Any,
+    preset: str,
+    crf: float,
+    progress: ProgressCallback | None,
+    snap_to_keyframes: bool,
+    label: str,
+    cancel: threading.Event | None,
+    resume: bool,
+    shared_storage: bool,
+    store: History | None,
+    force: bool = False,
+    decode_pass: bool = False,
+) -> JobResult:
     started_at, started = time.time(), time.perf_counter()
     check_cancel(cancel)
     chain = FilterChain.parse(filters)
@@ -389,7 +448,9 @@ def _render_job(
     threads = threads_per_worker(workers)
     reused = [_reused_result(s, folder) for s in segments if s.index in done]
     jobs = [segment_job(info, seg, chain, encode, threads, folder) for seg in segments if seg.index not in done]
-    poller_options: dict[str, Any] = dict(callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused))
+    poller_options: dict[str, Any] = dict(
+        callback=progress, label=label, cancel=cancel, frames_reused=sum(r.frames for r in reused)
+    )
     cpu_before = psutil.cpu_times()
     worker_metrics: list[dict[str, Any]] = []
     traffic = None
@@ -403,7 +464,9 @@ def _render_job(
             scheduler_name = f"distributed ({'shared storage' if shared_storage else 'no shared storage'})"
         else:
             poller = ProgressPoller(FolderStatus(folder.path, segments), segments, **poller_options)
-            results, stitch_seconds, dropped = _run_local(jobs, reused, scheduler_name, workers, folder, output, info, poller)
+            results, stitch_seconds, dropped = _run_local(
+                jobs, reused, scheduler_name, workers, folder, output, info, poller
+            )
     except KeyboardInterrupt:
         folder.release()  # the job folder stays so that `resume=True` can take over its finished segments
         raise

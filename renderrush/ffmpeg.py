@@ -42,7 +42,9 @@ def error_reason(stderr: str) -> str:
 
 def run_ffmpeg(args: Sequence[str | Path], what: str, error: type[RenderRushError] = FFmpegError) -> None:
     """Run ffmpeg to completion; on failure raise `error` naming `what` and ffmpeg's reason."""
-    proc = subprocess.run(ffmpeg_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
+    proc = subprocess.run(
+        ffmpeg_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+    )
     if proc.returncode != 0:
         raise error(f"{what} failed: {error_reason(proc.stderr)}")
 
@@ -51,7 +53,9 @@ def decoded_md5(path: str | Path) -> str:
     """MD5 of every decoded video frame of `path`: equal digests mean identical frames."""
     proc = subprocess.run(
         ffmpeg_command("-i", path, "-map", "0:v:0", "-f", "md5", "-"),
-        capture_output=True, text=True, errors="replace",
+        capture_output=True,
+        text=True,
+        errors="replace",
     )
     if proc.returncode != 0:
         raise FFmpegError(f"decoding {path} failed: {error_reason(proc.stderr)}")

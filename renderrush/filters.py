@@ -159,9 +159,7 @@ def _parse_step(text: str) -> FilterStep:
         if key not in spec.params:
             raise FilterError(f"filter '{spec.name}' has no parameter '{key}'; it takes: {', '.join(names) or 'none'}")
         given[key] = value.strip() if has_key else arg
-    values = tuple(
-        p.coerce(f"{spec.name} {n}", given[n]) if n in given else p.default for n, p in spec.params.items()
-    )
+    values = tuple(p.coerce(f"{spec.name} {n}", given[n]) if n in given else p.default for n, p in spec.params.items())
     return FilterStep(spec, values)
 
 
@@ -328,7 +326,9 @@ def _sharpen_yuv(p: Planes, amount: float) -> None:
     _unsharp(p.y, amount)
 
 
-@register_filter(description="unsharp-mask sharpening", yuv=_sharpen_yuv, amount=Param(1.0, 0.0, 5.0, "0 keeps the frame"))
+@register_filter(
+    description="unsharp-mask sharpening", yuv=_sharpen_yuv, amount=Param(1.0, 0.0, 5.0, "0 keeps the frame")
+)
 def sharpen(frame: np.ndarray, amount: float) -> np.ndarray:
     return _unsharp(frame, amount)
 

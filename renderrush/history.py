@@ -444,7 +444,9 @@ class History:
         names = [name for name in COLUMNS if name != "id"]
         sql = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         with self._connect(write=True) as conn:
-            return [int(conn.execute(sql, [_encode(name, row.get(name)) for name in names]).lastrowid or 0) for row in rows]
+            return [
+                int(conn.execute(sql, [_encode(name, row.get(name)) for name in names]).lastrowid or 0) for row in rows
+            ]
 
     @staticmethod
     def _record(row: sqlite3.Row) -> JobRecord:
@@ -470,9 +472,12 @@ class History:
         if status is not None:
             _check_choice("status", status, STATUSES)
         for column, value in (
-            ("kind", kind), ("status", status), ("input", _input_name(input)), ("workers", workers),
+            ("kind", kind),
+            ("status", status),
+            ("input", _input_name(input)),
+            ("workers", workers),
             ("filters", filters),
-        ):  # fmt: skip
+        ):
             if value is not None:
                 conditions.append(f"{column} = ?")
                 values.append(value)

@@ -143,7 +143,9 @@ class JobFolder:
         except (OSError, ValueError):
             return None
 
-    def prepare(self, signature: dict[str, Any], segments: list[Segment], resume: bool) -> tuple[list[Segment], set[int]]:
+    def prepare(
+        self, signature: dict[str, Any], segments: list[Segment], resume: bool
+    ) -> tuple[list[Segment], set[int]]:
         """Create the folder (or take over a matching one when resuming).
 
         Takes the output's lock first (`OutputBusyError` while another job holds it) and
@@ -163,7 +165,9 @@ class JobFolder:
             self.remove()
             raise
 
-    def _prepare(self, signature: dict[str, Any], segments: list[Segment], resume: bool) -> tuple[list[Segment], set[int]]:
+    def _prepare(
+        self, signature: dict[str, Any], segments: list[Segment], resume: bool
+    ) -> tuple[list[Segment], set[int]]:
         manifest = self._manifest() if resume else None
         if manifest is not None and manifest.get("signature") == signature:
             segments = [Segment(**s) for s in manifest["segments"]]
@@ -179,7 +183,9 @@ class JobFolder:
             return segments, {s.index for s in done}
         shutil.rmtree(self.path, ignore_errors=True)  # a stale folder of a dead job: we hold the lock
         self.path.mkdir()
-        (self.path / MANIFEST).write_text(json.dumps({"signature": signature, "segments": [asdict(s) for s in segments]}))
+        (self.path / MANIFEST).write_text(
+            json.dumps({"signature": signature, "segments": [asdict(s) for s in segments]})
+        )
         return segments, set()
 
     def _complete(self, segment: Segment) -> bool:

@@ -30,7 +30,9 @@ def check_output_path(output: Path, source: Path) -> Path:
     """Validate where a render may write; returns the absolute output path."""
     output = output.expanduser().absolute()
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise OutputError(f"output '{output.name}' must end in one of {', '.join(OUTPUT_SUFFIXES)} (RenderRush writes H.264 MP4)")
+        raise OutputError(
+            f"output '{output.name}' must end in one of {', '.join(OUTPUT_SUFFIXES)} (RenderRush writes H.264 MP4)"
+        )
     if not output.parent.is_dir():
         raise OutputError(f"output folder '{output.parent}' does not exist: create it first")
     name_bytes, name_max = len(os.fsencode(output.name)), _name_max(output.parent)

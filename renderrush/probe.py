@@ -24,8 +24,22 @@ import av
 
 from .errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UnsupportedVideoError
 
-TIMESTAMPED_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpeg", "mpegts", "mpegtsraw", "flv",
-                          "ogg", "asf", "nut", "mxf", "dv", "rm", "wtv")
+TIMESTAMPED_CONTAINERS = (
+    "mov,mp4,m4a,3gp,3g2,mj2",
+    "matroska,webm",
+    "avi",
+    "mpeg",
+    "mpegts",
+    "mpegtsraw",
+    "flv",
+    "ogg",
+    "asf",
+    "nut",
+    "mxf",
+    "dv",
+    "rm",
+    "wtv",
+)
 """Containers that store a timestamp with each frame: their demux pass lists the frames
 (one packet per frame, each with its time), and a frame decoded after a seek is recognised
 by its time. Elsewhere (raw elementary streams, GIF, APNG, FLIC, SWF, image sequences)
@@ -193,7 +207,9 @@ def check_input_path(path: Path) -> None:
     if stat.S_ISDIR(mode):
         raise InputNotFoundError(f"input '{path}' is a folder, not a file: give the path of a video file")
     if not stat.S_ISREG(mode):
-        raise NotAVideoError(f"input '{path}' is not a regular file (a device, pipe or socket): save the video to a file first")
+        raise NotAVideoError(
+            f"input '{path}' is not a regular file (a device, pipe or socket): save the video to a file first"
+        )
     if path.stat().st_size == 0:
         raise EmptyVideoError(f"input '{path}' is empty (0 bytes): the file was not written completely")
     if not os.access(path, os.R_OK):
@@ -255,7 +271,9 @@ class Clock:
         return round(pts * self.scale - self.offset)
 
 
-def decode_stream(container: av.container.InputContainer, stream: Any, damaged: list[int] | None = None) -> Iterator[av.VideoFrame]:
+def decode_stream(
+    container: av.container.InputContainer, stream: Any, damaged: list[int] | None = None
+) -> Iterator[av.VideoFrame]:
     """Every frame the decoder outputs, as `ffmpeg` would decode them: a packet the decoder
     rejects is skipped (and counted in `damaged`) instead of ending the stream, and a file
     that ends early ends the stream where it breaks."""
@@ -398,10 +416,14 @@ def _first_frame(path: Path, stream_index: int) -> av.VideoFrame:
         stream = container.streams[stream_index]
         for frame in decode_stream(container, stream):
             return frame
-    raise EmptyVideoError(f"input '{path.name}' has a video stream but no frames that decode: it is empty, damaged or truncated")
+    raise EmptyVideoError(
+        f"input '{path.name}' has a video stream but no frames that decode: it is empty, damaged or truncated"
+    )
 
 
-def _other_streams(container: av.container.InputContainer, main: int) -> tuple[list[StreamInfo], list[StreamInfo], list[StreamInfo]]:
+def _other_streams(
+    container: av.container.InputContainer, main: int
+) -> tuple[list[StreamInfo], list[StreamInfo], list[StreamInfo]]:
     audio, subtitles, other = [], [], []
     for stream in container.streams:
         if stream.index == main:
@@ -463,7 +485,9 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
         elif truncated:
             table = _truncate_to_decodable(path, stream.index, table)
         if not table.pts:
-            raise EmptyVideoError(f"input '{path.name}' has a video stream but no decodable frames: it is empty or truncated")
+            raise EmptyVideoError(
+                f"input '{path.name}' has a video stream but no decodable frames: it is empty or truncated"
+            )
         audio, subtitles, other = _other_streams(container, stream.index)
         out_tb = output_time_base(stream_time_base)
         declared = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)

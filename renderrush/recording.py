@@ -98,9 +98,14 @@ def recorded(
         produced = {"result": recording.result} if kind == "render" else {"comparison": recording.result}
         try:
             recording.job_id = history.record_job(
-                kind, status, error=error, request=request, monitor_summary=recording.monitor.summary(),
-                timeline=recording.timeline(), **(produced if recording.result is not None else {}),
-            )  # fmt: skip
+                kind,
+                status,
+                error=error,
+                request=request,
+                monitor_summary=recording.monitor.summary(),
+                timeline=recording.timeline(),
+                **(produced if recording.result is not None else {}),
+            )
         except HistoryError as exc:  # the job itself went fine or already failed: say so, do not mask it
             warnings.warn(RenderRushWarning(f"this {kind} job was not recorded in the history: {exc}"), stacklevel=3)
 

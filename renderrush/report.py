@@ -88,7 +88,7 @@ def validate_report(report: Any, source: str = "report") -> None:
     """Raise `ReportError` unless `report` is a valid RenderRush report of a known version.
     `source` names it in the message (a file path, say)."""
     if not isinstance(report, Mapping) or report.get("schema") != SCHEMA_NAME:
-        raise ReportError(f"{source} is not a RenderRush report: it needs \"schema\": \"{SCHEMA_NAME}\"")
+        raise ReportError(f'{source} is not a RenderRush report: it needs "schema": "{SCHEMA_NAME}"')
     schema = report_schema(report.get("schema_version"))
     # Imported here, not at the top: importing jsonschema builds its format checkers' grammars
     # (about 1.5 s on 2 cores), which `import renderrush` and the CLI must not pay.

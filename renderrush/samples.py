@@ -40,7 +40,7 @@ def _index_stripe_filters(width: int, height: int) -> list[str]:
     for bit in range(INDEX_BITS):
         boxes.append(
             f"drawbox=x={bit * block + block // 4}:y={stripe // 4}:w={max(1, block // 2)}:h={max(1, stripe // 2)}"
-            f":color=white:t=fill:enable='mod(floor(n/{2 ** bit})\\,2)'"
+            f":color=white:t=fill:enable='mod(floor(n/{2**bit})\\,2)'"
         )
     return boxes
 

@@ -32,7 +32,17 @@ from .filters import FilterChain, Planes
 from .plan import Segment
 from .progress import DONE, Reporter
 
-__all__ = ["PRESETS", "EncodeSettings", "SegmentJob", "SegmentResult", "even_size", "heap_fill", "render_segment", "timestamps_path", "write_timestamps"]
+__all__ = [
+    "PRESETS",
+    "EncodeSettings",
+    "SegmentJob",
+    "SegmentResult",
+    "even_size",
+    "heap_fill",
+    "render_segment",
+    "timestamps_path",
+    "write_timestamps",
+]
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,9 @@ def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_du
                         packet.pts = times[presented]
                         packet.dts = decode_time(i)
                         following = presented + 1
-                        packet.duration = (times[following] - times[presented]) if following < len(times) else last_duration
+                        packet.duration = (
+                            (times[following] - times[presented]) if following < len(times) else last_duration
+                        )
                         out.mux(packet)
                         i += 1
         finally:
@@ -113,7 +115,14 @@ def output_streams(info: VideoInfo, container_format: str) -> tuple[list[str], l
         args += [f"-map_metadata:s:a:{k}", f"1:s:{audio.index}"]
     kept = [s for s in info.subtitle_streams if s.text]
     for k, subtitle in enumerate(kept):
-        args += ["-map", f"1:{subtitle.index}", f"-c:s:{k}", "mov_text", f"-map_metadata:s:s:{k}", f"1:s:{subtitle.index}"]
+        args += [
+            "-map",
+            f"1:{subtitle.index}",
+            f"-c:s:{k}",
+            "mov_text",
+            f"-map_metadata:s:s:{k}",
+            f"1:s:{subtitle.index}",
+        ]
     dropped += [f"{s.describe()}: a bitmap subtitle an MP4 cannot hold" for s in info.subtitle_streams if not s.text]
     dropped += [s.describe() for s in info.other_streams]
     return args, dropped
@@ -128,10 +137,30 @@ def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Pa
     container_format = "mov" if output.suffix.lower() == ".mov" else "mp4"
     streams, dropped = output_streams(info, container_format)
     args: list[str | Path] = [
-        "-copyts", "-i", video, "-itsoffset", f"{-info.origin:.6f}", "-i", info.path,
-        "-map", "0:v:0", *streams, "-c:v", "copy",
-        "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{info.stream_index}", "-map_chapters", "1",
-        "-movflags", "+faststart", "-f", container_format, "-y", tmp,
+        "-copyts",
+        "-i",
+        video,
+        "-itsoffset",
+        f"{-info.origin:.6f}",
+        "-i",
+        info.path,
+        "-map",
+        "0:v:0",
+        *streams,
+        "-c:v",
+        "copy",
+        "-map_metadata",
+        "1",
+        "-map_metadata:s:v:0",
+        f"1:s:{info.stream_index}",
+        "-map_chapters",
+        "1",
+        "-movflags",
+        "+faststart",
+        "-f",
+        container_format,
+        "-y",
+        tmp,
     ]
     try:
         expected = join_video(parts, video, info.time_base, info.last_frame_duration)

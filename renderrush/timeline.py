@@ -73,12 +73,16 @@ def segment_timeline(results: Iterable[SegmentResult], started_at: float) -> lis
         else:  # resumed, or a cluster worker: when is unknown; where is known on a cluster
             start = end = None
             worker = None if result.reused else (result.worker or worker_name(result.worker_pid, ""))
-        timeline.append({
-            "index": result.index, "worker": worker,
-            "start": None if start is None else round(max(0.0, start), 4),
-            "end": None if end is None else round(max(0.0, end), 4),
-            "frames": result.frames, "reused": result.reused,
-        })  # fmt: skip
+        timeline.append(
+            {
+                "index": result.index,
+                "worker": worker,
+                "start": None if start is None else round(max(0.0, start), 4),
+                "end": None if end is None else round(max(0.0, end), 4),
+                "frames": result.frames,
+                "reused": result.reused,
+            }
+        )
     return timeline
 
 

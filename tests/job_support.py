@@ -59,10 +59,14 @@ def start_cli(
     if gate_file is not None:
         env[GATE_ENV], env[GATE_FROM_ENV] = str(gate_file), str(gate_from)
     return subprocess.Popen(
-        [sys.executable, str(launcher), *map(str, args)], env=env, start_new_session=True, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, str(launcher), *map(str, args)],
+        env=env,
+        start_new_session=True,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    )
 
 
 def wait_for(condition, proc: subprocess.Popen[str], what: str, timeout: float = 120) -> None:

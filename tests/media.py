@@ -27,8 +27,16 @@ from renderrush import make_sample_video
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16"]
 X265_10BIT = [
-    "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
-    "-x265-params", "log-level=error", "-tag:v", "hvc1",
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p10le",
+    "-x265-params",
+    "log-level=error",
+    "-tag:v",
+    "hvc1",
 ]
 
 
@@ -90,8 +98,20 @@ VFR_PIECES: list[Piece] = [(30, Fraction(30)), (30, Fraction(15)), (30, Fraction
 def retimed(path: Path, source: Path, pieces: Sequence[Piece], gaps: Sequence[Fraction] = (), *extra: str) -> Path:
     """`source`'s video re-timed frame by frame (VFR or gaps kept by `-fps_mode passthrough`)."""
     ffmpeg(
-        "-i", source, "-map", "0:v:0", "-vf", setpts_expression(pieces, gaps), "-fps_mode", "passthrough",
-        *X264, "-g", 15, *extra, "-y", path,
+        "-i",
+        source,
+        "-map",
+        "0:v:0",
+        "-vf",
+        setpts_expression(pieces, gaps),
+        "-fps_mode",
+        "passthrough",
+        *X264,
+        "-g",
+        15,
+        *extra,
+        "-y",
+        path,
     )
     return path
 
@@ -125,8 +145,28 @@ def mpegts_clip(folder: Path, offset: float | None = None) -> Path:
     name = "ts.ts" if offset is None else f"ts-offset-{offset:g}.ts"
     extra = [] if offset is None else ["-output_ts_offset", offset]
     ffmpeg(
-        "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-        "-map", "0:v", "-map", "1:a", *X264, "-g", 15, "-c:a", "aac", "-b:a", "96k", *extra, "-f", "mpegts", "-y", folder / name,
+        "-i",
+        indexed_clip(folder, 90),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=3",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        *X264,
+        "-g",
+        15,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        *extra,
+        "-f",
+        "mpegts",
+        "-y",
+        folder / name,
     )
     return folder / name
 
@@ -142,8 +182,19 @@ def clock_reset_ts(folder: Path) -> Path:
         part = folder / f"reset-{name}.ts"
         extra = [] if offset is None else ["-output_ts_offset", offset]
         ffmpeg(
-            "-i", source, "-vf", f"trim=start_frame={first}:end_frame={first + 45},setpts=PTS-STARTPTS", "-an",
-            *X264, "-g", 15, *extra, "-f", "mpegts", "-y", part,
+            "-i",
+            source,
+            "-vf",
+            f"trim=start_frame={first}:end_frame={first + 45},setpts=PTS-STARTPTS",
+            "-an",
+            *X264,
+            "-g",
+            15,
+            *extra,
+            "-f",
+            "mpegts",
+            "-y",
+            part,
         )
         parts.append(part.read_bytes())
     path = folder / "clock-reset.ts"
@@ -181,9 +232,27 @@ def flash_click_clip(folder: Path) -> tuple[Path, list[Fraction]]:
     flash_times = [times[n] for n in FLASH_FRAMES]
     path = folder / "flash-click.mp4"
     ffmpeg(
-        *_flash_video(150, FLASH_FRAMES), *_bursts(flash_times, float(times[-1] + Fraction(1, 30))),
-        "-map", "0:v", "-map", "1:a", "-vf", setpts_expression(FLASH_PIECES), "-fps_mode", "passthrough",
-        *X264, "-g", 15, "-video_track_timescale", 90000, "-c:a", "aac", "-b:a", "128k", "-y", path,
+        *_flash_video(150, FLASH_FRAMES),
+        *_bursts(flash_times, float(times[-1] + Fraction(1, 30))),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-vf",
+        setpts_expression(FLASH_PIECES),
+        "-fps_mode",
+        "passthrough",
+        *X264,
+        "-g",
+        15,
+        "-video_track_timescale",
+        90000,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-y",
+        path,
     )
     return path, flash_times
 
@@ -199,9 +268,23 @@ def late_audio_clip(folder: Path) -> tuple[Path, list[Fraction]]:
     flash_times = [Fraction(n, 30) for n in LATE_FLASH_FRAMES]
     path = folder / "late-audio.mp4"
     ffmpeg(
-        *_flash_video(90, LATE_FLASH_FRAMES), "-itsoffset", float(AUDIO_DELAY),
+        *_flash_video(90, LATE_FLASH_FRAMES),
+        "-itsoffset",
+        float(AUDIO_DELAY),
         *_bursts([t - AUDIO_DELAY for t in flash_times], 2.5),
-        "-map", "0:v", "-map", "1:a", *X264, "-g", 15, "-c:a", "aac", "-b:a", "128k", "-y", path,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        *X264,
+        "-g",
+        15,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-y",
+        path,
     )
     return path, flash_times
 
@@ -216,14 +299,21 @@ def rotated_clip(folder: Path, degrees: int) -> Path:
     coded = folder / "coded-640x360.mp4"
     if not coded.exists():
         ffmpeg(
-            "-f", "lavfi", "-i", "color=c=0x404040:s=640x360:r=15:d=3",
-            "-vf", "drawbox=x=0:y=0:w=80:h=80:color=white:t=fill,drawbox=x=600:y=0:w=40:h=40:color=0xA0A0A0:t=fill",
-            *X264, "-g", 15, "-y", coded,
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x404040:s=640x360:r=15:d=3",
+            "-vf",
+            "drawbox=x=0:y=0:w=80:h=80:color=white:t=fill,drawbox=x=600:y=0:w=40:h=40:color=0xA0A0A0:t=fill",
+            *X264,
+            "-g",
+            15,
+            "-y",
+            coded,
         )
     path = folder / f"rotated-{degrees}.mp4"
     ffmpeg("-display_rotation", degrees, "-i", coded, "-c", "copy", "-y", path)
     return path
-
 
 
 # ---- colour ---------------------------------------------------------------------------
@@ -258,7 +348,14 @@ def full_range_h264(folder: Path) -> Path:
     the left, 187 on the right (full-range codes; a limited-range reading changes them)."""
     path = folder / "full-range.mp4"
     ffmpeg(
-        *_raw_input("yuvj420p", (320, 240), 15), *X264, "-pix_fmt", "yuvj420p", "-g", 15, "-y", path,
+        *_raw_input("yuvj420p", (320, 240), 15),
+        *X264,
+        "-pix_fmt",
+        "yuvj420p",
+        "-g",
+        15,
+        "-y",
+        path,
         stdin=two_level_yuv((320, 240), *FULL_RANGE_LEVELS, 45),
     )
     return path
@@ -268,7 +365,15 @@ def full_range_mjpeg(folder: Path) -> Path:
     """A webcam/camera MJPEG AVI (full range by definition), same levels as `full_range_h264`."""
     path = folder / "full-range.avi"
     ffmpeg(
-        *_raw_input("yuvj420p", (320, 240), 15), "-c:v", "mjpeg", "-q:v", 2, "-pix_fmt", "yuvj420p", "-y", path,
+        *_raw_input("yuvj420p", (320, 240), 15),
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        2,
+        "-pix_fmt",
+        "yuvj420p",
+        "-y",
+        path,
         stdin=two_level_yuv((320, 240), *FULL_RANGE_LEVELS, 45),
     )
     return path
@@ -286,14 +391,33 @@ def tagged_clip(folder: Path, tags: str) -> Path:
     matrix, primaries, transfer = COLOUR_TAGS[tags]
     path = folder / f"tagged-{tags}.mp4"
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=15:d=3",
-        "-vf", f"scale=out_color_matrix={matrix}:out_range=tv,{tags_filter(matrix, primaries, transfer)}",
-        *X264, "-pix_fmt", "yuv420p", "-g", 15, "-y", path,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=15:d=3",
+        "-vf",
+        f"scale=out_color_matrix={matrix}:out_range=tv,{tags_filter(matrix, primaries, transfer)}",
+        *X264,
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        15,
+        "-y",
+        path,
     )
     return path
 
 
-BARS_RGB = [(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0), (191, 0, 191), (191, 0, 0), (0, 0, 191), (16, 16, 16)]
+BARS_RGB = [
+    (191, 191, 191),
+    (191, 191, 0),
+    (0, 191, 191),
+    (0, 191, 0),
+    (191, 0, 191),
+    (191, 0, 0),
+    (0, 0, 191),
+    (16, 16, 16),
+]
 """75% colour bars (RGB): grey, yellow, cyan, green, magenta, red, blue, near black."""
 HD = (1280, 720)
 
@@ -308,8 +432,13 @@ def hd_bars_709(folder: Path) -> Path:
     path = folder / "bars-709.mp4"
     ffmpeg(
         *_raw_input("rgb24", HD, 15),
-        "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{tags_filter('bt709', 'bt709', 'bt709')}",
-        *X264, "-g", 15, "-y", path,
+        "-vf",
+        f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{tags_filter('bt709', 'bt709', 'bt709')}",
+        *X264,
+        "-g",
+        15,
+        "-y",
+        path,
         stdin=image.tobytes() * 30,
     )
     return path
@@ -325,7 +454,12 @@ def ten_bit_hevc(folder: Path, hdr: bool = False) -> Path:
     tags = tags_filter("bt2020nc", "bt2020", "smpte2084") if hdr else tags_filter("bt709", "bt709", "bt709")
     path = folder / ("hdr-pq.mp4" if hdr else "ten-bit.mp4")
     ffmpeg(
-        *_raw_input("yuv420p10le", (320, 240), 15), "-vf", tags, *X265_10BIT, "-y", path,
+        *_raw_input("yuv420p10le", (320, 240), 15),
+        "-vf",
+        tags,
+        *X265_10BIT,
+        "-y",
+        path,
         stdin=two_level_yuv((320, 240), *TEN_BIT_LEVELS, 45, np.uint16),
     )
     return path
@@ -337,11 +471,25 @@ def ten_bit_hevc(folder: Path, hdr: bool = False) -> Path:
 def anamorphic_clip(folder: Path, kind: str) -> tuple[Path, Fraction]:
     """`dvd`: 720x480 MP4 with 8:9 pixels (DVD/DV 4:3); `3gp`: 352x288 3GP with 12:11
     pixels (CIF shown 4:3). 15 fps, 3 s. Returns the path and the display aspect ratio."""
-    (width, height), sar, suffix = {"dvd": ((720, 480), Fraction(8, 9), "mp4"), "3gp": ((352, 288), Fraction(12, 11), "3gp")}[kind]
+    (width, height), sar, suffix = {
+        "dvd": ((720, 480), Fraction(8, 9), "mp4"),
+        "3gp": ((352, 288), Fraction(12, 11), "3gp"),
+    }[kind]
     path = folder / f"anamorphic-{kind}.{suffix}"
     ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r=15:d=3", "-vf", f"setsar={sar.numerator}/{sar.denominator}",
-        *X264, "-pix_fmt", "yuv420p", "-g", 15, "-y", path,
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s={width}x{height}:r=15:d=3",
+        "-vf",
+        f"setsar={sar.numerator}/{sar.denominator}",
+        *X264,
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        15,
+        "-y",
+        path,
     )
     return path, Fraction(width) * sar / height
 
@@ -389,13 +537,44 @@ def multi_track_clip(folder: Path) -> Path:
     srt.write_text(SUBTITLES)
     meta.write_text(METADATA)
     path = folder / "multi-track.mkv"
-    tones = [arg for hz in TRACK_TONES.values() for arg in ("-f", "lavfi", "-i", f"sine=frequency={hz}:sample_rate=48000:duration=3")]
+    tones = [
+        arg
+        for hz in TRACK_TONES.values()
+        for arg in ("-f", "lavfi", "-i", f"sine=frequency={hz}:sample_rate=48000:duration=3")
+    ]
     ffmpeg(
-        "-i", indexed_clip(folder, 90), *tones, "-i", srt, "-f", "ffmetadata", "-i", meta,
-        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s", "-map_metadata", "4", "-map_chapters", "4",
-        "-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-c:s", "srt",
+        "-i",
+        indexed_clip(folder, 90),
+        *tones,
+        "-i",
+        srt,
+        "-f",
+        "ffmetadata",
+        "-i",
+        meta,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "2:a",
+        "-map",
+        "3:s",
+        "-map_metadata",
+        "4",
+        "-map_chapters",
+        "4",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-c:s",
+        "srt",
         *[arg for k, lang in enumerate(TRACK_TONES) for arg in (f"-metadata:s:a:{k}", f"language={lang}")],
-        "-y", path,
+        "-y",
+        path,
     )
     return path
 
@@ -404,8 +583,22 @@ def pcm_audio_clip(folder: Path) -> Path:
     """Matroska with H.264 video and pcm_s16le audio (which MP4 cannot hold), 3 s."""
     path = folder / "pcm-audio.mkv"
     ffmpeg(
-        "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-        "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "pcm_s16le", "-y", path,
+        "-i",
+        indexed_clip(folder, 90),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=3",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "pcm_s16le",
+        "-y",
+        path,
     )
     return path
 
@@ -424,10 +617,14 @@ def _spu_packet(width: int = 16, height: int = 4) -> bytes:
     control = (
         struct.pack(">HH", 0, control_at)  # delay 0; the next sequence is this one (the last)
         + b"\x01"  # start display
-        + b"\x03" + bytes([0x01, 0x23])  # palette entries for the 4 colours
-        + b"\x04" + bytes([0xFF, 0xF0])  # contrast (alpha): colour 0 transparent
-        + b"\x05" + coords
-        + b"\x06" + struct.pack(">HH", pixels_at, pixels_at + len(top))
+        + b"\x03"
+        + bytes([0x01, 0x23])  # palette entries for the 4 colours
+        + b"\x04"
+        + bytes([0xFF, 0xF0])  # contrast (alpha): colour 0 transparent
+        + b"\x05"
+        + coords
+        + b"\x06"
+        + struct.pack(">HH", pixels_at, pixels_at + len(top))
         + b"\xff"
     )
     body = top + bottom + control
@@ -442,8 +639,24 @@ def bitmap_subtitle_clip(folder: Path) -> Path:
 
     base = folder / "bitmap-base.mp4"  # MP4 gives every packet a dts to mux by
     ffmpeg(
-        "-i", indexed_clip(folder, 90), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-        "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-y", base,
+        "-i",
+        indexed_clip(folder, 90),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=3",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-y",
+        base,
     )
     path = folder / "bitmap-subtitle.mkv"
     with av.open(str(base)) as source, av.open(str(path), "w") as out:
@@ -495,7 +708,12 @@ ALPHA_KINDS = {
     "png-mov": ("alpha-png.mov", ["-c:v", "png", "-pix_fmt", "rgba"]),
     "gif": (
         "alpha.gif",
-        ["-filter_complex", "[0:v]split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse=alpha_threshold=128", "-f", "gif"],
+        [
+            "-filter_complex",
+            "[0:v]split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse=alpha_threshold=128",
+            "-f",
+            "gif",
+        ],
     ),
     "apng": ("alpha.apng", ["-c:v", "apng", "-pix_fmt", "rgba", "-plays", "0", "-f", "apng"]),
 }
@@ -548,8 +766,24 @@ def cover_art_clip(folder: Path) -> Path:
     main = make_sample_video(folder / "cover-main.mp4", seconds=3, size=(320, 240), fps=30)
     muxed = folder / "cover-last.mp4"
     ffmpeg(
-        "-i", cover, "-i", main, "-map", "0:v", "-map", "1:v", "-map", "1:a", "-c", "copy",
-        "-disposition:v:0", "attached_pic", "-disposition:v:1", "default", "-y", muxed,
+        "-i",
+        cover,
+        "-i",
+        main,
+        "-map",
+        "0:v",
+        "-map",
+        "1:v",
+        "-map",
+        "1:a",
+        "-c",
+        "copy",
+        "-disposition:v:0",
+        "attached_pic",
+        "-disposition:v:1",
+        "default",
+        "-y",
+        muxed,
     )
     path = folder / "cover-first.mp4"
     path.write_bytes(_user_data_first(muxed.read_bytes()))

@@ -149,7 +149,9 @@ def test_fit_without_a_serial_part_is_rejected() -> None:
 
 def test_poor_fit_is_rejected_with_its_r2() -> None:
     # seconds per frame that do not depend on the worker count: noise, not scaling
-    noisy = [RunTiming(n, 0.02 * (1 + 0.3 * (-1) ** i) * FRAMES, W, H, FRAMES) for i, n in enumerate((1, 2, 3, 4, 5, 6))]
+    noisy = [
+        RunTiming(n, 0.02 * (1 + 0.3 * (-1) ** i) * FRAMES, W, H, FRAMES) for i, n in enumerate((1, 2, 3, 4, 5, 6))
+    ]
     rec = recommend(W, H, 60.0, noisy, cores=2, available_memory=PLENTY)
     assert rec.fit is not None and rec.fit.r2 < 0.9
     assert (rec.method, rec.workers) == ("rules", 2)
@@ -160,7 +162,10 @@ def test_fit_needs_three_worker_counts() -> None:
     two = recommend(W, H, 60.0, runs_for(0.004, 0.03, counts=(1, 2)), cores=2, available_memory=PLENTY)
     assert (two.method, two.workers) == ("rules", 2)
     assert "2 comparable past runs at 2 worker counts; a fit needs 3" in two.reason
-    assert recommend(W, H, 60.0, runs_for(0.004, 0.03, counts=(1, 2, 3)), cores=2, available_memory=PLENTY).method == "amdahl"
+    assert (
+        recommend(W, H, 60.0, runs_for(0.004, 0.03, counts=(1, 2, 3)), cores=2, available_memory=PLENTY).method
+        == "amdahl"
+    )
 
 
 def test_only_runs_of_comparable_length_are_fitted() -> None:
@@ -233,14 +238,18 @@ def unrelated_small_jobs(rng: random.Random, count: int = 200) -> list[JobRecord
             width, height = rng.choice([(160, 120), (96, 64), (320, 240), (640, 360)])
             chain = rng.choice(["grayscale", "invert", "blur:5", "grayscale"])
             frames, n, ms = rng.randrange(30, 121), rng.randrange(1, 9), rng.uniform(2, 40)
-            jobs.append(seeded(rng, width=width, height=height, frames=frames, workers=n, ms_per_frame=ms, filters=chain))
+            jobs.append(
+                seeded(rng, width=width, height=height, frames=frames, workers=n, ms_per_frame=ms, filters=chain)
+            )
         elif kind < 9:  # 720p, but 2-3 s clips
             frames, n = rng.randrange(60, 91), rng.randrange(1, 9)
             jobs.append(seeded(rng, width=1280, height=720, frames=frames, workers=n, ms_per_frame=30 + 72.6 / n))
         else:  # the same job on a 64-core machine, scaling perfectly
             n = rng.randrange(1, 65)
             ms = 0.1 + 80 / n
-            jobs.append(seeded(rng, width=1280, height=720, frames=600, workers=n, ms_per_frame=ms, machine=other_machine))
+            jobs.append(
+                seeded(rng, width=1280, height=720, frames=600, workers=n, ms_per_frame=ms, machine=other_machine)
+            )
     return jobs
 
 

@@ -117,8 +117,12 @@ def test_installed_wheel_serves_the_dashboard_outside_a_checkout(tmp_path: Path)
     if importlib.util.find_spec("voila") is None:
         pytest.skip("Voila is not installed (pip install -e '.[test]')")
     wheels = tmp_path / "wheels"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if built.returncode != 0:
         pytest.skip(f"cannot build a wheel here (pip needs setuptools>=77 from the index): {built.stderr[-300:]}")
     (wheel,) = wheels.glob("renderrush-*.whl")
@@ -126,23 +130,52 @@ def test_installed_wheel_serves_the_dashboard_outside_a_checkout(tmp_path: Path)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     # The dependencies are this environment's (no download); renderrush itself only from the wheel.
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--ignore-installed", "-q", str(wheel)],
-                   check=True, timeout=300)  # fmt: skip
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--ignore-installed",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
     # (pip runs from this environment, where renderrush is installed already: --ignore-installed)
     (Path(site) / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([str(python), "-c", "import renderrush, sys; print(renderrush.__file__)"], cwd=elsewhere,
-                           capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]}).stdout  # fmt: skip
+    where = subprocess.run(
+        [str(python), "-c", "import renderrush, sys; print(renderrush.__file__)"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    ).stdout
     assert where.startswith(site), f"renderrush must come from the wheel, not a checkout: {where}"
 
     port, root = free_port(), tmp_path / "visits"
     # Voila's page templates are data files of the environment that holds Voila (this one)
     env = {**server_env(tmp_path), "PYTHONPATH": "", "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
-    server = Server("voila-wheel", [str(venv / "bin" / "renderrush"), "dashboard", "--port", str(port), "--output-root",
-                                    str(root)], port, elsewhere, env)  # fmt: skip
+    server = Server(
+        "voila-wheel",
+        [str(venv / "bin" / "renderrush"), "dashboard", "--port", str(port), "--output-root", str(root)],
+        port,
+        elsewhere,
+        env,
+    )
     try:
         server.wait_listening(90)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=240) as answer:
@@ -169,7 +202,7 @@ def server_env(tmp: Path) -> dict[str, str]:
         JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"),
         JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),
         PYTHONUNBUFFERED="1",
-    )  # fmt: skip
+    )
     return env
 
 
@@ -182,9 +215,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 1800},
-        )  # fmt: skip
+        )
         context.set_default_timeout(PAGE_TIMEOUT)
         try:
             yield context
@@ -222,20 +258,31 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     tmp = tmp_path_factory.mktemp("jupyterlab")
     settings = tmp / "settings"
     quiet = {  # no news or update pop-ups; keep every cell in the DOM; never save the executed notebook
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
         "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-    }  # fmt: skip
+    }
     for relative, values in quiet.items():
         (settings / relative).parent.mkdir(parents=True, exist_ok=True)
         (settings / relative).write_text(json.dumps(values))
     port, token = free_port(), secrets.token_hex(16)
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--config={ROOT / 'binder/jupyter_server_config.json'}",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--config={ROOT / 'binder/jupyter_server_config.json'}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+    ]
     if os.geteuid() == 0:  # CI runs as root
         command.append("--allow-root")
     server = Server("jupyterlab", command, port, NOTEBOOKS, server_env(tmp))
@@ -271,7 +318,16 @@ def voila_server(tmp_path_factory: pytest.TempPathFactory, seeded: dict[str, Any
     require_browser()
     tmp = tmp_path_factory.mktemp("voila")
     port = free_port()
-    command = [sys.executable, "-m", "renderrush", "dashboard", "--port", str(port), "--output-root", str(seeded["root"])]
+    command = [
+        sys.executable,
+        "-m",
+        "renderrush",
+        "dashboard",
+        "--port",
+        str(port),
+        "--output-root",
+        str(seeded["root"]),
+    ]
     env = {**server_env(tmp), "RENDERRUSH_HISTORY": str(seeded["history"]), "PYTHONPATH": str(ROOT)}
     server = Server("voila", command, port, tmp, env)
     try:
@@ -374,8 +430,9 @@ def assert_video_plays(page: Any, width: int) -> dict[str, Any]:
         page.wait_for_function(
             f"sel => {{ const v = document.querySelector(sel); return v && (v.error !== null || "
             f"(v.readyState >= 1 && v.videoWidth === {width})); }}",
-            arg=VIDEO, timeout=PAGE_TIMEOUT,
-        )  # fmt: skip
+            arg=VIDEO,
+            timeout=PAGE_TIMEOUT,
+        )
     except PlaywrightTimeout:
         pass  # the assertions below say what the element holds
     state = page.evaluate(VIDEO_STATE, VIDEO)
@@ -468,7 +525,9 @@ def test_jupyterlab_runs_the_live_dashboard(browser: Any, lab_server: tuple[Serv
 
         def menu(menu_name: str, item: str) -> None:
             page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{menu_name}$")).click()
-            label = page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel", has_text=re.compile(rf"^{item}$"))
+            label = page.locator(
+                ".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel", has_text=re.compile(rf"^{item}$")
+            )
             label.click()
 
         # The stored outputs would satisfy the checks: clear them, then Run > Run All Cells.
@@ -582,7 +641,9 @@ def upload(page: Any, path: Path) -> None:
     chooser.value.set_files(str(path))
 
 
-def test_web_app_uploads_a_video_and_refuses_other_files(voila_page: Any, seeded: dict[str, Any], tmp_path: Path) -> None:
+def test_web_app_uploads_a_video_and_refuses_other_files(
+    voila_page: Any, seeded: dict[str, Any], tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     page = voila_page

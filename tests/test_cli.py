@@ -19,8 +19,16 @@ JOB = ["--workers", "2", "--segment-seconds", "1", "--json", "--no-progress"]
 RENDER = ["render", "{clip}", "-o", "{tmp}/out.mp4"]
 """A render command line; `{clip}` and `{tmp}` are filled in by the test."""
 JOB_OPTIONS = [
-    "--filters", "--workers", "--segment-seconds", "--scheduler", "--shared-storage", "--preset", "--crf", "--json", "--no-progress",
-]  # fmt: skip
+    "--filters",
+    "--workers",
+    "--segment-seconds",
+    "--scheduler",
+    "--shared-storage",
+    "--preset",
+    "--crf",
+    "--json",
+    "--no-progress",
+]
 BUILTIN_FILTERS = {"grayscale", "blur", "brightness", "contrast", "sepia", "sharpen", "invert"}
 
 
@@ -64,8 +72,11 @@ def test_sample_then_probe_json(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert (status, err) == (0, "")
     info = json.loads(out)  # the whole of stdout is one JSON object
     assert {k: info[k] for k in ("width", "height", "frame_count", "has_audio")} == {
-        "width": 96, "height": 64, "frame_count": 24, "has_audio": False,
-    }  # fmt: skip
+        "width": 96,
+        "height": 64,
+        "frame_count": 24,
+        "has_audio": False,
+    }
 
 
 def test_probe_text_lists_size(capsys: pytest.CaptureFixture[str], clip: Path) -> None:
@@ -78,7 +89,9 @@ def test_probe_text_lists_size(capsys: pytest.CaptureFixture[str], clip: Path) -
 
 def test_render_json(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path) -> None:
     output = tmp_path / "gray.mp4"
-    status, out, err = cli(capsys, "render", clip, "-o", output, "--filters", "grayscale", "--scheduler", "threads", *JOB)
+    status, out, err = cli(
+        capsys, "render", clip, "-o", output, "--filters", "grayscale", "--scheduler", "threads", *JOB
+    )
     assert (status, err) == (0, "")
     result = json.loads(out)
     frames = probe(clip).frame_count
@@ -87,7 +100,9 @@ def test_render_json(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: P
     assert probe(output).frame_count == frames
 
 
-def test_render_text_shows_progress_bar_and_summary(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path) -> None:
+def test_render_text_shows_progress_bar_and_summary(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path
+) -> None:
     output = tmp_path / "out.mp4"
     status, out, err = cli(capsys, "render", clip, "-o", output, "--scheduler", "sync", "--segment-seconds", 1)
     assert status == 0
@@ -120,7 +135,7 @@ def test_compare_json_with_default_thread_scheduler(capsys: pytest.CaptureFixtur
         pytest.param(["sample", "{tmp}/out.txt"], ["cannot write a sample", ".mp4"], id="sample-suffix"),
         pytest.param(["sample", "{tmp}/out.mp4", "--fps", "fast"], ["fps", "'fast'"], id="sample-fps"),
     ],
-)  # fmt: skip
+)
 def test_errors_exit_1_with_one_line(
     args: list[str], words: list[str], capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path
 ) -> None:
@@ -139,7 +154,7 @@ def test_errors_exit_1_with_one_line(
         ("compare", ["--keep", *JOB_OPTIONS]),
         ("filters", []),
     ],
-)  # fmt: skip
+)
 def test_help_for_each_command(command: str, options: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = cli(capsys, command, "--help")
     assert status == 0
@@ -170,8 +185,10 @@ def test_subprocess_success_exits_0(tmp_path: Path) -> None:
         pytest.param(["probe", "{tmp}/missing.mp4"], ["does not exist"], id="missing"),
         pytest.param([*RENDER, "--filters", "blur:x"], ["must be a number"], id="bad-filter"),
     ],
-)  # fmt: skip
-def test_subprocess_error_exits_1_without_traceback(args: list[str], words: list[str], clip: Path, tmp_path: Path) -> None:
+)
+def test_subprocess_error_exits_1_without_traceback(
+    args: list[str], words: list[str], clip: Path, tmp_path: Path
+) -> None:
     proc = cli_process(*fill(args, tmp_path, clip))
     assert (proc.returncode, proc.stdout) == (1, "")
     assert_one_error_line(proc.stderr, *words)

@@ -51,8 +51,9 @@ def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path
         pieces.append(len(list(cluster.folder.glob("worker-*/**/renderrush/*-piece-*"))))
 
     out = tmp_path / "out.mp4"
-    result = render(long_clip, out, "grayscale", workers=2, segment_seconds=1, scheduler=cluster.address,
-                    progress=on_progress)  # fmt: skip
+    result = render(
+        long_clip, out, "grayscale", workers=2, segment_seconds=1, scheduler=cluster.address, progress=on_progress
+    )
     assert result.frames == 180 and frame_indices(out) == list(range(180))
     assert stream_codecs(out) == {"video": "h264", "audio": "aac"}
     assert max(pieces) >= 1, "workers read their segment's piece from their own local directory"
@@ -90,8 +91,9 @@ def test_killed_worker_is_survived(cluster: LoopbackCluster, long_clip: Path, tm
             killed.append(time.monotonic())
 
     out = tmp_path / "out.mp4"
-    result = render(long_clip, out, slow_filter, workers=2, segment_seconds=1, scheduler=cluster.address,
-                    progress=on_progress)  # fmt: skip
+    result = render(
+        long_clip, out, slow_filter, workers=2, segment_seconds=1, scheduler=cluster.address, progress=on_progress
+    )
     assert killed, "worker a was killed mid-job"
     assert result.frames == 180 and probe(out).frame_count == 180
     assert frame_indices(out) == list(range(180))
@@ -123,8 +125,20 @@ def test_cli_on_cluster_matches_a_sequential_render(
 ) -> None:
     out, sequential = tmp_path / "cluster.mp4", tmp_path / "sync.mp4"
     argv = [
-        "render", str(long_clip), "-o", str(out), "--filters", "contrast:1.4,blur:3", "--workers", "2", "--segment-seconds", "1",
-        "--scheduler", cluster.address, "--json", "--no-progress",
+        "render",
+        str(long_clip),
+        "-o",
+        str(out),
+        "--filters",
+        "contrast:1.4,blur:3",
+        "--workers",
+        "2",
+        "--segment-seconds",
+        "1",
+        "--scheduler",
+        cluster.address,
+        "--json",
+        "--no-progress",
     ]
     assert main(argv) == 0
     captured = capsys.readouterr()

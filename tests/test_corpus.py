@@ -113,21 +113,41 @@ def measure(path: Path) -> Measured:
     else:
         frame_duration = float(sorted(durations)[len(durations) // 2] * tb) if durations else 0.0
     duration = float((max(ends) - min(pts)) * tb) if pts else 0.0
-    return Measured(len(pts), duration, frame_duration, width, height,
-                    float(width * sar / height), rotation, audio)
+    return Measured(len(pts), duration, frame_duration, width, height, float(width * sar / height), rotation, audio)
 
 
 def _ffmpeg(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", *args],
-                          capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
+    return subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", *args],
+        capture_output=True,
+        text=True,
+        timeout=FFMPEG_TIMEOUT_S,
+    )
 
 
 def ffmpeg_reference(src: Path, out: Path) -> tuple[Measured | None, int, str]:
     """ffmpeg's own render (constant rate, its default) and its passthrough frame count."""
-    enc = _ffmpeg(["-y", "-i", str(src), "-vf", "hue=s=0", "-c:v", "libx264", "-preset",
-                   "veryfast", "-crf", "23", str(out)])
-    count = _ffmpeg(["-i", str(src), "-map", "0:v:0", "-vf", "hue=s=0", "-fps_mode",
-                     "passthrough", "-f", "null", "-", "-progress", "pipe:1", "-nostats"])
+    enc = _ffmpeg(
+        ["-y", "-i", str(src), "-vf", "hue=s=0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", str(out)]
+    )
+    count = _ffmpeg(
+        [
+            "-i",
+            str(src),
+            "-map",
+            "0:v:0",
+            "-vf",
+            "hue=s=0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "null",
+            "-",
+            "-progress",
+            "pipe:1",
+            "-nostats",
+        ]
+    )
     frames = 0
     for line in count.stdout.splitlines():
         if line.startswith("frame="):
@@ -174,30 +194,32 @@ def test_corpus_file_renders_like_ffmpeg(entry: dict | None, tmp_path: Path) -> 
         assert not out.exists(), "a failed render left a file at the output path"
         return
     assert not entry.get("undecodable"), (
-        f"the manifest says ffmpeg cannot decode {entry['id']}, but it made {ref.frames} frames")
+        f"the manifest says ffmpeg cannot decode {entry['id']}, but it made {ref.frames} frames"
+    )
 
     try:
         _render(src, out)
     except RenderRushError as exc:
-        pytest.fail(f"renderrush failed where ffmpeg made {ref.frames} frames: "
-                    f"{type(exc).__name__}: {exc}")
+        pytest.fail(f"renderrush failed where ffmpeg made {ref.frames} frames: {type(exc).__name__}: {exc}")
     got = measure(out)
     problems = []
     tolerance = ref.frame_duration + 0.05
     if abs(got.duration - ref.duration) > tolerance:
-        problems.append(f"duration {got.duration:.3f} s, ffmpeg {ref.duration:.3f} s "
-                        f"(tolerance {tolerance:.3f} s)")
+        problems.append(f"duration {got.duration:.3f} s, ffmpeg {ref.duration:.3f} s (tolerance {tolerance:.3f} s)")
     if abs(got.dar - ref.dar) > 0.01 * ref.dar:
         problems.append(f"display aspect {got.dar:.4f}, ffmpeg {ref.dar:.4f}")
     if got.landscape != ref.landscape:
-        problems.append(f"orientation: landscape={got.landscape} (rotation {got.rotation}), "
-                        f"ffmpeg landscape={ref.landscape} (rotation {ref.rotation})")
+        problems.append(
+            f"orientation: landscape={got.landscape} (rotation {got.rotation}), "
+            f"ffmpeg landscape={ref.landscape} (rotation {ref.rotation})"
+        )
     if got.audio_streams < ref.audio_streams:
         problems.append(f"{got.audio_streams} audio stream(s), ffmpeg kept {ref.audio_streams}")
     # Where ffmpeg's passthrough pass keeps no frame (packets without usable timestamps) its
     # constant-rate output is the only count it gives.
     want = ff_frames or ref.frames
     if got.frames != want:
-        problems.append(f"{got.frames} frames, ffmpeg passes through {ff_frames} "
-                        f"(its constant-rate output has {ref.frames})")
+        problems.append(
+            f"{got.frames} frames, ffmpeg passes through {ff_frames} (its constant-rate output has {ref.frames})"
+        )
     assert not problems, f"{entry['id']}: " + "; ".join(problems)

@@ -24,7 +24,9 @@ from .media import ffmpeg
 
 def jobs_for(info: VideoInfo, seconds: float, tmp_path: Path) -> list[SegmentJob]:
     folder = JobFolder(tmp_path / "out.mp4")
-    return [segment_job(info, s, FilterChain.parse(None), EncodeSettings(), 1, folder) for s in plan_segments(info, seconds)]
+    return [
+        segment_job(info, s, FilterChain.parse(None), EncodeSettings(), 1, folder) for s in plan_segments(info, seconds)
+    ]
 
 
 def decoded(source: Source) -> list[tuple[int, int]]:
@@ -37,8 +39,18 @@ def open_gop(videos: Path) -> Path:
     """Matroska, open GOPs with B-frames before each keyframe in display order, keyframes every 25 frames."""
     base = make_sample_video(videos / "cut-base.mp4", seconds=4, size=(160, 120), audio=False)
     out = videos / "open-gop.mkv"
-    ffmpeg("-i", base, "-c:v", "libx264", "-preset", "veryfast", "-x264-params", "open-gop=1:keyint=25:min-keyint=25:bframes=3",
-           "-y", out)  # fmt: skip
+    ffmpeg(
+        "-i",
+        base,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-x264-params",
+        "open-gop=1:keyint=25:min-keyint=25:bframes=3",
+        "-y",
+        out,
+    )
     return out
 
 
@@ -55,7 +67,9 @@ def test_pieces_decode_to_their_segments_frames(videos: Path, tmp_path: Path, su
         assert [i for i, _ in frames] == list(range(job.segment.start, job.segment.stop))
         assert [pts for _, pts in frames] == list(info.frame_pts[job.segment.start : job.segment.stop])
     whole = info.path.stat().st_size
-    assert sum(len(p.data) for p in pieces) < 1.6 * whole  # each piece carries at most one GOP (2 s) before its first frame
+    assert (
+        sum(len(p.data) for p in pieces) < 1.6 * whole
+    )  # each piece carries at most one GOP (2 s) before its first frame
 
 
 def test_gop_aligned_pieces_add_almost_nothing(videos: Path, tmp_path: Path) -> None:
@@ -73,7 +87,9 @@ def test_open_gop_pieces_keep_the_frames_shown_before_the_next_keyframe(open_gop
         path = tmp_path / f"piece-{piece.index}.mkv"
         path.write_bytes(piece.data)
         frames = decoded(piece.source(job.source, str(path)))
-        assert [i for i, _ in frames] == list(range(job.segment.start, job.segment.stop)), f"segment {job.segment.index}"
+        assert [i for i, _ in frames] == list(range(job.segment.start, job.segment.stop)), (
+            f"segment {job.segment.index}"
+        )
 
 
 def test_a_piece_missing_a_frame_is_refused(videos: Path, tmp_path: Path) -> None:

@@ -56,7 +56,11 @@ def test_output_does_not_depend_on_what_fresh_memory_held(clip: Path, tmp_path: 
     outputs = []
     for fill in ("0", "85", "170"):
         out = tmp_path / f"fill-{fill}.mp4"
-        subprocess.run([sys.executable, "-c", RENDER_ONE, str(clip), str(out)], env={**os.environ, "MALLOC_PERTURB_": fill}, check=True)
+        subprocess.run(
+            [sys.executable, "-c", RENDER_ONE, str(clip), str(out)],
+            env={**os.environ, "MALLOC_PERTURB_": fill},
+            check=True,
+        )
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
 
@@ -66,7 +70,11 @@ def heap_is_filled() -> bool:
     and fresh allocations with 0xaa): a block past the thread cache, written with 0x11 and
     freed, comes back from malloc filled instead of as written."""
     libc = ctypes.CDLL(None)
-    libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+    libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = (
+        ctypes.c_void_p,
+        [ctypes.c_size_t],
+        [ctypes.c_void_p],
+    )
     block = libc.malloc(4096)
     ctypes.memset(block, 0x11, 4096)
     libc.free(block)
@@ -122,7 +130,12 @@ def test_sequential_and_parallel_processes_give_identical_frames(clip: Path, tmp
     assert result.identical
     assert result.sequential.frames == result.parallel.frames == CLIP_FRAMES
     assert result.sequential.scheduler == "sync" and result.parallel.scheduler == "processes"
-    assert [s.frames for s in result.parallel.segments] == [22, 23, 23, 22]  # 90 frames split evenly into round(90 / 21) segments
+    assert [s.frames for s in result.parallel.segments] == [
+        22,
+        23,
+        23,
+        22,
+    ]  # 90 frames split evenly into round(90 / 21) segments
     assert {s.worker_pid for s in result.parallel.segments} != {result.sequential.segments[0].worker_pid}
     assert decoded_md5(result.sequential.output) == decoded_md5(result.parallel.output)
     assert result.speedup == pytest.approx(result.sequential.wall_seconds / result.parallel.wall_seconds)
@@ -156,9 +169,16 @@ def test_source_without_audio_gives_output_without_audio(silent_clip: Path, tmp_
 
 @pytest.mark.parametrize(
     ("name", "size", "audio_codec"),
-    [("in.mov", (160, 120), "aac"), ("in.mkv", (160, 120), "aac"), ("in.avi", (161, 121), "mp3"), ("odd.mp4", (97, 65), "aac")],
+    [
+        ("in.mov", (160, 120), "aac"),
+        ("in.mkv", (160, 120), "aac"),
+        ("in.avi", (161, 121), "mp3"),
+        ("odd.mp4", (97, 65), "aac"),
+    ],
 )
-def test_containers_and_odd_sizes(videos: Path, tmp_path: Path, name: str, size: tuple[int, int], audio_codec: str) -> None:
+def test_containers_and_odd_sizes(
+    videos: Path, tmp_path: Path, name: str, size: tuple[int, int], audio_codec: str
+) -> None:
     source = make_sample_video(videos / name, seconds=2, size=size, fps=25)
     assert stream_codecs(source)["audio"].startswith(audio_codec)
     out = tmp_path / "out.mp4"
@@ -175,10 +195,23 @@ def test_variable_frame_rate_source_keeps_every_frame(clip: Path, tmp_path: Path
     vfr = tmp_path / "vfr.mkv"
     # frame times jump by 0.5 s at frame 40 and tighten after frame 60: not constant-rate
     run_ffmpeg(
-        ["-i", clip, "-vf", "setpts='(N/30+gte(N,40)*0.5-gte(N,60)*(N-60)/90)/TB'", "-fps_mode", "passthrough",
-         "-c:v", "libx264", "-preset", "ultrafast", "-an", "-y", vfr],
+        [
+            "-i",
+            clip,
+            "-vf",
+            "setpts='(N/30+gte(N,40)*0.5-gte(N,60)*(N-60)/90)/TB'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-an",
+            "-y",
+            vfr,
+        ],
         what="making a VFR clip",
-    )  # fmt: skip
+    )
     times = probe(vfr).frame_times
     gaps = np.diff(times)
     assert gaps.max() > 2 * gaps.min(), "the clip really has a variable frame rate"
@@ -206,7 +239,15 @@ def test_user_registered_filter_runs_in_worker_processes(clip: Path, tmp_path: P
 def test_progress_events_cover_segments_and_arrive_every_second(videos: Path, tmp_path: Path) -> None:
     source = make_sample_video(videos / "progress.mp4", seconds=6, size=(320, 240), fps=30)
     events = []
-    render(source, tmp_path / "p.mp4", "blur:3", workers=2, segment_seconds=1, scheduler="processes", progress=events.append)
+    render(
+        source,
+        tmp_path / "p.mp4",
+        "blur:3",
+        workers=2,
+        segment_seconds=1,
+        scheduler="processes",
+        progress=events.append,
+    )
     kinds = [e.kind for e in events]
     assert sorted(e.segment for e in events if e.kind == SEGMENT_STARTED) == list(range(6))
     assert sorted(e.segment for e in events if e.kind == SEGMENT_FINISHED) == list(range(6))
@@ -237,8 +278,16 @@ def test_cancel_stops_the_job_and_leaves_nothing(videos: Path, tmp_path: Path, s
     register_filter("slow", replace=True)(slow_filter)
     try:
         with pytest.raises(JobCancelledError, match="cancelled"):
-            render(source, tmp_path / "c.mp4", "slow", workers=2, segment_seconds=2, scheduler=scheduler,
-                   progress=on_progress, cancel=cancel)  # fmt: skip
+            render(
+                source,
+                tmp_path / "c.mp4",
+                "slow",
+                workers=2,
+                segment_seconds=2,
+                scheduler=scheduler,
+                progress=on_progress,
+                cancel=cancel,
+            )
     finally:
         unregister_filter("slow")
     assert max(seen) < 120, "stopped well before the end"

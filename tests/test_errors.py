@@ -54,7 +54,9 @@ def fails_cleanly(error: type[RenderRushError], folder: Path, job: Callable[[], 
     return caught.value
 
 
-def render_fails(error: type[RenderRushError], folder: Path, source: Path, *words: str, **options: Any) -> RenderRushError:
+def render_fails(
+    error: type[RenderRushError], folder: Path, source: Path, *words: str, **options: Any
+) -> RenderRushError:
     """`fails_cleanly` for a render of `source` into `folder/out.mp4`."""
     options = {**FAST, "output": folder / "out.mp4", **options}
     return fails_cleanly(error, folder, lambda: render(source, **options), *words)
@@ -126,15 +128,20 @@ BAD_INPUTS = [
     pytest.param(_audio_only, NotAVideoError, ["no video stream", "audio file"], id="audio-only"),
     pytest.param(_mp4_head, NotAVideoError, ["not a readable video", "truncated"], id="mp4-first-1k"),
     pytest.param(_mkv_head, EmptyVideoError, ["no frames", "truncated"], id="mkv-headers-only"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("make, error, words", BAD_INPUTS)
 @pytest.mark.parametrize("call", ["probe", "render"])
 def test_bad_input_gets_its_own_error(
-    call: str, make: Callable[..., Path], error: type[RenderRushError], words: list[str],
-    tmp_path: Path, clip: Path, mkv_clip: Path,
-) -> None:  # fmt: skip
+    call: str,
+    make: Callable[..., Path],
+    error: type[RenderRushError],
+    words: list[str],
+    tmp_path: Path,
+    clip: Path,
+    mkv_clip: Path,
+) -> None:
     source = make(tmp_path, clip, mkv_clip)
     if call == "probe":
         fails_cleanly(error, tmp_path, lambda: probe(source), *words)
@@ -169,7 +176,7 @@ def test_file_cut_in_the_middle_renders_only_frames_that_decode(
         pytest.param("grayscale:1", ["takes no parameters"], id="params-for-none"),
         pytest.param("blur:radius=3", ["no parameter 'radius'", "sigma"], id="unknown-param"),
     ],
-)  # fmt: skip
+)
 def test_bad_filter_chain_lists_what_is_allowed(chain: str, words: list[str], tmp_path: Path, clip: Path) -> None:
     render_fails(FilterError, tmp_path, clip, *words, filters=chain)
 
@@ -205,7 +212,7 @@ def _output_is_input_spelled_differently(folder: Path, source: Path) -> Path:
         pytest.param(_output_is_input, ["is the input file", "another name"], id="same-as-input"),
         pytest.param(_output_is_input_spelled_differently, ["is the input file"], id="same-via-dotdot"),
     ],
-)  # fmt: skip
+)
 def test_bad_output_path(make: Callable[[Path, Path], Path], words: list[str], tmp_path: Path, clip: Path) -> None:
     source = write(tmp_path / "input.mp4", clip.read_bytes())
     render_fails(OutputError, tmp_path, source, *words, output=make(tmp_path, source))
@@ -223,7 +230,7 @@ def test_bad_output_path(make: Callable[[Path, Path], Path], words: list[str], t
         pytest.param({"crf": "high"}, ["crf"], id="crf-not-a-number"),
         pytest.param({"preset": "nope"}, ["preset 'nope'", "veryfast"], id="preset"),
     ],
-)  # fmt: skip
+)
 def test_bad_setting(options: dict[str, Any], words: list[str], tmp_path: Path, clip: Path) -> None:
     render_fails(SettingsError, tmp_path, clip, *words, **options)
 
@@ -255,9 +262,15 @@ def test_user_filter_that_raises_names_segment_and_filter(
     scheduler: str, user_filters: None, tmp_path: Path, clip: Path
 ) -> None:
     error = render_fails(
-        SegmentError, tmp_path, clip, "segment", "explode", "ValueError: lens cap is on", filters="grayscale,explode",
+        SegmentError,
+        tmp_path,
+        clip,
+        "segment",
+        "explode",
+        "ValueError: lens cap is on",
+        filters="grayscale,explode",
         scheduler=scheduler,
-    )  # fmt: skip
+    )
     assert error.index in (0, 1, 2)
     assert str(error).startswith(f"segment {error.index} failed")
 
@@ -265,9 +278,15 @@ def test_user_filter_that_raises_names_segment_and_filter(
 def test_user_filter_with_wrong_shape_says_expected_shape(user_filters: None, tmp_path: Path, clip: Path) -> None:
     width, height = SMALL
     render_fails(
-        SegmentError, tmp_path, clip, "segment", "half_height", f"must return uint8 ({height}, {width}, 3)",
-        filters="half_height", scheduler="sync",
-    )  # fmt: skip
+        SegmentError,
+        tmp_path,
+        clip,
+        "segment",
+        "half_height",
+        f"must return uint8 ({height}, {width}, 3)",
+        filters="half_height",
+        scheduler="sync",
+    )
 
 
 def test_segment_error_survives_pickling() -> None:

@@ -61,7 +61,11 @@ def reference_command(source: Path, output: Path) -> list[str]:
         for k, stream in enumerate(container.streams.audio):
             args += ["-map", f"0:a:{k}"]
             codecs += [f"-c:a:{k}", "copy" if stream.codec_context.name == "aac" else "aac"]
-        texts = [s for s in container.streams.subtitles if s.codec_context.name in ("subrip", "srt", "ass", "mov_text", "webvtt")]
+        texts = [
+            s
+            for s in container.streams.subtitles
+            if s.codec_context.name in ("subrip", "srt", "ass", "mov_text", "webvtt")
+        ]
         for k, _ in enumerate(texts):
             args += ["-map", f"0:s:{k}"]
         codecs += ["-c:s", "mov_text"] if texts else []
@@ -71,8 +75,24 @@ def reference_command(source: Path, output: Path) -> list[str]:
         chain = ["format=rgba", "premultiply=inplace=1", *chain]
     chain.append("format=yuvj420p" if full else "format=yuv420p")
     return [
-        *args, "-vf", ",".join(chain), "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast",
-        "-crf", "18", *codecs, "-map_metadata", "0", "-map_chapters", "0", "-y", str(output),
+        *args,
+        "-vf",
+        ",".join(chain),
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        *codecs,
+        "-map_metadata",
+        "0",
+        "-map_chapters",
+        "0",
+        "-y",
+        str(output),
     ]
 
 
@@ -162,11 +182,29 @@ def frame_ids(path: Path) -> list[int]:
 def ffmpeg_frame_count(path: Path) -> int:
     """Frames the ffmpeg binary decodes from the main video stream of `path`."""
     proc = subprocess.run(
-        [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough",
-         "-f", "null", "-progress", "pipe:1", "-"],
-        capture_output=True, text=True, errors="replace",
+        [
+            FFMPEG,
+            "-nostdin",
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-map",
+            "0:V:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
     )
-    counts = [int(line[6:]) for line in proc.stdout.splitlines() if line.startswith("frame=") and line[6:].strip().isdigit()]
+    counts = [
+        int(line[6:]) for line in proc.stdout.splitlines() if line.startswith("frame=") and line[6:].strip().isdigit()
+    ]
     assert counts, f"ffmpeg decoded nothing from {path.name}: {proc.stderr[-500:]}"
     return counts[-1]
 
@@ -175,9 +213,24 @@ def ffmpeg_upright_gray(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Every frame as ffmpeg shows it (display rotation applied), N x H x W gray; `size`
     is the upright (width, height)."""
     proc = subprocess.run(
-        [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:V:0",
-         "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-        capture_output=True, check=True,
+        [
+            FFMPEG,
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:V:0",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     )
     width, height = size
     return np.frombuffer(proc.stdout, np.uint8).reshape(-1, height, width)
@@ -224,7 +277,9 @@ def dominant_hz(path: Path, track: int) -> float:
         chunks, rate = [], stream.codec_context.sample_rate
         for frame in container.decode(stream):
             samples = frame.to_ndarray()
-            chunks.append(samples[0] if frame.format.is_planar else samples.reshape(-1, len(frame.layout.channels))[:, 0])
+            chunks.append(
+                samples[0] if frame.format.is_planar else samples.reshape(-1, len(frame.layout.channels))[:, 0]
+            )
     signal = np.concatenate(chunks)[: 2 * rate].astype(np.float64)
     spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
     return float(np.argmax(spectrum) * rate / len(signal))
@@ -243,8 +298,10 @@ def colour_tags(path: Path) -> dict[str, int]:
     with av.open(str(path)) as container:
         codec = main_video(container).codec_context
         return {
-            "range": int(codec.color_range), "matrix": int(codec.colorspace),
-            "primaries": int(codec.color_primaries), "transfer": int(codec.color_trc),
+            "range": int(codec.color_range),
+            "matrix": int(codec.colorspace),
+            "primaries": int(codec.color_primaries),
+            "transfer": int(codec.color_trc),
         }
 
 
@@ -260,7 +317,9 @@ def assert_same_timing(source: Path, output: Path) -> None:
     assert len(got) == len(expected), f"{len(got)} frames in the output, {len(expected)} in the source"
     tolerance = min(np.diff(expected)) / 2
     wrong = [(i, round(e, 4), round(g, 4)) for i, (e, g) in enumerate(zip(expected, got)) if abs(e - g) > tolerance]
-    assert not wrong, f"{len(wrong)} of {len(got)} frames shown at the wrong time (frame, source s, output s): {wrong[:6]}"
+    assert not wrong, (
+        f"{len(wrong)} of {len(got)} frames shown at the wrong time (frame, source s, output s): {wrong[:6]}"
+    )
 
 
 def assert_nothing_written(output: Path) -> None:
@@ -334,7 +393,9 @@ def test_flash_and_click_stay_in_sync_across_joins_with_vfr(make: Make, tmp_path
     assert_in_sync(output, flashes)
     # picture and sound end together as in the source (within a frame)
     tail = [audio_end(path) - video_times(path)[-1] for path in (source, output)]
-    assert tail[1] == pytest.approx(tail[0], abs=1 / 30), f"sound ends {tail[1]:.3f} s after the last frame starts, source {tail[0]:.3f} s"
+    assert tail[1] == pytest.approx(tail[0], abs=1 / 30), (
+        f"sound ends {tail[1]:.3f} s after the last frame starts, source {tail[0]:.3f} s"
+    )
 
 
 def test_audio_starting_late_keeps_its_offset(make: Make, tmp_path: Path) -> None:
@@ -425,8 +486,10 @@ def assert_levels(output: Path, left: int, right: int, tolerance: int) -> None:
     """The middle of each half of every output frame keeps its flat luma level."""
     for k, luma in enumerate(luma_planes(output)):
         height, width = luma.shape
-        got = (int(np.median(luma[height // 4 : -height // 4, width // 8 : width * 3 // 8])),
-               int(np.median(luma[height // 4 : -height // 4, width * 5 // 8 : width * 7 // 8])))
+        got = (
+            int(np.median(luma[height // 4 : -height // 4, width // 8 : width * 3 // 8])),
+            int(np.median(luma[height // 4 : -height // 4, width * 5 // 8 : width * 7 // 8])),
+        )
         assert abs(got[0] - left) <= tolerance and abs(got[1] - right) <= tolerance, (
             f"frame {k}: luma levels {got}, expected ({left}, {right}) +-{tolerance}"
         )
@@ -531,7 +594,11 @@ def test_user_filter_sees_source_colours_in_bgr(bars_through_user_filter: tuple[
     frame = seen[0]
     height, width = frame.shape[:2]
     got = [tuple(int(c) for c in frame[height // 2, (2 * k + 1) * width // 16][::-1]) for k in range(8)]
-    off = [(k, rgb, g) for k, (rgb, g) in enumerate(zip(media.BARS_RGB, got)) if max(abs(x - y) for x, y in zip(rgb, g)) > 4]
+    off = [
+        (k, rgb, g)
+        for k, (rgb, g) in enumerate(zip(media.BARS_RGB, got))
+        if max(abs(x - y) for x, y in zip(rgb, g)) > 4
+    ]
     assert not off, f"bars whose RGB in the filter is off by more than 4 (bar, made as, filter saw): {off}"
 
 
@@ -662,9 +729,25 @@ def test_bitmap_subtitle_is_named_in_a_warning(make: Make, tmp_path: Path) -> No
 def cli_render(source: Path, output: Path) -> subprocess.CompletedProcess[str]:
     """`python -m renderrush render SOURCE -o OUTPUT` as a user runs it (2 workers, 1 s segments)."""
     return subprocess.run(
-        [sys.executable, "-m", "renderrush", "render", str(source), "-o", str(output),
-         "--filters", GRAY, "--workers", "2", "--segment-seconds", "1", "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "renderrush",
+            "render",
+            str(source),
+            "-o",
+            str(output),
+            "--filters",
+            GRAY,
+            "--workers",
+            "2",
+            "--segment-seconds",
+            "1",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -723,9 +806,12 @@ def test_cover_art_first_uses_main_video(make: Make, tmp_path: Path) -> None:
 def test_undecodable_video_fails_with_one_line(make: Make, tmp_path: Path) -> None:
     renderrush_only()
     source = make(media.undecodable_clip)
-    assert "no decoder found" in subprocess.run(
-        [FFMPEG, "-nostdin", "-hide_banner", "-i", str(source), "-f", "null", "-"], capture_output=True, text=True
-    ).stderr  # ffmpeg itself cannot decode it
+    assert (
+        "no decoder found"
+        in subprocess.run(
+            [FFMPEG, "-nostdin", "-hide_banner", "-i", str(source), "-f", "null", "-"], capture_output=True, text=True
+        ).stderr
+    )  # ffmpeg itself cannot decode it
     output = tmp_path / "out.mp4"
     with pytest.raises(RenderRushError) as caught:
         render_clip(source, output)

@@ -86,7 +86,9 @@ def test_chain_keeps_yuv_unless_a_filter_needs_bgr() -> None:
     assert FilterChain.parse("grayscale,sepia").pixel_format == BGR
 
 
-@pytest.mark.parametrize("text", ["grayscale", "brightness:40", "brightness:-30", "contrast:1.5", "contrast:0.5", "invert"])
+@pytest.mark.parametrize(
+    "text", ["grayscale", "brightness:40", "brightness:-30", "contrast:1.5", "contrast:0.5", "invert"]
+)
 def test_yuv_path_matches_bgr_path(bgr: np.ndarray, text: str) -> None:
     step = FilterChain.parse(text).steps[0]
     via_yuv = yuv_to_bgr(FilterChain.parse(text).apply(as_yuv(bgr), W, H))

@@ -130,11 +130,25 @@ class Runner:
         """The case's result, or None when it did not finish within CASE_TIMEOUT."""
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(
-                [sys.executable, str(self.script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-            )  # fmt: skip
-        args = ["render", str(case.input), "-o", str(case.output), "--workers", "2", "--segment-seconds", "1",
-                "--no-progress", "--json"]  # fmt: skip
+                [sys.executable, str(self.script)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                start_new_session=True,
+            )
+        args = [
+            "render",
+            str(case.input),
+            "-o",
+            str(case.output),
+            "--workers",
+            "2",
+            "--segment-seconds",
+            "1",
+            "--no-progress",
+            "--json",
+        ]
         self.proc.stdin.write(json.dumps({"case": case.number, "args": args}) + "\n")
         self.proc.stdin.flush()
         with selectors.DefaultSelector() as selector:
@@ -195,9 +209,10 @@ def test_damaged_inputs_render_or_fail_with_one_line(cases: list[Case], tmp_path
         for case in cases:
             outcome = runner.run(case)
             problem = verdict(case, outcome)
-            seen.append(f"{case.number:2d} {case.kind:<15} {case.input.suffix:<5} " + (
-                problem or ("rendered" if outcome["status"] == 0 else outcome["stderr"].strip().splitlines()[-1])
-            ))  # fmt: skip
+            seen.append(
+                f"{case.number:2d} {case.kind:<15} {case.input.suffix:<5} "
+                + (problem or ("rendered" if outcome["status"] == 0 else outcome["stderr"].strip().splitlines()[-1]))
+            )
             if problem and case.number not in KNOWN_BAD:
                 problems[case.number] = f"{case.kind} {case.input.name}: {problem}"
     finally:

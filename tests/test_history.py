@@ -22,16 +22,43 @@ from renderrush.errors import RenderRushWarning
 from renderrush.history import COLUMNS, History, HistoryError, JobRecord, default_history_path, machine_info
 
 TIMELINE = [
-    {"t": 0.5 * i, "cpu_percent": 40.0 + i, "per_core": [35.0 + i, 45.0 + i], "mem_used": 10**9, "mem_available": 2 * 10**9,
-     "swap_percent": 0.0, "disk_read_bps": 0.0, "disk_write_bps": 1e5, "job_rss": 2 * 10**8, "job_cpu_percent": 150.0,
-     "job_processes": 3}
+    {
+        "t": 0.5 * i,
+        "cpu_percent": 40.0 + i,
+        "per_core": [35.0 + i, 45.0 + i],
+        "mem_used": 10**9,
+        "mem_available": 2 * 10**9,
+        "swap_percent": 0.0,
+        "disk_read_bps": 0.0,
+        "disk_write_bps": 1e5,
+        "job_rss": 2 * 10**8,
+        "job_cpu_percent": 150.0,
+        "job_processes": 3,
+    }
     for i in range(4)
-]  # fmt: skip
+]
 """What `Monitor.timeline()` returns (plain dicts; the monitor itself is not needed here)."""
-SUMMARY = {"duration": 2.0, "samples": 4, "interval": 0.5, "cpu_mean": 41.5, "cpu_max": 43.0, "job_rss_max": 2 * 10**8,
-           "job_cpu_mean": 150.0, "mem_used_max": 10**9, "overhead_seconds": 0.01}  # fmt: skip
-REQUEST = {"input": "/videos/missing.mp4", "output": "/videos/out.mp4", "filters": "blur:99", "workers": 3,
-           "segment_seconds": 2.0, "scheduler": "processes", "preset": "veryfast", "crf": 23}  # fmt: skip
+SUMMARY = {
+    "duration": 2.0,
+    "samples": 4,
+    "interval": 0.5,
+    "cpu_mean": 41.5,
+    "cpu_max": 43.0,
+    "job_rss_max": 2 * 10**8,
+    "job_cpu_mean": 150.0,
+    "mem_used_max": 10**9,
+    "overhead_seconds": 0.01,
+}
+REQUEST = {
+    "input": "/videos/missing.mp4",
+    "output": "/videos/out.mp4",
+    "filters": "blur:99",
+    "workers": 3,
+    "segment_seconds": 2.0,
+    "scheduler": "processes",
+    "preset": "veryfast",
+    "crf": 23,
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +81,9 @@ def fill(history: History, jobs: tuple[JobResult, Comparison]) -> dict[str, int]
     return {
         "render": history.record_job("render", "finished", result=result, monitor_summary=SUMMARY, timeline=TIMELINE),
         "compare": history.record_job("compare", "finished", comparison=comparison),
-        "failed": history.record_job("render", "failed", request=REQUEST, error=FilterError("blur sigma 99 is above 50")),
+        "failed": history.record_job(
+            "render", "failed", request=REQUEST, error=FilterError("blur sigma 99 is above 50")
+        ),
         "interrupted": history.record_job("compare", "interrupted", request=REQUEST, error=KeyboardInterrupt()),
     }
 
@@ -70,7 +99,12 @@ def test_render_job_round_trip_with_json_columns_decoded(history: History, jobs:
     assert record.input == "tiny.mp4"
     assert (record.width, record.height, record.frame_count, record.fps) == (96, 64, 30, 30.0)
     assert record.duration == pytest.approx(1.0) and record.has_audio is result.info.has_audio
-    assert (record.filters, record.workers, record.segment_seconds, record.scheduler) == ("grayscale", 2, 0.5, "threads")
+    assert (record.filters, record.workers, record.segment_seconds, record.scheduler) == (
+        "grayscale",
+        2,
+        0.5,
+        "threads",
+    )
     assert (record.preset, record.crf) == (result.encode.preset, result.encode.crf)
     assert (record.frames, record.wall_seconds, record.cpu_percent) == (30, result.wall_seconds, result.cpu_percent)
     assert record.fps_rendered == pytest.approx(result.fps)
@@ -93,7 +127,9 @@ def test_compare_job_stores_parallel_run_and_speedup(history: History, jobs: tup
     assert record.monitor_summary is None and record.timeline is None
 
 
-def test_failed_and_interrupted_jobs_keep_request_and_error(history: History, jobs: tuple[JobResult, Comparison]) -> None:
+def test_failed_and_interrupted_jobs_keep_request_and_error(
+    history: History, jobs: tuple[JobResult, Comparison]
+) -> None:
     ids = fill(history, jobs)
     failed, interrupted = history.get(ids["failed"]), history.get(ids["interrupted"])
     assert (failed.status, failed.error) == ("failed", "blur sigma 99 is above 50")
@@ -166,7 +202,9 @@ def _insert_jobs(path: str, barrier: multiprocessing.synchronize.Barrier, worker
         history.record_job("render", "failed", request={"input": f"w{worker}-{i}.mp4"}, error="stopped")
 
 
-def _insert_jobs_one_open_each(path: str, barrier: multiprocessing.synchronize.Barrier, worker: int, count: int) -> None:
+def _insert_jobs_one_open_each(
+    path: str, barrier: multiprocessing.synchronize.Barrier, worker: int, count: int
+) -> None:
     """As separate jobs do: every row through a History opened for it."""
     warnings.simplefilter("ignore", RenderRushWarning)
     barrier.wait()
@@ -248,19 +286,37 @@ def test_an_unusable_history_renders_without_recording_and_warns_once(tmp_path: 
     unusable = not_a_folder / "history.sqlite3"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        results = [render(clip, tmp_path / f"out{i}.mp4", history=unusable, scheduler="threads", workers=1) for i in range(2)]
+        results = [
+            render(clip, tmp_path / f"out{i}.mp4", history=unusable, scheduler="threads", workers=1) for i in range(2)
+        ]
     assert [r.frames for r in results] == [30, 30] and [r.job_id for r in results] == [None, None]
     messages = [str(w.message) for w in caught if issubclass(w.category, RenderRushWarning)]
-    assert messages == [f"jobs are not recorded: cannot open the job history '{unusable}' (File exists): "
-                        "set RENDERRUSH_HISTORY to a writable file path"]  # fmt: skip
+    assert messages == [
+        f"jobs are not recorded: cannot open the job history '{unusable}' (File exists): "
+        "set RENDERRUSH_HISTORY to a writable file path"
+    ]
 
 
-def test_the_cli_says_so_in_one_warning_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_says_so_in_one_warning_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     clip = make_sample_video(tmp_path / "clip.mp4", seconds=1, size=(96, 64), audio=False)
     path = tmp_path / "history.sqlite3"
     path.write_text("notes, not a database\n")
     monkeypatch.setenv("RENDERRUSH_HISTORY", str(path))
-    status = main(["render", str(clip), "-o", str(tmp_path / "out.mp4"), "--workers", "1", "--scheduler", "threads", "--no-progress"])
+    status = main(
+        [
+            "render",
+            str(clip),
+            "-o",
+            str(tmp_path / "out.mp4"),
+            "--workers",
+            "1",
+            "--scheduler",
+            "threads",
+            "--no-progress",
+        ]
+    )
     out, err = capsys.readouterr()
     (kept,) = tmp_path.glob("history.sqlite3.damaged-*")
     assert status == 0 and "history job 1" in out

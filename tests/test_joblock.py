@@ -34,22 +34,50 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_a_second_process_is_refused_naming_the_holder_and_the_first_finishes(source: Path, tmp_path: Path) -> None:
     output, opened = tmp_path / "out.mp4", tmp_path / "gate-open"
-    first = start_cli(tmp_path, "render", source, "-o", output, "--filters", "gate", "--workers", "2",
-                      "--segment-seconds", "1", "--no-progress", gate_file=opened)  # fmt: skip
+    first = start_cli(
+        tmp_path,
+        "render",
+        source,
+        "-o",
+        output,
+        "--filters",
+        "gate",
+        "--workers",
+        "2",
+        "--segment-seconds",
+        "1",
+        "--no-progress",
+        gate_file=opened,
+    )
     folder = JobFolder(output).path
     wait_for(lambda: running_segments(folder), first, "its segments started")
     manifest = snapshot(folder)
 
     second = subprocess.run(
-        [sys.executable, "-m", "renderrush", "render", str(source), "-o", str(output), "--workers", "2", "--no-progress"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "renderrush",
+            "render",
+            str(source),
+            "-o",
+            str(output),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert second.returncode == 1 and "Traceback" not in second.stderr
     assert second.stderr.splitlines() == [
         f"renderrush: error: output '{output}' is being rendered by another job (PID {first.pid}): "
         "wait for it to finish, stop it, or choose another output"
     ]
-    assert folder.is_dir() and snapshot(folder) == manifest and not output.exists(), "the first job's files are untouched"
+    assert folder.is_dir() and snapshot(folder) == manifest and not output.exists(), (
+        "the first job's files are untouched"
+    )
 
     opened.touch()
     _, err = first.communicate(timeout=300)
@@ -61,8 +89,21 @@ def test_a_second_process_is_refused_naming_the_holder_and_the_first_finishes(so
 @pytest.mark.parametrize("resume", [False, True], ids=["cleared", "resumed"])
 def test_the_folder_of_a_killed_job_is_taken_over(source: Path, tmp_path: Path, resume: bool) -> None:
     output = tmp_path / "out.mp4"
-    first = start_cli(tmp_path, "render", source, "-o", output, "--filters", "gate", "--workers", "2",
-                      "--segment-seconds", "1", "--no-progress", gate_file=tmp_path / "never")  # fmt: skip
+    first = start_cli(
+        tmp_path,
+        "render",
+        source,
+        "-o",
+        output,
+        "--filters",
+        "gate",
+        "--workers",
+        "2",
+        "--segment-seconds",
+        "1",
+        "--no-progress",
+        gate_file=tmp_path / "never",
+    )
     folder, lock = JobFolder(output).path, OutputLock(output).path
     wait_for(lambda: running_segments(folder), first, "its segments started")
     os.killpg(first.pid, signal.SIGKILL)

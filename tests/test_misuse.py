@@ -69,17 +69,33 @@ OUTPUTS = [
     ("{tmp}/missing/out.mp4", "output folder '{tmp}/missing' does not exist: create it first"),
     ("{tmp}/out.mkv", "output 'out.mkv' must end in one of .mp4, .m4v, .mov (RenderRush writes H.264 MP4)"),
     ("{tmp}/out", "output 'out' must end in one of .mp4, .m4v, .mov (RenderRush writes H.264 MP4)"),
-    ("{tmp}/" + "n" * 240 + ".mp4", "output name 'nnnnnnnnnnnnnnnnnnnnnnnn...' is too long (244 bytes): RenderRush "
-     "names its work files after it, so use at most 231 bytes here"),
+    (
+        "{tmp}/" + "n" * 240 + ".mp4",
+        "output name 'nnnnnnnnnnnnnnnnnnnnnnnn...' is too long (244 bytes): RenderRush "
+        "names its work files after it, so use at most 231 bytes here",
+    ),
     ("{tmp}/in.mp4", "output '{tmp}/in.mp4' is the input file: choose another name"),
     ("{tmp}/./in.mp4", "output '{tmp}/in.mp4' is the input file: choose another name"),
     ("{tmp}/link.mp4", "output '{tmp}/link.mp4' is the input file: choose another name"),
     ("{tmp}/hard.mp4", "output '{tmp}/hard.mp4' is the input file: choose another name"),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize("output, message", OUTPUTS, ids=["proc", "missing-folder", "mkv", "no-suffix", "name-too-long",
-                                                          "input", "dot-spelling", "symlink", "hard-link"])  # fmt: skip
+@pytest.mark.parametrize(
+    "output, message",
+    OUTPUTS,
+    ids=[
+        "proc",
+        "missing-folder",
+        "mkv",
+        "no-suffix",
+        "name-too-long",
+        "input",
+        "dot-spelling",
+        "symlink",
+        "hard-link",
+    ],
+)
 def test_an_output_that_cannot_be_written_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, source: Path, output: str, message: str
 ) -> None:
@@ -105,8 +121,10 @@ def test_a_device_or_a_pipe_as_input_fails_at_once(tmp_path: Path, device: str) 
         os.mkfifo(device)
     proc = subprocess.run(
         [sys.executable, "-m", "renderrush", "render", device, "-o", str(tmp_path / "out.mp4"), *JOB],
-        capture_output=True, text=True, timeout=120,  # a pipe nobody writes to must not hang the job
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,  # a pipe nobody writes to must not hang the job
+    )
     assert proc.returncode == 1 and proc.stderr.splitlines() == [
         f"renderrush: error: input '{device}' is not a regular file (a device, pipe or socket): save the video to a file first"
     ]
@@ -118,8 +136,12 @@ def test_too_little_disk_space_refuses_to_start_unless_forced(
 ) -> None:
     with small_disk(tmp_path / "disk") as disk:
         line = one_error(capsys, "render", big_source, "-o", disk / "out.mp4", *JOB)
-        assert line.startswith(f"not enough free disk space in '{disk}': the output and its segments need about 1.8 MiB")
-        assert line.endswith("free some space, choose another folder, or use --force (force=True) if the estimate is wrong")
+        assert line.startswith(
+            f"not enough free disk space in '{disk}': the output and its segments need about 1.8 MiB"
+        )
+        assert line.endswith(
+            "free some space, choose another folder, or use --force (force=True) if the estimate is wrong"
+        )
         assert files(disk) == []
         with pytest.raises(DiskSpaceError):
             render(big_source, disk / "out.mp4", scheduler="threads", workers=2)
@@ -152,11 +174,16 @@ def test_memory_running_short_stops_the_job_with_one_line(
     monkeypatch.setenv("RENDERRUSH_MIN_FREE_MEMORY_MB", str(10**9))  # a petabyte: any machine is short of it
     register_filter("slow", replace=True)(_slow)
     try:
-        with pytest.raises(MemoryLimitError, match=r"stopped: only \d+ MiB of memory was left \(the job stops below "
-                           r"1000000000 MiB, before the machine swaps\)"):  # fmt: skip
+        with pytest.raises(
+            MemoryLimitError,
+            match=r"stopped: only \d+ MiB of memory was left \(the job stops below "
+            r"1000000000 MiB, before the machine swaps\)",
+        ):
             render(source, tmp_path / "out.mp4", "slow", scheduler="threads", workers=2, segment_seconds=1)
         assert files(tmp_path) == []
-        line = one_error(capsys, "render", source, "-o", tmp_path / "out.mp4", "--filters", "slow", "--scheduler", "threads", *JOB)
+        line = one_error(
+            capsys, "render", source, "-o", tmp_path / "out.mp4", "--filters", "slow", "--scheduler", "threads", *JOB
+        )
         assert line.startswith("stopped: only ") and line.endswith("no output was written")
         assert files(tmp_path) == []
         monkeypatch.setenv("RENDERRUSH_MIN_FREE_MEMORY_MB", "0")
@@ -166,7 +193,9 @@ def test_memory_running_short_stops_the_job_with_one_line(
         unregister_filter("slow")
 
 
-def test_a_bad_memory_threshold_is_a_settings_error(tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_memory_threshold_is_a_settings_error(
+    tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RENDERRUSH_MIN_FREE_MEMORY_MB", "lots")
     with pytest.raises(SettingsError, match="RENDERRUSH_MIN_FREE_MEMORY_MB must be a number of MiB"):
         render(source, tmp_path / "out.mp4", scheduler="threads", workers=1)

@@ -19,7 +19,8 @@ def test_every_public_name_resolves_and_every_error_is_exported() -> None:
     for name in renderrush.__all__:
         assert getattr(renderrush, name) is not None, name
     error_classes = {
-        name for name, value in vars(errors).items()
+        name
+        for name, value in vars(errors).items()
         if inspect.isclass(value) and issubclass(value, (errors.RenderRushError, errors.RenderRushWarning))
     }
     assert error_classes <= set(renderrush.__all__), f"errors not exported: {error_classes - set(renderrush.__all__)}"
@@ -84,7 +85,7 @@ def test_no_import_cycles() -> None:
     def visit(name: str) -> None:
         if name in done:
             return
-        assert name not in visiting, f"import cycle: {' -> '.join([*visiting[visiting.index(name):], name])}"
+        assert name not in visiting, f"import cycle: {' -> '.join([*visiting[visiting.index(name) :], name])}"
         visiting.append(name)
         for target in sorted(graph[name]):
             if target != "__init__" and not (name.startswith("ui") and target == "ui"):

@@ -12,10 +12,20 @@ from renderrush import SettingsError, VideoInfo, plan_segments
 
 def fake_info(frames: int, fps: Fraction = Fraction(30), keyframes: tuple[int, ...] = ()) -> VideoInfo:
     return VideoInfo(
-        path=Path("x.mp4"), width=64, height=48, fps=fps, frame_count=frames, duration=float(frames / fps),
-        codec="h264", pix_fmt="yuv420p", has_audio=False, audio_codec=None, container="mp4",
-        frame_times=tuple(float(i / fps) for i in range(frames)), keyframes=keyframes,
-    )  # fmt: skip
+        path=Path("x.mp4"),
+        width=64,
+        height=48,
+        fps=fps,
+        frame_count=frames,
+        duration=float(frames / fps),
+        codec="h264",
+        pix_fmt="yuv420p",
+        has_audio=False,
+        audio_codec=None,
+        container="mp4",
+        frame_times=tuple(float(i / fps) for i in range(frames)),
+        keyframes=keyframes,
+    )
 
 
 @pytest.mark.parametrize("frames", [1, 2, 29, 30, 31, 89, 90, 91, 1000])
@@ -41,9 +51,19 @@ def test_seek_time_lies_between_previous_and_first_frame() -> None:
 def test_variable_frame_rate_seek_uses_real_timestamps() -> None:
     times = (0.0, 0.01, 0.5, 0.52, 1.9, 2.0)
     info = VideoInfo(
-        path=Path("v.mkv"), width=64, height=48, fps=Fraction(3), frame_count=6, duration=2.0, codec="h264",
-        pix_fmt="yuv420p", has_audio=False, audio_codec=None, container="matroska", frame_times=times,
-    )  # fmt: skip
+        path=Path("v.mkv"),
+        width=64,
+        height=48,
+        fps=Fraction(3),
+        frame_count=6,
+        duration=2.0,
+        codec="h264",
+        pix_fmt="yuv420p",
+        has_audio=False,
+        audio_codec=None,
+        container="matroska",
+        frame_times=times,
+    )
     seeks = [s.seek_time for s in plan_segments(info, 1 / 3)]
     assert seeks == pytest.approx([0.0, 0.005, 0.255, 0.51, 1.21, 1.95])
 

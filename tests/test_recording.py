@@ -30,7 +30,9 @@ def history(tmp_path: Path) -> History:
 
 
 def test_finished_render_is_recorded_with_timeline(clip: Path, tmp_path: Path, history: History) -> None:
-    result = render(clip, tmp_path / "a.mp4", "grayscale", workers=2, segment_seconds=1, scheduler="threads", history=history)
+    result = render(
+        clip, tmp_path / "a.mp4", "grayscale", workers=2, segment_seconds=1, scheduler="threads", history=history
+    )
     record = history.get(result.job_id)
     assert (record.kind, record.status, record.frames, record.workers) == ("render", "finished", 90, 2)
     assert record.filters == "grayscale" and record.width == 160
@@ -46,8 +48,16 @@ def test_failed_and_cancelled_jobs_are_recorded(clip: Path, tmp_path: Path, hist
     register_filter("slowish", replace=True)(slowish)
     try:
         with pytest.raises(JobCancelledError):
-            render(clip, tmp_path / "c.mp4", "slowish", workers=2, segment_seconds=1, scheduler="threads",
-                   cancel=cancel, history=history)  # fmt: skip
+            render(
+                clip,
+                tmp_path / "c.mp4",
+                "slowish",
+                workers=2,
+                segment_seconds=1,
+                scheduler="threads",
+                cancel=cancel,
+                history=history,
+            )
     finally:
         unregister_filter("slowish")
     cancelled, failed = history.list()
@@ -59,8 +69,16 @@ def test_monitor_samples_reach_on_sample_while_the_job_runs(clip: Path, tmp_path
     samples = []
     register_filter("slowish", replace=True)(slowish)
     try:
-        result = render(clip, tmp_path / "s.mp4", "slowish", workers=2, segment_seconds=1, scheduler="threads",
-                        history=history, on_sample=samples.append)  # fmt: skip
+        result = render(
+            clip,
+            tmp_path / "s.mp4",
+            "slowish",
+            workers=2,
+            segment_seconds=1,
+            scheduler="threads",
+            history=history,
+            on_sample=samples.append,
+        )
     finally:
         unregister_filter("slowish")
     # the job runs in this process (x264 in-process; ffmpeg only for the brief stitch): its memory is seen
@@ -92,11 +110,15 @@ def test_advisor_keeps_a_short_job_in_process_from_rules_then_from_history(
     advised = render(source, tmp_path / "3.mp4", "sharpen", scheduler="threads", history=history)
     assert advised.recommendation["method"] == "in-process"
     assert "median of 1 past run at 1 worker" in advised.recommendation["reason"], "the measured run, not the estimate"
-    assert render(source, tmp_path / "5.mp4", "sharpen", workers=2, scheduler="threads", history=False).recommendation is None
+    assert (
+        render(source, tmp_path / "5.mp4", "sharpen", workers=2, scheduler="threads", history=False).recommendation
+        is None
+    )
 
 
-def test_history_report_health_advise_commands(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_history_report_health_advise_commands(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "cli.sqlite3"))
     assert main(["render", str(clip), "-o", str(tmp_path / "x.mp4"), "--workers", "2", "--no-progress"]) == 0
     capsys.readouterr()

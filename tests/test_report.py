@@ -81,8 +81,14 @@ def test_job_report_holds_one_job_with_its_timeline(history: History, tmp_path: 
     assert report["generator"] == {"renderrush": renderrush.__version__}
     (job,) = report["jobs"]
     assert job["timeline"] == TIMELINE and job["monitor_summary"] == SUMMARY
-    assert job["video"] == {"width": 96, "height": 64, "fps": 30.0, "frame_count": 30,
-                            "duration": record.duration, "has_audio": record.has_audio}  # fmt: skip
+    assert job["video"] == {
+        "width": 96,
+        "height": 64,
+        "fps": 30.0,
+        "frame_count": 30,
+        "duration": record.duration,
+        "has_audio": record.has_audio,
+    }
     assert job["settings"]["scheduler"] == "threads" and job["performance"]["frames"] == 30
     path = write_report(report, tmp_path / "job.json")
     assert load_report(path) == report
@@ -133,12 +139,23 @@ def _remove(path: tuple) -> Callable[[dict], None]:
         (_remove(("jobs", 0, "status")), r"at \$.jobs\[0\]: 'status' is a required property"),
         (_set(("jobs", 0, "kind"), "encode"), r"at \$.jobs\[0\].kind: 'encode' is not one of"),
         (_set(("jobs", 1, "video", "width"), "wide"), r"at \$.jobs\[1\].video.width: 'wide' is not of type"),
-        (_set(("jobs", 2, "details", "identical"), "yes"), r"jobs\[2\].details.identical: 'yes' is not of type 'boolean'"),
+        (
+            _set(("jobs", 2, "details", "identical"), "yes"),
+            r"jobs\[2\].details.identical: 'yes' is not of type 'boolean'",
+        ),
         (_set(("jobs", 3, "extra"), 1), r"Additional properties are not allowed \('extra' was unexpected\)"),
     ],
     ids=[
-        "newer-version", "version-as-text", "no-version", "other-schema", "no-generated_at", "job-without-status",
-        "unknown-kind", "width-not-a-number", "identical-not-boolean", "unknown-field",
+        "newer-version",
+        "version-as-text",
+        "no-version",
+        "other-schema",
+        "no-generated_at",
+        "job-without-status",
+        "unknown-kind",
+        "width-not-a-number",
+        "identical-not-boolean",
+        "unknown-field",
     ],
 )
 def test_tampered_report_raises_report_error(
@@ -167,7 +184,9 @@ def test_unreadable_report_raises_report_error(tmp_path: Path, content: str | No
         load_report(path)
 
 
-def test_interrupted_write_keeps_the_old_report(history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_write_keeps_the_old_report(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_report(history_report(history.list()), tmp_path / "report.json")
     before = path.read_bytes()
 

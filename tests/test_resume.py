@@ -37,11 +37,13 @@ def interrupt_after_segments(source: Path, output: Path, tmp_path: Path, sig: in
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(source), str(output)], env=env, start_new_session=True,
+        [sys.executable, str(script), str(source), str(output)],
+        env=env,
+        start_new_session=True,
         # Ctrl-C at its default, as a terminal starts a job, whatever the parent ignores: two clean-clone
         # runs of .ci/run failed here, and ignoring SIGINT in the pytest process reproduces that
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    )
     folder = JobFolder(output).path
     deadline = time.monotonic() + 60
     while len(list(folder.glob("segment-*[0-9].mp4"))) < segments:

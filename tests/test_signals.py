@@ -88,4 +88,7 @@ def test_a_second_ctrl_c_during_the_clean_up_leaves_no_file_behind(source: Path,
     assert err.splitlines()[-1].startswith("renderrush: interrupted; no output was written")
     assert_all_gone(descendants)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mp4.renderrush", "launch_renderrush.py"]
-    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("segment-")) == ["cancel.requested", "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("segment-")) == [
+        "cancel.requested",
+        "manifest.json",
+    ]

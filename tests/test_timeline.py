@@ -50,10 +50,12 @@ def check_spans(timeline: list[dict], segments: int, wall_seconds: float) -> Non
         assert all(a[1] <= b[0] + 1e-3 for a, b in zip(spans, spans[1:])), (worker, spans)
 
 
-def test_threads_render_times_every_segment_on_its_worker(tmp_path: Path, clip: Path, history: History,
-                                                          paced_filter: str) -> None:  # fmt: skip
-    result = rr.render(clip, tmp_path / "out.mp4", paced_filter, workers=2, segment_seconds=0.5, scheduler="threads",
-                       history=history)  # fmt: skip
+def test_threads_render_times_every_segment_on_its_worker(
+    tmp_path: Path, clip: Path, history: History, paced_filter: str
+) -> None:
+    result = rr.render(
+        clip, tmp_path / "out.mp4", paced_filter, workers=2, segment_seconds=0.5, scheduler="threads", history=history
+    )
     timeline = result.to_dict()["timeline"]
     assert timeline == result.segment_timeline
     check_spans(timeline, len(result.segments), result.wall_seconds)
@@ -86,11 +88,26 @@ def test_sequential_render_runs_segments_back_to_back(tmp_path: Path, clip: Path
     assert assign_lanes(timeline) == [0, 0, 0]
 
 
-def test_cli_json_has_the_timeline(tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_cli_json_has_the_timeline(
+    tmp_path: Path, clip: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "history.sqlite3"))
-    status = cli.main(["render", str(clip), "-o", str(tmp_path / "out.mp4"), "--workers", "2", "--segment-seconds",
-                       "1", "--scheduler", "threads", "--json", "--no-progress"])  # fmt: skip
+    status = cli.main(
+        [
+            "render",
+            str(clip),
+            "-o",
+            str(tmp_path / "out.mp4"),
+            "--workers",
+            "2",
+            "--segment-seconds",
+            "1",
+            "--scheduler",
+            "threads",
+            "--json",
+            "--no-progress",
+        ]
+    )
     assert status == 0
     data = json.loads(capsys.readouterr().out)
     check_spans(data["timeline"], 3, data["wall_seconds"])
@@ -115,8 +132,12 @@ def test_unknown_times_and_lanes() -> None:
         {"index": 0, "worker": None, "start": None, "end": None, "frames": 30, "reused": True},
         {"index": 1, "worker": "tcp://10.0.0.5:4000", "start": None, "end": None, "frames": 30, "reused": False},
     ]
-    entries = [{"worker": "b", "start": 0.5, "end": 1.0}, {"worker": "a", "start": 0.1, "end": 2.0},
-               {"worker": None, "start": None, "end": None}, {"worker": "b", "start": 1.0, "end": 1.2}]  # fmt: skip
+    entries = [
+        {"worker": "b", "start": 0.5, "end": 1.0},
+        {"worker": "a", "start": 0.1, "end": 2.0},
+        {"worker": None, "start": None, "end": None},
+        {"worker": "b", "start": 1.0, "end": 1.2},
+    ]
     assert assign_lanes(entries) == [1, 0, 2, 1]
     assert idle_tail(entries) == pytest.approx(0.8)
     assert idle_tail([{"worker": None, "start": None, "end": None}]) is None

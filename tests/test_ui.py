@@ -60,17 +60,26 @@ def slow_filter():
 
 def upload(source: VideoSource, name: str, content: bytes) -> None:
     """What the browser sends when a file is picked in the FileUpload widget."""
-    item = {"name": name, "type": "video/mp4", "size": len(content), "content": memoryview(content),
-            "last_modified": 1_700_000_000_000}  # fmt: skip
+    item = {
+        "name": name,
+        "type": "video/mp4",
+        "size": len(content),
+        "content": memoryview(content),
+        "last_modified": 1_700_000_000_000,
+    }
     source.upload.set_state({"value": [item]})
 
 
 def panel_with_views(tmp_path: Path, history: History, **options) -> ControlPanel:
     return ControlPanel(
-        tmp_path / "work", history=history, progress=ProgressView(), gauges=LiveGauges(),
-        results=ResultsView(tmp_path / "work"), history_view=HistoryView(history, work_dir=tmp_path / "work"),
+        tmp_path / "work",
+        history=history,
+        progress=ProgressView(),
+        gauges=LiveGauges(),
+        results=ResultsView(tmp_path / "work"),
+        history_view=HistoryView(history, work_dir=tmp_path / "work"),
         **{"scheduler": "threads", **options},
-    )  # fmt: skip
+    )
 
 
 # ---- video source ---------------------------------------------------------------------
@@ -225,11 +234,27 @@ def test_filter_editor_typed_chain() -> None:
 
 
 # ---- progress and gauges --------------------------------------------------------------
-def event(kind: str, done: int, elapsed: float, segment: int | None = None, seg_done: int = 0, job: str = "",
-          segments_done: int = 0) -> ProgressEvent:  # fmt: skip
-    return ProgressEvent(kind=kind, frames_done=done, frames_total=90, segments_done=segments_done, segments_total=3,
-                         elapsed=elapsed, segment=segment, segment_frames_done=seg_done, segment_frames_total=30,
-                         job=job)  # fmt: skip
+def event(
+    kind: str,
+    done: int,
+    elapsed: float,
+    segment: int | None = None,
+    seg_done: int = 0,
+    job: str = "",
+    segments_done: int = 0,
+) -> ProgressEvent:
+    return ProgressEvent(
+        kind=kind,
+        frames_done=done,
+        frames_total=90,
+        segments_done=segments_done,
+        segments_total=3,
+        elapsed=elapsed,
+        segment=segment,
+        segment_frames_done=seg_done,
+        segment_frames_total=30,
+        job=job,
+    )
 
 
 def test_progress_view_follows_events() -> None:
@@ -252,9 +277,19 @@ def test_progress_view_follows_events() -> None:
 
 
 def sample(t: float, cpu: float = 50.0, job_cpu: float = 100.0) -> Sample:
-    return Sample(t=t, cpu_percent=cpu, per_core=(cpu, cpu), mem_used=3 * 10**9, mem_available=1 * 10**9,
-                  swap_percent=0.0, disk_read_bps=0.0, disk_write_bps=0.0, job_rss=10**8, job_cpu_percent=job_cpu,
-                  job_processes=3)  # fmt: skip
+    return Sample(
+        t=t,
+        cpu_percent=cpu,
+        per_core=(cpu, cpu),
+        mem_used=3 * 10**9,
+        mem_available=1 * 10**9,
+        swap_percent=0.0,
+        disk_read_bps=0.0,
+        disk_write_bps=0.0,
+        job_rss=10**8,
+        job_cpu_percent=job_cpu,
+        job_processes=3,
+    )
 
 
 def test_live_gauges_show_samples_fps_and_speedup() -> None:
@@ -326,8 +361,9 @@ def test_panel_needs_a_video_first(tmp_path: Path, history: History) -> None:
     assert panel.advise() is None and "Choose a video" in panel.advice.value
 
 
-def test_panel_renders_in_the_background_with_live_updates(tmp_path: Path, clip: Path, history: History,
-                                                           slow_filter: str) -> None:  # fmt: skip
+def test_panel_renders_in_the_background_with_live_updates(
+    tmp_path: Path, clip: Path, history: History, slow_filter: str
+) -> None:
     panel = panel_with_views(tmp_path, history)
     panel.source.use_file(clip)
     rec = panel.recommendation
@@ -493,8 +529,14 @@ def test_dashboard_figures_load_plotly_once_per_page(tmp_path: Path, history: Hi
     from renderrush.ui.figure import BUNDLE, Figure, PlotlyBundle, plotly_bundle
 
     dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads")
-    figures = [dash.gauges.gauges_figure, dash.gauges.timeline_figure, dash.timeline.figure, dash.results.chart,
-               dash.history.trend, dash.health.figure]  # fmt: skip
+    figures = [
+        dash.gauges.gauges_figure,
+        dash.gauges.timeline_figure,
+        dash.timeline.figure,
+        dash.results.chart,
+        dash.history.trend,
+        dash.health.figure,
+    ]
     assert all(isinstance(figure, Figure) and isinstance(figure, go.FigureWidget) for figure in figures)
     carrier = plotly_bundle()
     assert carrier.source == BUNDLE.read_text(encoding="utf-8") and len(carrier.source) > 1_000_000
@@ -558,22 +600,31 @@ def test_segment_timeline_live_then_recorded(tmp_path: Path, clip: Path) -> None
 
     view = SegmentTimeline()
     view.reset()
-    events = [("segment_started", 0, 0.1), ("segment_started", 1, 0.2), ("frames", None, 0.5),
-              ("segment_finished", 0, 0.6), ("segment_started", 2, 0.7), ("frames", None, 0.9)]  # fmt: skip
+    events = [
+        ("segment_started", 0, 0.1),
+        ("segment_started", 1, 0.2),
+        ("frames", None, 0.5),
+        ("segment_finished", 0, 0.6),
+        ("segment_started", 2, 0.7),
+        ("frames", None, 0.9),
+    ]
     for kind, segment, elapsed in events:
         view.update_progress(ProgressEvent(kind, 0, 90, 0, 3, elapsed, segment=segment))
     (trace,) = view.figure.data
     assert list(trace.text) == ["#0", "#1", "#2"]
     assert list(trace.y) == ["worker 1", "worker 2", "worker 1"]  # #2 took the lane #0 freed
     assert list(trace.base) == [0.1, 0.2, 0.7] and list(trace.x) == pytest.approx([0.5, 0.7, 0.2])  # running: to now
-    result = rr.render(clip, tmp_path / "out.mp4", "grayscale", workers=2, segment_seconds=1.0, scheduler="threads",
-                       history=False)  # fmt: skip
+    result = rr.render(
+        clip, tmp_path / "out.mp4", "grayscale", workers=2, segment_seconds=1.0, scheduler="threads", history=False
+    )
     view.show_result(result)
     (trace,) = view.figure._widget_data
     assert len(trace["x"]) == len(result.segments) == 3 == view.bars
     assert set(trace["y"]) == {"worker 1", "worker 2"}
     for entry, base, width in zip(result.segment_timeline, trace["base"], trace["x"]):
-        assert base == pytest.approx(entry["start"], abs=1e-3) and width == pytest.approx(entry["end"] - entry["start"], abs=2e-3)
+        assert base == pytest.approx(entry["start"], abs=1e-3) and width == pytest.approx(
+            entry["end"] - entry["start"], abs=2e-3
+        )
     assert "3 segments on 2 workers" in view.summary.value
 
 
@@ -589,15 +640,28 @@ def test_dashboard_first_load_shows_the_history(tmp_path: Path, clip: Path, hist
     assert bars["y"] == [round(comparison.sequential.wall_seconds, 3), round(comparison.parallel.wall_seconds, 3)]
     timeline = dash.timeline.figure._widget_data
     assert [t["name"] for t in timeline] == ["sequential", "parallel"] and [len(t["x"]) for t in timeline] == [3, 3]
-    assert min(timeline[1]["base"]) >= max(b + x for b, x in zip(timeline[0]["base"], timeline[0]["x"])) - 0.01, \
+    assert min(timeline[1]["base"]) >= max(b + x for b, x in zip(timeline[0]["base"], timeline[0]["x"])) - 0.01, (
         "one time axis: the parallel run starts after the sequential one"
+    )
     assert dash.health.figure._widget_data[0]["value"] == dash.health.report.score
     assert dash.gauges.gauges_figure._widget_data[3]["mode"] == "gauge", "no speedup measured in this session"
 
 
 def test_components_display_as_stable_text(tmp_path: Path) -> None:
-    components = [ProgressView(), LiveGauges(), ScalingChart(), FilterEditor("grayscale"), VideoSource(tmp_path),
-                  ResultsView(tmp_path)]  # fmt: skip
+    components = [
+        ProgressView(),
+        LiveGauges(),
+        ScalingChart(),
+        FilterEditor("grayscale"),
+        VideoSource(tmp_path),
+        ResultsView(tmp_path),
+    ]
     texts = [c._repr_mimebundle_()["text/plain"] for c in components]
-    assert texts == ["<ProgressView: idle>", "<LiveGauges>", "<ScalingChart>", "<FilterEditor: grayscale>",
-                     "<VideoSource: no video yet>", "<ResultsView: nothing yet>"]  # fmt: skip
+    assert texts == [
+        "<ProgressView: idle>",
+        "<LiveGauges>",
+        "<ScalingChart>",
+        "<FilterEditor: grayscale>",
+        "<VideoSource: no video yet>",
+        "<ResultsView: nothing yet>",
+    ]

@@ -55,4 +55,4 @@ __all__ = [
     "frame_preview",
     "sanitize_filename",
     "session_folder",
-]  # fmt: skip
+]

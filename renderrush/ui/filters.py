@@ -40,10 +40,17 @@ class FilterStepRow:
             kind = w.IntSlider if param.integer else w.FloatSlider
             options: dict[str, Any] = {} if param.integer else {"readout_format": ".3g"}
             slider = kind(
-                value=value, min=param.min, max=param.max, step=slider_step(param), description=pname,
-                tooltip=param.help, continuous_update=False, style={"description_width": "initial"},
-                layout=w.Layout(width="220px"), **options,
-            )  # fmt: skip
+                value=value,
+                min=param.min,
+                max=param.max,
+                step=slider_step(param),
+                description=pname,
+                tooltip=param.help,
+                continuous_update=False,
+                style={"description_width": "initial"},
+                layout=w.Layout(width="220px"),
+                **options,
+            )
             slider.observe(lambda _: editor._changed(), names="value")
             self.sliders[pname] = slider
         self.up = w.Button(icon="arrow-up", tooltip="move up", layout=w.Layout(width="34px"))

@@ -56,8 +56,9 @@ class LiveGauges(Component):
     timeline runs on across jobs (a gap separates them) until `window` seconds scroll it out.
     """
 
-    def __init__(self, window: float = 120.0, fps_max: float = 300.0, columns: int = 4,
-                 width: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, window: float = 120.0, fps_max: float = 300.0, columns: int = 4, width: int | None = None
+    ) -> None:
         super().__init__()
         self.window = window
         self.values: dict[str, float | None] = {name: None for name in GAUGES}
@@ -76,19 +77,29 @@ class LiveGauges(Component):
                 _gauge(TITLES["fps"], fps_max, 2, columns),
                 _gauge(TITLES["speedup"], self.workers, 3, columns, "×"),
             ],
-            layout=go.Layout(grid={"rows": rows, "columns": columns, "pattern": "independent"}, height=200 * rows, width=width,
-                             margin={"l": 30, "r": 30, "t": 40, "b": 10}),
-        )  # fmt: skip
+            layout=go.Layout(
+                grid={"rows": rows, "columns": columns, "pattern": "independent"},
+                height=200 * rows,
+                width=width,
+                margin={"l": 30, "r": 30, "t": 40, "b": 10},
+            ),
+        )
         self.timeline_figure = Figure(
             data=[
                 go.Scatter(x=[], y=[], mode="lines", name="CPU % (machine)"),
                 go.Scatter(x=[], y=[], mode="lines", name="CPU % (job, of usable cores)"),
                 go.Scatter(x=[], y=[], mode="lines", name="Memory %"),
             ],
-            layout=go.Layout(height=250, width=width, margin={"l": 45, "r": 10, "t": 30, "b": 35}, title={"text": "CPU and memory"},
-                             xaxis={"title": {"text": "seconds"}}, yaxis={"range": [0, 100], "title": {"text": "%"}},
-                             legend={"orientation": "h", "y": -0.35}),
-        )  # fmt: skip
+            layout=go.Layout(
+                height=250,
+                width=width,
+                margin={"l": 45, "r": 10, "t": 30, "b": 35},
+                title={"text": "CPU and memory"},
+                xaxis={"title": {"text": "seconds"}},
+                yaxis={"range": [0, 100], "title": {"text": "%"}},
+                legend={"orientation": "h", "y": -0.35},
+            ),
+        )
         self.widget = w.VBox([self.gauges_figure, self.timeline_figure])
         self.widget.add_class("rr-gauges")
         self._measure_now()

@@ -57,8 +57,13 @@ class HistoryView(Component):
     shown, newest first; `export_report()` writes `history_report(records)`.
     """
 
-    def __init__(self, history: History | str | os.PathLike | None = None, limit: int = 50,
-                 work_dir: str | os.PathLike = "renderrush-output", width: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        history: History | str | os.PathLike | None = None,
+        limit: int = 50,
+        work_dir: str | os.PathLike = "renderrush-output",
+        width: int | None = None,
+    ) -> None:
         super().__init__()
         self.history = open_history(history)
         self.limit = limit
@@ -73,17 +78,27 @@ class HistoryView(Component):
         self.export_button.on_click(lambda _: self.export_report())
         self.export_link = w.HTML()
         self.table = w.HTML()
-        figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                               subplot_titles=("Frames/s rendered", "Speedup over sequential (comparisons)"))  # fmt: skip
+        figure = make_subplots(
+            rows=2,
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.12,
+            subplot_titles=("Frames/s rendered", "Speedup over sequential (comparisons)"),
+        )
         figure.update_layout(
             height=420, width=width, margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"title": {"text": "workers"}}
         )
         figure.update_xaxes(title_text="job id", row=2, col=1)
         self.trend = Figure(figure)
-        self.widget = w.VBox([
-            w.HTML("<b>History</b>"), w.HBox([self.refresh_button, self.export_button]), self.export_link,
-            self.trend, w.Box([self.table], layout=w.Layout(max_height="320px", overflow="auto")),
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HTML("<b>History</b>"),
+                w.HBox([self.refresh_button, self.export_button]),
+                self.export_link,
+                self.trend,
+                w.Box([self.table], layout=w.Layout(max_height="320px", overflow="auto")),
+            ]
+        )
         self.refresh()
 
     def __repr__(self) -> str:
@@ -100,15 +115,35 @@ class HistoryView(Component):
     def _table(self) -> str:
         rows = [
             [
-                r.id, _when(r.created_at), r.kind, r.status, r.input or "—",
-                f"{r.width}×{r.height}" if r.width else "—", r.filters or "—", _num(r.workers, "d"),
-                fmt_seconds(r.wall_seconds), _num(r.fps_rendered, ".0f"),
-                _num(r.speedup, ".2f"), "—" if r.efficiency is None else f"{r.efficiency:.0%}",
+                r.id,
+                _when(r.created_at),
+                r.kind,
+                r.status,
+                r.input or "—",
+                f"{r.width}×{r.height}" if r.width else "—",
+                r.filters or "—",
+                _num(r.workers, "d"),
+                fmt_seconds(r.wall_seconds),
+                _num(r.fps_rendered, ".0f"),
+                _num(r.speedup, ".2f"),
+                "—" if r.efficiency is None else f"{r.efficiency:.0%}",
             ]
             for r in self.records
-        ]  # fmt: skip
-        header = ["id", "when", "kind", "status", "input", "size", "filters", "workers", "wall", "fps", "speedup",
-                  "efficiency"]  # fmt: skip
+        ]
+        header = [
+            "id",
+            "when",
+            "kind",
+            "status",
+            "input",
+            "size",
+            "filters",
+            "workers",
+            "wall",
+            "fps",
+            "speedup",
+            "efficiency",
+        ]
         return html_table(header, rows)
 
     def trend_data(self) -> dict[int, dict[str, list[Any]]]:
@@ -130,11 +165,22 @@ class HistoryView(Component):
             for n, (workers, s) in enumerate(series.items()):
                 colour = PALETTE[n % len(PALETTE)]
                 common = {"legendgroup": str(workers), "marker": {"color": colour}, "line": {"color": colour}}
-                self.trend.add_trace(go.Scatter(x=s["id"], y=s["fps"], mode="lines+markers", name=f"{workers}",
-                                                **common), row=1, col=1)  # fmt: skip
+                self.trend.add_trace(
+                    go.Scatter(x=s["id"], y=s["fps"], mode="lines+markers", name=f"{workers}", **common), row=1, col=1
+                )
                 pairs = [(i, v) for i, v in zip(s["id"], s["speedup"]) if v is not None]
-                self.trend.add_trace(go.Scatter(x=[i for i, _ in pairs], y=[v for _, v in pairs], mode="markers",
-                                                name=f"{workers}", showlegend=False, **common), row=2, col=1)  # fmt: skip
+                self.trend.add_trace(
+                    go.Scatter(
+                        x=[i for i, _ in pairs],
+                        y=[v for _, v in pairs],
+                        mode="markers",
+                        name=f"{workers}",
+                        showlegend=False,
+                        **common,
+                    ),
+                    row=2,
+                    col=1,
+                )
         sync_figure(self.trend)
 
     def export_report(self, path: str | os.PathLike | None = None) -> Path:
@@ -178,19 +224,44 @@ class HealthView(Component):
         self.verdict = w.HTML()
         self.figure = Figure(
             data=[
-                go.Indicator(mode="gauge", title={"text": "Health score"}, number={"valueformat": "d"},
-                             gauge={"axis": {"range": [0, 100]},
-                                    "steps": [{"range": [0, 50], "color": "#f4cccc"},
-                                              {"range": [50, 80], "color": "#fff2cc"},
-                                              {"range": [80, 100], "color": "#d9ead3"}]},
-                             domain={"x": [0.15, 0.85], "y": [0.58, 1]}),
-                go.Bar(x=[], y=[], orientation="h", text=[], textposition="inside", insidetextanchor="start",
-                       marker={"color": []}, xaxis="x", yaxis="y"),
+                go.Indicator(
+                    mode="gauge",
+                    title={"text": "Health score"},
+                    number={"valueformat": "d"},
+                    gauge={
+                        "axis": {"range": [0, 100]},
+                        "steps": [
+                            {"range": [0, 50], "color": "#f4cccc"},
+                            {"range": [50, 80], "color": "#fff2cc"},
+                            {"range": [80, 100], "color": "#d9ead3"},
+                        ],
+                    },
+                    domain={"x": [0.15, 0.85], "y": [0.58, 1]},
+                ),
+                go.Bar(
+                    x=[],
+                    y=[],
+                    orientation="h",
+                    text=[],
+                    textposition="inside",
+                    insidetextanchor="start",
+                    marker={"color": []},
+                    xaxis="x",
+                    yaxis="y",
+                ),
             ],
-            layout=go.Layout(height=430, width=width, margin={"l": 10, "r": 10, "t": 30, "b": 35},
-                             xaxis={"domain": [0, 1], "range": [0, 100], "title": {"text": "component score (100 = plenty of room)"}},
-                             yaxis={"domain": [0, 0.45], "anchor": "x", "automargin": True}),
-        )  # fmt: skip
+            layout=go.Layout(
+                height=430,
+                width=width,
+                margin={"l": 10, "r": 10, "t": 30, "b": 35},
+                xaxis={
+                    "domain": [0, 1],
+                    "range": [0, 100],
+                    "title": {"text": "component score (100 = plenty of room)"},
+                },
+                yaxis={"domain": [0, 0.45], "anchor": "x", "automargin": True},
+            ),
+        )
         self.widget = w.VBox([w.HTML("<b>Machine health</b>"), self.refresh_button, self.verdict, self.figure])
         if auto_refresh:
             self.refresh()

@@ -110,22 +110,37 @@ class ControlPanel(Component):
         self.source = VideoSource(self.work_dir, seconds=sample_seconds, size=sample_size, on_change=self._on_source)
         self.filters = FilterEditor(filters)
         cores = available_cores()
-        self.workers = w.IntSlider(value=cores, min=1, max=max(4, 2 * cores), description="Workers",
-                                   continuous_update=False)  # fmt: skip
-        self.segment_seconds = w.FloatSlider(value=2.0, min=0.5, max=30.0, step=0.5, description="Segment (s)",
-                                             continuous_update=False)  # fmt: skip
+        self.workers = w.IntSlider(
+            value=cores, min=1, max=max(4, 2 * cores), description="Workers", continuous_update=False
+        )
+        self.segment_seconds = w.FloatSlider(
+            value=2.0, min=0.5, max=30.0, step=0.5, description="Segment (s)", continuous_update=False
+        )
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler '{scheduler}': use one of {', '.join(SCHEDULERS)}")
-        self.scheduler = w.ToggleButtons(options=list(SCHEDULERS), value=scheduler, description="Scheduler",
-                                         tooltips=[SCHEDULER_HELP[s] for s in SCHEDULERS],
-                                         style={"button_width": "90px"})  # fmt: skip
-        self.advise_button = w.Button(description="Advise", icon="magic", tooltip="workers and segments from the advisor",
-                                      layout=w.Layout(width="100px", min_width="100px"))  # fmt: skip
+        self.scheduler = w.ToggleButtons(
+            options=list(SCHEDULERS),
+            value=scheduler,
+            description="Scheduler",
+            tooltips=[SCHEDULER_HELP[s] for s in SCHEDULERS],
+            style={"button_width": "90px"},
+        )
+        self.advise_button = w.Button(
+            description="Advise",
+            icon="magic",
+            tooltip="workers and segments from the advisor",
+            layout=w.Layout(width="100px", min_width="100px"),
+        )
         self.advise_button.on_click(lambda _: self.advise())
         self.advice = w.HTML()
         self.render_button = w.Button(description="Render", icon="play", button_style="success", disabled=True)
-        self.compare_button = w.Button(description="Compare", icon="balance-scale", button_style="info", disabled=True,
-                                       tooltip="render sequentially, then in parallel, and compare")  # fmt: skip
+        self.compare_button = w.Button(
+            description="Compare",
+            icon="balance-scale",
+            button_style="info",
+            disabled=True,
+            tooltip="render sequentially, then in parallel, and compare",
+        )
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger", disabled=True)
         self.render_button.on_click(lambda _: self._start(self.render))
         self.compare_button.on_click(lambda _: self._start(self.compare))
@@ -134,13 +149,20 @@ class ControlPanel(Component):
 
         self.runner = JobRunner(self.history)
         self.runner.add_listener(self)
-        self.widget = w.VBox([
-            section("1. Video", self.source.widget),
-            section("2. Filters", self.filters.widget),
-            section("3. Settings", self.workers, self.segment_seconds, self.scheduler,
-                    w.HBox([self.advise_button, self.advice])),
-            section("4. Run", w.HBox([self.render_button, self.compare_button, self.cancel_button]), self.status),
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                section("1. Video", self.source.widget),
+                section("2. Filters", self.filters.widget),
+                section(
+                    "3. Settings",
+                    self.workers,
+                    self.segment_seconds,
+                    self.scheduler,
+                    w.HBox([self.advise_button, self.advice]),
+                ),
+                section("4. Run", w.HBox([self.render_button, self.compare_button, self.cancel_button]), self.status),
+            ]
+        )
         self.widget.add_class("rr-control-panel")
         self.status.add_class("rr-panel-status")
 
@@ -322,8 +344,12 @@ class Dashboard(Component):
     `HistoryView`) and `health` (a `HealthView`).
     """
 
-    def __init__(self, work_dir: str | os.PathLike = "renderrush-output",
-                 history: History | str | os.PathLike | None = None, **panel_options: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        work_dir: str | os.PathLike = "renderrush-output",
+        history: History | str | os.PathLike | None = None,
+        **panel_options: Any,
+    ) -> None:
         super().__init__()
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         self.progress = ProgressView()
@@ -333,9 +359,15 @@ class Dashboard(Component):
         self.history = HistoryView(history, work_dir=work_dir, width=550)
         self.health = HealthView(work_dir, width=370)
         self.panel = ControlPanel(
-            work_dir, history=self.history.history, progress=self.progress, gauges=self.gauges,
-            results=self.results, history_view=self.history, timeline=self.timeline, **panel_options,
-        )  # fmt: skip
+            work_dir,
+            history=self.history.history,
+            progress=self.progress,
+            gauges=self.gauges,
+            results=self.results,
+            history_view=self.history,
+            timeline=self.timeline,
+            **panel_options,
+        )
         self.show_last_job()
         # Fixed-width columns that wrap under each other when the notebook is narrow.
         wrap = w.Layout(flex_flow="row wrap", align_items="flex-start")
@@ -343,12 +375,14 @@ class Dashboard(Component):
         live = w.VBox([self.progress.widget, self.gauges.widget, self.timeline.widget], layout=w.Layout(width="500px"))
         history = w.VBox([self.history.widget], layout=w.Layout(width="560px", margin="0 10px 0 0"))
         health = w.VBox([self.health.widget], layout=w.Layout(width="380px"))
-        self.widget = w.VBox([
-            w.HTML("<h3 style='margin:4px 0'>RenderRush</h3>"),
-            w.Box([controls, live], layout=wrap),
-            self.results.widget,
-            w.Box([history, health], layout=wrap),
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HTML("<h3 style='margin:4px 0'>RenderRush</h3>"),
+                w.Box([controls, live], layout=wrap),
+                self.results.widget,
+                w.Box([history, health], layout=wrap),
+            ]
+        )
         self.widget.add_class("rr-dashboard")
 
     def __repr__(self) -> str:

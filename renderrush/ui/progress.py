@@ -36,12 +36,14 @@ class ProgressView(Component):
         self.job = ""
         self.state = "idle"
         self.heading = w.HTML(f"<b>{html.escape(title)}</b>")
-        self.total = w.FloatProgress(value=0.0, min=0.0, max=1.0, description="Total", bar_style="info",
-                                     layout=w.Layout(width="98%"))  # fmt: skip
+        self.total = w.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="Total", bar_style="info", layout=w.Layout(width="98%")
+        )
         self.status = w.HTML("Waiting for a job.")
         self.segment_bars: list[w.FloatProgress] = []
-        self._segments_box = w.GridBox(layout=w.Layout(grid_template_columns=f"repeat(auto-fill, {bar_width})",
-                                                       grid_gap="2px 6px"))  # fmt: skip
+        self._segments_box = w.GridBox(
+            layout=w.Layout(grid_template_columns=f"repeat(auto-fill, {bar_width})", grid_gap="2px 6px")
+        )
         self.widget = w.VBox([self.heading, self.total, self.status, self._segments_box])
         self.widget.add_class("rr-progress")
         self.total.add_class("rr-progress-total")
@@ -89,9 +91,16 @@ class ProgressView(Component):
             bars = list(self.segment_bars)
         while len(bars) < count:
             index = len(bars)
-            bars.append(w.FloatProgress(value=0.0, min=0.0, max=1.0, description=f"#{index}",
-                                        style={"description_width": "28px"},
-                                        layout=w.Layout(width=self.bar_width, height="14px")))  # fmt: skip
+            bars.append(
+                w.FloatProgress(
+                    value=0.0,
+                    min=0.0,
+                    max=1.0,
+                    description=f"#{index}",
+                    style={"description_width": "28px"},
+                    layout=w.Layout(width=self.bar_width, height="14px"),
+                )
+            )
         if bars != self.segment_bars:
             self.segment_bars = bars
             self._segments_box.children = tuple(bars)

@@ -56,8 +56,12 @@ class ResultsView(Component):
     (`renderrush.report.job_report`) when the job's history `record` is given.
     """
 
-    def __init__(self, work_dir: str | os.PathLike = "renderrush-output",
-                 max_inline_video_bytes: int = MAX_INLINE_VIDEO_BYTES, width: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        work_dir: str | os.PathLike = "renderrush-output",
+        max_inline_video_bytes: int = MAX_INLINE_VIDEO_BYTES,
+        width: int | None = None,
+    ) -> None:
         super().__init__()
         self.work_dir = Path(work_dir)
         self.max_inline_video_bytes = max_inline_video_bytes
@@ -70,27 +74,49 @@ class ResultsView(Component):
         self.summary = w.HTML(message_html("No results yet: render or compare a video."))
         self.chart = Figure(
             data=[go.Bar(x=[], y=[], text=[], textposition="auto", marker={"color": ["#7f7f7f", "#1f77b4"]})],
-            layout=go.Layout(height=280, width=width, margin={"l": 50, "r": 10, "t": 50, "b": 40},
-                             title={"text": "Wall time"}, yaxis={"title": {"text": "seconds"}}),
-        )  # fmt: skip
-        self.frame_at = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="Frame at (s)",
-                                      continuous_update=False, layout=w.Layout(width="420px"))  # fmt: skip
+            layout=go.Layout(
+                height=280,
+                width=width,
+                margin={"l": 50, "r": 10, "t": 50, "b": 40},
+                title={"text": "Wall time"},
+                yaxis={"title": {"text": "seconds"}},
+            ),
+        )
+        self.frame_at = w.FloatSlider(
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            step=0.1,
+            description="Frame at (s)",
+            continuous_update=False,
+            layout=w.Layout(width="420px"),
+        )
         self.frame_at.observe(lambda _: self.refresh_frames(), names="value")
         self.before = w.Image(format="jpeg", layout=w.Layout(max_width="420px"))
         self.after = w.Image(format="jpeg", layout=w.Layout(max_width="420px"))
-        self.frames_box = w.HBox([
-            w.VBox([w.HTML("<b>Before</b> (input)"), self.before]),
-            w.VBox([w.HTML("<b>After</b> (output)"), self.after]),
-        ])  # fmt: skip
+        self.frames_box = w.HBox(
+            [
+                w.VBox([w.HTML("<b>Before</b> (input)"), self.before]),
+                w.VBox([w.HTML("<b>After</b> (output)"), self.after]),
+            ]
+        )
         self.video_box = w.VBox()
-        self.export_button = w.Button(description="Export JSON report", icon="download", disabled=True,
-                                      layout=w.Layout(width="auto"))  # fmt: skip
+        self.export_button = w.Button(
+            description="Export JSON report", icon="download", disabled=True, layout=w.Layout(width="auto")
+        )
         self.export_button.on_click(lambda _: self.export_report())
         self.export_link = w.HTML()
-        self.widget = w.VBox([
-            w.HTML("<b>Results</b>"), self.summary, self.chart, self.frame_at, self.frames_box,
-            self.video_box, w.HBox([self.export_button, self.export_link]),
-        ])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                w.HTML("<b>Results</b>"),
+                self.summary,
+                self.chart,
+                self.frame_at,
+                self.frames_box,
+                self.video_box,
+                w.HBox([self.export_button, self.export_link]),
+            ]
+        )
         self.widget.add_class("rr-results")
         self.chart.add_class("rr-results-chart")
 
@@ -148,10 +174,18 @@ class ResultsView(Component):
         with self._lock:
             self.result, self.comparison, self.record = None, None, record
             when = record.created_at[:19].replace("T", " ")
-            labels = ["sequential (1 at a time)", f"parallel ({record.workers} workers)"] if len(runs) == 2 else [
-                f"{record.scheduler} ({record.workers} workers)"]  # fmt: skip
-            figures = f"speedup {record.speedup:.2f}×, efficiency {record.efficiency:.0%}" if record.kind == "compare" else (
-                f"{record.frames} frames in {fmt_seconds(record.wall_seconds)} ({record.fps_rendered:.0f} frames/s)")  # fmt: skip
+            labels = (
+                ["sequential (1 at a time)", f"parallel ({record.workers} workers)"]
+                if len(runs) == 2
+                else [f"{record.scheduler} ({record.workers} workers)"]
+            )
+            figures = (
+                f"speedup {record.speedup:.2f}×, efficiency {record.efficiency:.0%}"
+                if record.kind == "compare"
+                else (
+                    f"{record.frames} frames in {fmt_seconds(record.wall_seconds)} ({record.fps_rendered:.0f} frames/s)"
+                )
+            )
             self.summary.value = (
                 f"Last job in the history (job {record.id}, {record.kind}, {html.escape(when)} UTC): "
                 f"<b>{html.escape(record.input or '?')}</b>, {figures}, {record.workers} worker(s), "
@@ -165,18 +199,26 @@ class ResultsView(Component):
                 bar.marker.color = ["#7f7f7f", "#1f77b4"] if len(runs) == 2 else ["#1f77b4"]
                 self.chart.layout.title.text = (
                     f"Speedup {record.speedup:.2f}× · efficiency {record.efficiency:.0%} with {record.workers} workers"
-                    if record.kind == "compare" else "Wall time"
-                )  # fmt: skip
+                    if record.kind == "compare"
+                    else "Wall time"
+                )
             sync_figure(self.chart)
             last = runs[-1]
             source, output = Path(str(last.get("input", ""))), Path(str(last.get("output", "")))
             if last.get("input") and source.is_file():
-                self._show_media(source, output if last.get("output") and output.is_file() else None,
-                                 float(record.duration or 1.0))  # fmt: skip
+                self._show_media(
+                    source, output if last.get("output") and output.is_file() else None, float(record.duration or 1.0)
+                )
             else:
                 self.input_path = self.output_path = None
-                self.video_box.children = [w.HTML(message_html(
-                    "The input of this job is no longer on disk, so there are no frames or video to show.", "info"))]  # fmt: skip
+                self.video_box.children = [
+                    w.HTML(
+                        message_html(
+                            "The input of this job is no longer on disk, so there are no frames or video to show.",
+                            "info",
+                        )
+                    )
+                ]
                 self.export_button.disabled = False
 
     def _show_media(self, input_path: Path, output_path: Path | None, duration: float) -> None:
@@ -188,8 +230,11 @@ class ResultsView(Component):
             self.refresh_frames()
         self._show_video()
         self.report_path = None
-        self.export_link.value = "" if self.record is not None else message_html(
-            "No history record for this job, so there is no report to export.", "warn")  # fmt: skip
+        self.export_link.value = (
+            ""
+            if self.record is not None
+            else message_html("No history record for this job, so there is no report to export.", "warn")
+        )
         self.export_button.disabled = self.record is None
 
     def refresh_frames(self) -> None:
@@ -207,8 +252,14 @@ class ResultsView(Component):
             return
         size = path.stat().st_size
         if size <= self.max_inline_video_bytes:
-            video = w.Video(value=path.read_bytes(), format="mp4", autoplay=False, loop=False, controls=True,
-                            layout=w.Layout(max_width="640px"))  # fmt: skip
+            video = w.Video(
+                value=path.read_bytes(),
+                format="mp4",
+                autoplay=False,
+                loop=False,
+                controls=True,
+                layout=w.Layout(max_width="640px"),
+            )
             self.video_box.children = [w.HTML(f"<b>Output video</b> ({fmt_bytes(size)})"), video]
         else:
             self.video_box.children = [
@@ -256,18 +307,30 @@ class ScalingChart(Component):
         self.points: list[dict[str, float]] = []
         self.figure = Figure(
             data=[
-                go.Bar(x=[], y=[], name="wall time (s)", yaxis="y", marker={"color": "#9ecae1"}, text=[],
-                       textposition="auto"),
+                go.Bar(
+                    x=[],
+                    y=[],
+                    name="wall time (s)",
+                    yaxis="y",
+                    marker={"color": "#9ecae1"},
+                    text=[],
+                    textposition="auto",
+                ),
                 go.Scatter(x=[], y=[], name="speedup", mode="lines+markers", yaxis="y2", line={"color": "#d62728"}),
-                go.Scatter(x=[], y=[], name="ideal speedup", mode="lines", yaxis="y2",
-                           line={"color": "#d62728", "dash": "dot"}),
+                go.Scatter(
+                    x=[], y=[], name="ideal speedup", mode="lines", yaxis="y2", line={"color": "#d62728", "dash": "dot"}
+                ),
             ],
-            layout=go.Layout(title={"text": title}, height=320, margin={"l": 50, "r": 50, "t": 50, "b": 40},
-                             xaxis={"title": {"text": "workers"}, "dtick": 1},
-                             yaxis={"title": {"text": "wall time (s)"}},
-                             yaxis2={"title": {"text": "speedup ×"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
-                             legend={"orientation": "h", "y": -0.25}),
-        )  # fmt: skip
+            layout=go.Layout(
+                title={"text": title},
+                height=320,
+                margin={"l": 50, "r": 50, "t": 50, "b": 40},
+                xaxis={"title": {"text": "workers"}, "dtick": 1},
+                yaxis={"title": {"text": "wall time (s)"}},
+                yaxis2={"title": {"text": "speedup ×"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+                legend={"orientation": "h", "y": -0.25},
+            ),
+        )
         self.table = w.HTML()
         self.widget = w.VBox([self.figure, self.table])
 
@@ -281,9 +344,11 @@ class ScalingChart(Component):
     def add(self, workers: int, wall_seconds: float, fps: float | None = None) -> None:
         """Add (or replace) the measurement for `workers` and redraw."""
         with self._lock:
-            self.points = sorted([p for p in self.points if p["workers"] != workers] +
-                                 [{"workers": workers, "wall_seconds": wall_seconds, "fps": fps or 0.0}],
-                                 key=lambda p: p["workers"])  # fmt: skip
+            self.points = sorted(
+                [p for p in self.points if p["workers"] != workers]
+                + [{"workers": workers, "wall_seconds": wall_seconds, "fps": fps or 0.0}],
+                key=lambda p: p["workers"],
+            )
             base = self.points[0]
             for p in self.points:
                 p["speedup"] = base["wall_seconds"] / p["wall_seconds"]
@@ -297,9 +362,17 @@ class ScalingChart(Component):
             sync_figure(self.figure)  # a view drawn later (page reload, slow first load) draws this
             self.table.value = html_table(
                 ["workers", "wall time", "frames/s", "speedup", "efficiency"],
-                [[p["workers"], f"{p['wall_seconds']:.2f} s", f"{p['fps']:.0f}", f"{p['speedup']:.2f}×",
-                  f"{p['efficiency']:.0%}"] for p in self.points],
-            )  # fmt: skip
+                [
+                    [
+                        p["workers"],
+                        f"{p['wall_seconds']:.2f} s",
+                        f"{p['fps']:.0f}",
+                        f"{p['speedup']:.2f}×",
+                        f"{p['efficiency']:.0%}",
+                    ]
+                    for p in self.points
+                ],
+            )
 
     def to_dict(self) -> list[dict[str, float]]:
         return [dict(p) for p in self.points]

@@ -63,8 +63,10 @@ class Job:
             return f"{self.kind} failed: {error_sentence(self.error)}" if self.error else f"{self.kind} failed"
         if self.comparison is not None:
             c = self.comparison
-            return (f"compared in {self.elapsed:.1f} s: speedup {c.speedup:.2f}× with {c.workers} workers "
-                    f"(efficiency {c.efficiency:.0%}), outputs {'identical' if c.identical else 'DIFFER'}")  # fmt: skip
+            return (
+                f"compared in {self.elapsed:.1f} s: speedup {c.speedup:.2f}× with {c.workers} workers "
+                f"(efficiency {c.efficiency:.0%}), outputs {'identical' if c.identical else 'DIFFER'}"
+            )
         r = self.result
         assert r is not None
         return f"rendered {r.frames} frames in {r.wall_seconds:.2f} s ({r.fps:.0f} frames/s) to {r.output.name}"
@@ -154,10 +156,12 @@ class JobRunner:
     def _run(self, job: Job) -> None:
         try:
             options = dict(
-                job.request, progress=lambda e: self._on_progress(job, e), cancel=job.cancel_event,
+                job.request,
+                progress=lambda e: self._on_progress(job, e),
+                cancel=job.cancel_event,
                 history=self.history if self.history is not None else False,
                 on_sample=lambda sample: self._notify("on_sample", sample),  # the engine's own monitor
-            )  # fmt: skip
+            )
             if job.kind == "render":
                 job.result = render(**options)
             else:

@@ -93,8 +93,9 @@ class VideoSource(Component):
         self.mode = w.ToggleButtons(options=["Generate sample", "Upload"], value="Generate sample")
         self.seconds = w.IntSlider(value=seconds, min=2, max=60, step=1, description="Length (s)")
         self.resolution = w.Dropdown(options=list(RESOLUTIONS), value=resolution, description="Resolution")
-        self.generate_button = w.Button(description="Generate sample", icon="film", button_style="primary",
-                                        layout=w.Layout(width="auto"))  # fmt: skip
+        self.generate_button = w.Button(
+            description="Generate sample", icon="film", button_style="primary", layout=w.Layout(width="auto")
+        )
         self.generate_button.on_click(lambda _: self.generate())
         limit = fmt_bytes(max_upload_bytes)
         self.upload_note = w.HTML(
@@ -107,7 +108,9 @@ class VideoSource(Component):
         self.upload = w.FileUpload(accept=",".join(UPLOAD_SUFFIXES), multiple=False, description="Upload video")
         self.upload.observe(self._on_upload, names="value")
         self.message = w.HTML()
-        self.busy = w.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info", layout=w.Layout(width="98%", display="none"))
+        self.busy = w.FloatProgress(
+            value=0.0, min=0.0, max=1.0, bar_style="info", layout=w.Layout(width="98%", display="none")
+        )
         self.busy.add_class("rr-source-busy")
         self.details = w.HTML(message_html("No video yet.", "info"))
         self._sample_box = w.VBox([self.seconds, self.resolution, self.generate_button])

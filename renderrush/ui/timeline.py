@@ -51,12 +51,18 @@ class SegmentTimeline(Component):
         self._offsets: dict[str, float] = {}
         self._live_now = 0.0
         self.figure = Figure(
-            layout=go.Layout(height=230, width=width, margin={"l": 110, "r": 10, "t": 35, "b": 40}, barmode="overlay",
-                             title={"text": "Segment timeline"}, xaxis={"title": {"text": "seconds since the job started"},
-                             "rangemode": "tozero"}, yaxis={"autorange": "reversed", "type": "category"},
-                             legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
-                             showlegend=False),
-        )  # fmt: skip
+            layout=go.Layout(
+                height=230,
+                width=width,
+                margin={"l": 110, "r": 10, "t": 35, "b": 40},
+                barmode="overlay",
+                title={"text": "Segment timeline"},
+                xaxis={"title": {"text": "seconds since the job started"}, "rangemode": "tozero"},
+                yaxis={"autorange": "reversed", "type": "category"},
+                legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+                showlegend=False,
+            ),
+        )
         self.summary = w.HTML(message_html("No segments yet: render or compare a video."))
         self.widget = w.VBox([self.figure, self.summary])
         self.widget.add_class("rr-timeline")
@@ -95,8 +101,9 @@ class SegmentTimeline(Component):
                 entries[:] = [e for e in entries if e["index"] != event.segment]  # re-run after a worker died
                 busy = {e["lane"] for e in entries if e["end"] is None}
                 lane = next(n for n in range(len(entries) + 1) if n not in busy)
-                entries.append({"index": event.segment, "start": event.elapsed, "end": None, "lane": lane,
-                                "worker": None})  # fmt: skip
+                entries.append(
+                    {"index": event.segment, "start": event.elapsed, "end": None, "lane": lane, "worker": None}
+                )
             elif event.kind == SEGMENT_FINISHED and event.segment is not None:
                 for entry in entries:
                     if entry["index"] == event.segment and entry["end"] is None:
@@ -131,15 +138,18 @@ class SegmentTimeline(Component):
     def show_comparison(self, comparison: Any) -> None:
         """Draw both runs of a comparison on one time axis."""
         seq, par = comparison.sequential, comparison.parallel
-        self.show_runs([("sequential", seq.started_at, seq.segment_timeline),
-                        ("parallel", par.started_at, par.segment_timeline)])  # fmt: skip
+        self.show_runs(
+            [("sequential", seq.started_at, seq.segment_timeline), ("parallel", par.started_at, par.segment_timeline)]
+        )
 
     def show_details(self, kind: str, details: Mapping[str, Any]) -> bool:
         """Draw a job from its history details (`JobRecord.details`); False when it has no
         timeline (recorded before timelines existed, or failed before its segments ran)."""
         if kind == "compare":
-            runs = [(label, details.get(label, {}).get("started_at", 0.0), details.get(label, {}).get("timeline"))
-                    for label in ("sequential", "parallel")]  # fmt: skip
+            runs = [
+                (label, details.get(label, {}).get("started_at", 0.0), details.get(label, {}).get("timeline"))
+                for label in ("sequential", "parallel")
+            ]
         else:
             runs = [("render", details.get("started_at", 0.0), details.get("timeline"))]
         if not all(entries for _, _, entries in runs):
@@ -175,17 +185,28 @@ class SegmentTimeline(Component):
         for run, entries in self.runs.items():
             offset = self._offsets.get(run, 0.0)
             ends = [e["end"] if e["end"] is not None else max(self._live_now, e["start"]) for e in entries]
-            traces.append(go.Bar(
-                orientation="h", name=run, base=[round(e["start"] + offset, 3) for e in entries],
-                x=[round(end - e["start"], 3) for e, end in zip(entries, ends)],
-                y=[_lane_name(run, e["lane"], count) for e in entries],
-                text=[f"#{e['index']}" for e in entries], textposition="inside", insidetextanchor="middle",
-                marker={"color": RUN_COLOURS.get(run, "#1f77b4"), "opacity": [1.0 if e["end"] is not None else 0.6 for e in entries],
-                        "line": {"color": "white", "width": 1}},
-                hovertext=[f"segment {e['index']} · {e.get('worker') or 'live'} · {e['start'] + offset:.2f}–{end + offset:.2f} s"
-                           for e, end in zip(entries, ends)],
-                hoverinfo="text",
-            ))  # fmt: skip
+            traces.append(
+                go.Bar(
+                    orientation="h",
+                    name=run,
+                    base=[round(e["start"] + offset, 3) for e in entries],
+                    x=[round(end - e["start"], 3) for e, end in zip(entries, ends)],
+                    y=[_lane_name(run, e["lane"], count) for e in entries],
+                    text=[f"#{e['index']}" for e in entries],
+                    textposition="inside",
+                    insidetextanchor="middle",
+                    marker={
+                        "color": RUN_COLOURS.get(run, "#1f77b4"),
+                        "opacity": [1.0 if e["end"] is not None else 0.6 for e in entries],
+                        "line": {"color": "white", "width": 1},
+                    },
+                    hovertext=[
+                        f"segment {e['index']} · {e.get('worker') or 'live'} · {e['start'] + offset:.2f}–{end + offset:.2f} s"
+                        for e, end in zip(entries, ends)
+                    ],
+                    hoverinfo="text",
+                )
+            )
         lanes = sum(len({e["lane"] for e in entries}) for entries in self.runs.values())
         with self.figure.batch_update():
             self.figure.data = ()
