@@ -13,6 +13,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    AdviceError,
     ClusterError,
     DashboardError,
     DiskSpaceError,
@@ -33,6 +34,7 @@ from .errors import (
     RenderRushWarning,
     ReportError,
     ResourceError,
+    SchedulerError,
     SegmentError,
     SettingsError,
     StitchError,
@@ -44,50 +46,30 @@ from .errors import (
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "backend": ("Backend", "BackendRun", "Work"),
     "compare": ("Comparison", "compare"),
-    "engine": ("JobResult", "render"),
+    "engine": ("render", "run_job"),
     "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
     "health": ("HealthReport", "system_health"),
     "history": ("History", "JobRecord"),
     "monitor": ("Monitor",),
-    "plan": ("Segment", "plan_segments"),
+    "options": ("RenderOptions",),
+    "plan": ("JobPlan", "Segment", "plan_job", "plan_segments"),
     "probe": ("VideoInfo", "probe"),
     "progress": ("ProgressEvent",),
     "recording": ("advise",),
     "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
+    "result": ("JobResult",),
     "samples": ("make_sample_video",),
     "segment": ("EncodeSettings", "SegmentResult"),
 }
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 """Public name -> the submodule that defines it."""
 
-_ERRORS = (
-    "ClusterError",
-    "DashboardError",
-    "DiskSpaceError",
-    "EmptyVideoError",
-    "FFmpegError",
-    "FilterError",
-    "HistoryError",
-    "InputError",
-    "InputNotFoundError",
-    "JobCancelledError",
-    "JobError",
-    "MemoryLimitError",
-    "MonitorError",
-    "NotAVideoError",
-    "OutputBusyError",
-    "OutputError",
-    "RenderRushError",
-    "RenderRushWarning",
-    "ReportError",
-    "ResourceError",
-    "SegmentError",
-    "SettingsError",
-    "StitchError",
-    "TimelineError",
-    "UnsupportedVideoError",
-    "UploadError",
+_ERRORS = tuple(
+    name
+    for name, value in vars().items()
+    if isinstance(value, type) and issubclass(value, (RenderRushError, RenderRushWarning))
 )
 __all__ = sorted({*_ERRORS, *_LAZY})
 """Every error class, and every public name of the submodules (loaded on first use)."""
@@ -121,16 +103,19 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
+    from .backend import Backend, BackendRun, Work
     from .compare import Comparison, compare
-    from .engine import JobResult, render
+    from .engine import render, run_job
     from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
     from .health import HealthReport, system_health
     from .history import History, JobRecord
     from .monitor import Monitor
-    from .plan import Segment, plan_segments
+    from .options import RenderOptions
+    from .plan import JobPlan, Segment, plan_job, plan_segments
     from .probe import VideoInfo, probe
     from .progress import ProgressEvent
     from .recording import advise
     from .report import history_report, import_report, job_report, load_report, write_report
+    from .result import JobResult
     from .samples import make_sample_video
     from .segment import EncodeSettings, SegmentResult

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from renderrush import resources
-from renderrush.errors import SettingsError
+from renderrush.errors import AdviceError
 
 MIN_SEGMENT_SECONDS = 2.0
 SEGMENTS_PER_WORKER = 2
@@ -113,10 +113,10 @@ def fit_amdahl(runs: Sequence[RunTiming]) -> AmdahlFit:
     makes s or p negative, the better of the two one-term fits (s = 0 or p = 0) is used.
     """
     if len({r.workers for r in runs}) < 2:
-        raise SettingsError("an Amdahl fit needs timings at two or more different worker counts")
+        raise AdviceError("an Amdahl fit needs timings at two or more different worker counts")
     for r in runs:
         if r.workers < 1 or r.frames < 1 or r.wall_seconds <= 0:
-            raise SettingsError(f"invalid run timing {r}: workers and frames must be >= 1, wall time > 0")
+            raise AdviceError(f"invalid run timing {r}: workers and frames must be >= 1, wall time > 0")
     inv_n = np.array([1.0 / r.workers for r in runs])
     y = np.array([r.wall_seconds / r.frames for r in runs])
     a = np.column_stack([np.ones_like(inv_n), inv_n])
@@ -150,10 +150,10 @@ def recommend(
     them costs runs in the calling process ("in-process": one worker, one segment).
     """
     if width < 1 or height < 1 or not duration > 0:
-        raise SettingsError(f"cannot advise on a {width}x{height} clip of {duration} s: all must be positive")
+        raise AdviceError(f"cannot advise on a {width}x{height} clip of {duration} s: all must be positive")
     cores = resources.available_cores() if cores is None else cores
     if cores < 1:
-        raise SettingsError(f"cores must be at least 1, got {cores}")
+        raise AdviceError(f"cores must be at least 1, got {cores}")
     free = resources.available_memory() if available_memory is None else available_memory
     per_worker = worker_memory(width, height)
     memory_cap = max(1, free // per_worker)

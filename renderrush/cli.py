@@ -17,16 +17,12 @@ if TYPE_CHECKING:
     from .progress import ProgressEvent
 
 from .errors import RenderRushError, RenderRushWarning, SettingsError
+from .options import PRESETS, cli_options, is_cluster
 from .signals import Stopped, exit_status, stop_on_signals
 
-# Only the standard library and errors.py are imported at the top: `renderrush --help` and a
+# Only the standard library, errors.py and options.py are imported at the top: `renderrush --help` and a
 # mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
 # dask, jsonschema cost 0.3-2 s to import on 2 cores).
-
-LOCAL_SCHEDULERS = ("sync", "threads", "processes")
-"""engine.LOCAL_SCHEDULERS, repeated so that building the parser imports no engine (a test checks they agree)."""
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-"""segment.PRESETS (the x264 presets), repeated for the same reason."""
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -74,38 +70,22 @@ class ProgressBars:
             bar.close()
 
 
-def _job_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--filters",
-        default=None,
-        help='filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)',
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="parallel workers (render: the advisor's choice; compare: every usable core)",
-    )
-    parser.add_argument(
-        "--segment-seconds",
-        type=float,
-        default=None,
-        help="segment length (default: up to 2 segments per worker, at least 2 s)",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="NAME|ADDRESS",
-        help=f"{', '.join(LOCAL_SCHEDULERS)} (default threads: built-in filters run outside the GIL), "
-        "'local' for a dask LocalCluster, or a dask scheduler address such as tcp://10.0.0.5:8786",
-    )
-    parser.add_argument(
-        "--shared-storage",
-        action="store_true",
-        help="cluster workers can read the input path and write beside the output (else the input is sent to them)",
-    )
-    parser.add_argument("--preset", default="veryfast", choices=PRESETS, help="x264 preset (default veryfast)")
-    parser.add_argument("--crf", type=float, default=23, help="x264 quality, 0-51, lower is better (default 23)")
+FLAG_TYPES: dict[str, Callable[[str], Any]] = {"workers": int, "segment_seconds": float, "crf": float}
+"""How the CLI reads the non-text, non-switch options (the rest are strings or switches)."""
+
+
+def _job_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """One flag per `RenderOptions` field the command takes (`options.cli_options`)."""
+    for name, default, help_text in cli_options(command):
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true", help=help_text)
+        elif name == "preset":
+            parser.add_argument(flag, default=default, choices=PRESETS, help=help_text)
+        elif name == "scheduler":  # None: chosen from the filters (`default_scheduler`)
+            parser.add_argument(flag, default=None, metavar="NAME|ADDRESS", help=help_text)
+        else:
+            parser.add_argument(flag, type=FLAG_TYPES.get(name, str), default=default, help=help_text)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -130,16 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
     render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
-    render_cmd.add_argument(
-        "--resume", action="store_true", help="reuse the segments an interrupted run of this job finished"
-    )
-    render_cmd.add_argument("--force", action="store_true", help="start even if the free disk space looks too small")
-    _job_options(render_cmd)
+    _job_options(render_cmd, "render")
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
     compare_cmd.add_argument("input")
     compare_cmd.add_argument("--keep", default=None, metavar="DIR", help="keep both outputs in DIR")
-    _job_options(compare_cmd)
+    _job_options(compare_cmd, "compare")
 
     commands.add_parser("filters", help="list the available filters and their parameters")
 
@@ -211,10 +187,8 @@ def default_scheduler(filters: str | None) -> str:
     return "threads" if builtin else "processes"
 
 
-def _say_cluster(scheduler: str) -> logging.Handler | None:
+def _say_cluster(scheduler: object) -> logging.Handler | None:
     """Print the cluster's dashboard link on stderr when the job connects (cluster.py logs it)."""
-    from .engine import is_cluster
-
     if not is_cluster(scheduler):
         return None
     handler = logging.StreamHandler(sys.stderr)
@@ -226,21 +200,13 @@ def _say_cluster(scheduler: str) -> logging.Handler | None:
 
 
 def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object) -> Any:
+    from .options import RenderOptions
+
+    options = RenderOptions.from_mapping({**vars(args), "scheduler": args.scheduler or default_scheduler(args.filters)})
     bars = ProgressBars(enabled=not args.no_progress)
-    handler = _say_cluster(args.scheduler)
+    handler = _say_cluster(options.scheduler)
     try:
-        return job(
-            args.input,
-            filters=args.filters,
-            workers=args.workers,
-            segment_seconds=args.segment_seconds,
-            scheduler=args.scheduler or default_scheduler(args.filters),
-            preset=args.preset,
-            crf=args.crf,
-            progress=bars,
-            shared_storage=args.shared_storage,
-            **extra,
-        )
+        return job(args.input, options=options, progress=bars, **extra)
     finally:
         bars.close()
         if handler is not None:
@@ -268,7 +234,7 @@ def _where(result: Any) -> str:
 def _cmd_render(args: argparse.Namespace) -> None:
     from .engine import render
 
-    result = _run_job(args, render, output=args.output, resume=args.resume, force=args.force)
+    result = _run_job(args, render, output=args.output)
     _say_recommendation(result.recommendation)
     if result.warnings:  # one line, whatever the number of things the output could not keep
         print(f"renderrush: warning: {'; '.join(result.warnings)}", file=sys.stderr)

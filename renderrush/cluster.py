@@ -32,11 +32,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .backend import BackendRun, Work, check_cancel, segment_tasks, stitch_job
 from .cutting import Cutter, Piece, cuttable
-from .engine import check_cancel, segment_tasks, stitch_job
 from .errors import ClusterError, JobCancelledError
 from .jobfolder import JobFolder
-from .plan import Segment
 from .probe import VideoInfo
 from .progress import DONE, RUNNING, STITCHED, ProgressPoller, Status, Throttle, stitch_marker
 from .segment import SegmentJob, SegmentResult, render_segment, write_timestamps
@@ -507,17 +506,36 @@ def _gather(
     return results
 
 
+@dataclass(frozen=True)
+class DaskBackend:
+    """Segments on a dask distributed cluster: `scheduler` is "local" (a LocalCluster of
+    the job's workers), a scheduler address or a `distributed.Client`."""
+
+    scheduler: Any
+    shared_storage: bool = False
+
+    def run(self, work: Work, cancel: threading.Event | None) -> BackendRun:
+        from .resources import threads_per_worker
+
+        threads = threads_per_worker(work.workers)
+        results, stitch_seconds, dropped, metrics, traffic = run_on_cluster(
+            self.scheduler, work, work.jobs(threads), cancel, self.shared_storage
+        )
+        return BackendRun(
+            results,
+            stitch_seconds,
+            dropped,
+            scheduler=f"distributed ({'shared storage' if self.shared_storage else 'no shared storage'})",
+            workers=work.workers,
+            threads_per_worker=threads,
+            worker_metrics=metrics,
+            input_bytes_to_workers=traffic.input_bytes_to_workers,
+            output_bytes_from_workers=traffic.output_bytes_from_workers,
+        )
+
+
 def run_on_cluster(
-    scheduler: Any,
-    jobs: list[SegmentJob],
-    reused: list[SegmentResult],
-    workers: int,
-    folder: JobFolder,
-    output: Path,
-    info: VideoInfo,
-    segments: list[Segment],
-    poller_options: dict[str, Any],
-    shared_storage: bool,
+    scheduler: Any, work: Work, jobs: list[SegmentJob], cancel: threading.Event | None, shared_storage: bool
 ) -> tuple[list[SegmentResult], float, list[str], list[dict[str, Any]], Traffic]:
     """Render `jobs` on the cluster, stitch on the client; returns results, stitch seconds,
     what the output could not keep, worker metrics and the job's network traffic.
@@ -526,10 +544,11 @@ def run_on_cluster(
     earlier pieces render (`PieceDispatcher`); any other source is scattered whole once."""
     from distributed.scheduler import KilledWorker
 
+    folder, output, info, reused = work.folder, work.output, work.info, work.reused
     token = uuid.uuid4().hex[:12]
     topic, cancel_name = f"renderrush-progress-{token}", f"renderrush-cancel-{token}"
     traffic = Traffic()
-    with connect(scheduler, workers) as client:
+    with connect(scheduler, work.workers) as client:
         status = ClusterStatus(folder.path, cancel_name, client)
         status.statuses.update({r.index: (r.frames, DONE) for r in reused})
         client.subscribe_topic(topic, status.handle)
@@ -538,7 +557,10 @@ def run_on_cluster(
         submitter = None if cut else SegmentSubmitter(client, token, info, shared_storage, traffic)
         futures = submitter.submit(jobs) if submitter is not None and jobs else []
         try:
-            with ProgressPoller(status, segments, **poller_options) as poller, WorkerMetrics(client) as metrics:
+            with (
+                ProgressPoller(status, work.segments, **work.poller_options(cancel)) as poller,
+                WorkerMetrics(client) as metrics,
+            ):
                 if submitter is None:
                     rendered = PieceDispatcher(client, token, info, folder, traffic, poller.cancel).run(jobs)
                 else:

@@ -1,6 +1,6 @@
-"""The honest comparison: the same job, same segments and same encoder settings, run
-once sequentially (synchronous scheduler, one segment at a time, with every core for
-that one segment's decoder, filters and encoder) and once in parallel."""
+"""The honest comparison: the same plan (segments and encoder settings), run once
+sequentially (one segment at a time in this process, with every core for that one
+segment's decoder, filters and encoder) and once in parallel."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .advisor import rule_segment_seconds
-from .engine import JobResult, check_workers, render
+from .engine import default_workers, replanned, run_job
+from .errors import SettingsError
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
 from .monitor import Sample
+from .options import RenderOptions, job_request
+from .plan import JobPlan, plan_job
 from .pools import warm_pool
-from .probe import probe
 from .progress import ProgressCallback
-from .recording import HistoryOption, open_history, recorded
+from .recording import Recording, recorded
+from .result import JobResult
 
 
 @dataclass
@@ -94,67 +96,68 @@ def compare(
     input: str | os.PathLike,
     filters: str | FilterChain | None = None,
     *,
-    workers: int | None = None,
-    segment_seconds: float | None = None,
-    scheduler: Any = "processes",
-    preset: str = "veryfast",
-    crf: float = 23,
-    progress: ProgressCallback | None = None,
+    options: RenderOptions | None = None,
     keep_outputs: str | os.PathLike | None = None,
+    progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
-    shared_storage: bool = False,
-    history: HistoryOption = None,
     on_sample: Callable[[Sample], None] | None = None,
+    **values: Any,
 ) -> Comparison:
     """Render `input` sequentially, then with `workers` in parallel, and compare.
 
-    Both runs use the same segments and encoder settings, so their frames must be
-    identical (checked by decoding both). Outputs go to a temporary folder unless
+    Job options are `RenderOptions` fields as in `render` (`resume` excepted). Both runs
+    share one plan (one probe): the same segments and encoder settings, so their frames
+    must be identical (checked by decoding both). Outputs go to a temporary folder unless
     `keep_outputs` names a folder to keep `<name>.sequential.mp4` and `<name>.parallel.mp4` in.
     Progress events carry `job="sequential"` or `"parallel"`; `cancel` stops either run.
     Worker processes are started before the parallel run is timed (`startup_seconds`).
     `workers` defaults to every usable core (the point is to see what they buy); the
-    comparison is recorded in `history` as one job; `on_sample` receives its monitor's
-    samples live.
+    comparison is recorded in `history` as one job, under one monitor whose samples
+    `on_sample` receives live.
     """
-    request = {
-        "input": str(input),
-        "filters": str(filters or "none"),
-        "workers": workers,
-        "segment_seconds": segment_seconds,
-        "scheduler": str(scheduler),
-        "preset": preset,
-        "crf": crf,
-    }
-    store = open_history(history)
-    with recorded("compare", store, request, on_sample) as recording:
-        info = probe(input)
-        chain = FilterChain.parse(filters)
-        workers = check_workers(workers)
-        if segment_seconds is None:
-            segment_seconds = rule_segment_seconds(info.duration, workers)
-        folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
-        folder.mkdir(parents=True, exist_ok=True)
-        common: dict[str, Any] = dict(
-            filters=chain,
-            segment_seconds=segment_seconds,
-            preset=preset,
-            crf=crf,
-            progress=progress,
-            cancel=cancel,
-            history=False,
-        )
-        parallel_options: dict[str, Any] = dict(workers=workers, scheduler=scheduler, shared_storage=shared_storage)
-        startup = warm_pool(workers) if scheduler == "processes" else 0.0
-        try:
-            runs = {
-                label: render(info.path, folder / f"{info.path.stem}.{label}.mp4", label=label, **common, **options)
-                for label, options in (("sequential", {"scheduler": "sync"}), ("parallel", parallel_options))
-            }
-            identical = decoded_md5(runs["sequential"].output) == decoded_md5(runs["parallel"].output)
-        finally:
-            if not keep_outputs:
-                shutil.rmtree(folder, ignore_errors=True)
-        recording.result = Comparison(runs["sequential"], runs["parallel"], identical, startup_seconds=startup)
-    recording.result.job_id = recording.job_id
+    if filters is not None:
+        values["filters"] = filters
+    request = job_request(input, None, options, values)
+    history = values.get("history", options.history if options else None)
+    with recorded("compare", history, request, cancel=cancel, on_sample=on_sample) as recording:
+        options = RenderOptions.build(options, **values)  # a refused option is a recorded failure
+        if options.resume:
+            raise SettingsError("compare renders both runs afresh: resume applies to render only")
+        if options.workers is None:
+            options = options.replace(workers=default_workers())
+
+        def attempt(decode_pass: bool) -> Comparison:
+            plan = plan_job(input, options, recording.history, decode_pass=decode_pass)
+            return _run_both(plan, options, keep_outputs, progress, recording)
+
+        recording.result = replanned(attempt)
     return recording.result
+
+
+def _run_both(
+    plan: JobPlan,
+    options: RenderOptions,
+    keep_outputs: str | os.PathLike | None,
+    progress: ProgressCallback | None,
+    recording: Recording,
+) -> Comparison:
+    name = plan.info.path.stem
+    folder = Path(keep_outputs) if keep_outputs else Path(tempfile.mkdtemp(prefix="renderrush-compare-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = {
+        "sequential": (plan.sequential(), options.replace(scheduler="sync", label="sequential")),
+        "parallel": (plan, options.replace(label="parallel")),
+    }
+    startup = warm_pool(plan.workers) if options.scheduler == "processes" else 0.0
+    results: dict[str, JobResult] = {}
+    try:
+        for label, (run_plan, run_options) in runs.items():
+            output = folder / f"{name}.{label}.mp4"
+            result = run_job(run_plan, output, run_options, progress=progress, cancel=recording.cancel)
+            result.timeline = recording.window(result.started_at, result.wall_seconds)
+            results[label] = result
+        identical = decoded_md5(results["sequential"].output) == decoded_md5(results["parallel"].output)
+    finally:
+        if not keep_outputs:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Comparison(results["sequential"], results["parallel"], identical, startup_seconds=startup)

@@ -21,7 +21,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .errors import SettingsError
+from .errors import DashboardError
 
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8866
@@ -37,7 +37,7 @@ def find_notebook(notebook: str | os.PathLike | None = None) -> Path:
         if path.is_file() and path.suffix == ".ipynb":
             return path.resolve()
     shown = ", ".join(str(p) for p in candidates)
-    raise SettingsError(f"no dashboard notebook at {shown}: give --notebook PATH.ipynb, or reinstall renderrush")
+    raise DashboardError(f"no dashboard notebook at {shown}: give --notebook PATH.ipynb, or reinstall renderrush")
 
 
 def _config_paths() -> list[str]:
@@ -59,7 +59,7 @@ def voila_command(
 ) -> list[str]:
     """The Voilà command line (an argument list) that serves `notebook` at http://ip:port/."""
     if not 1 <= int(port) <= 65535:
-        raise SettingsError(f"port must be between 1 and 65535, got {port}")
+        raise DashboardError(f"port must be between 1 and 65535, got {port}")
     command = [
         python,
         "-m",
@@ -77,29 +77,29 @@ def voila_command(
 
 
 def check_port_free(ip: str, port: int) -> None:
-    """Raise a `SettingsError` when something already listens on ip:port."""
+    """Raise a `DashboardError` when something already listens on ip:port."""
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((ip, port))
         except OSError as exc:
-            raise SettingsError(
+            raise DashboardError(
                 f"cannot listen on {ip}:{port} ({exc.strerror}): choose another port with --port"
             ) from None
 
 
 def prepare_output_root(output_root: str | os.PathLike) -> Path:
-    """Create the folder the visits write under; a `SettingsError` says why it cannot be used."""
+    """Create the folder the visits write under; a `DashboardError` says why it cannot be used."""
     root = Path(output_root).expanduser().absolute()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SettingsError(
+        raise DashboardError(
             f"cannot create the output root '{root}' ({exc.strerror}): choose another --output-root"
         ) from None
     if not os.access(root, os.W_OK | os.X_OK):
-        raise SettingsError(f"cannot write to the output root '{root}': choose another --output-root")
+        raise DashboardError(f"cannot write to the output root '{root}': choose another --output-root")
     return root
 
 
@@ -112,7 +112,7 @@ def serve(
     """Serve the dashboard with Voilà until interrupted (replaces this process). Each visit
     writes under its own folder below `output_root` (default: `default_output_root()`)."""
     if importlib.util.find_spec("voila") is None:
-        raise SettingsError("Voilà is not installed: pip install 'renderrush[dashboard]'")
+        raise DashboardError("Voilà is not installed: pip install 'renderrush[dashboard]'")
     from .ui.session import OUTPUT_ROOT_ENV, default_output_root
 
     root = prepare_output_root(output_root if output_root is not None else default_output_root())

@@ -22,6 +22,7 @@ from av.video.reformatter import VideoReformatter
 from .decode import YUV, Picture, plane_views, yuv_from_bgr
 from .errors import SettingsError
 from .filters import Planes
+from .options import check_crf, check_preset
 from .outputs import partial_path
 from .probe import VideoInfo
 
@@ -31,8 +32,6 @@ lookahead thread: the output depends only on the input and the thread count (thr
 lookahead made equal runs differ now and then; see also `HeapFill`), and
 it encoded 720p about 20% faster here than frame threads without lookahead (152 vs 125
 fps), for ~0.7% larger files at equal PSNR."""
-
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,8 @@ class EncodeSettings:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise SettingsError(f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
-        if isinstance(self.crf, bool) or not isinstance(self.crf, (int, float)) or not 0 <= self.crf <= 51:
-            raise SettingsError(f"CRF must be between 0 (lossless) and 51 (worst), got {self.crf}")
+        check_preset(self.preset)
+        check_crf(self.crf)
         if self.threads < 1:
             raise SettingsError(f"encoder threads must be at least 1, got {self.threads}")
 

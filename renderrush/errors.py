@@ -9,8 +9,10 @@ the same, it is a base too, so `except FileNotFoundError` or `except ValueError`
     │   ├── EmptyVideoError            (ValueError) no frames that decode
     │   ├── UnsupportedVideoError      (ValueError) undecodable codec, HDR, too small
     │   └── UploadError                (ValueError) an upload refused (type, size, name)
-    ├── SettingsError                  (ValueError) an invalid option value
-    │   └── FilterError                unknown filter, malformed chain, parameter out of range
+    ├── SettingsError                  (ValueError) an invalid option value or unknown option
+    │   ├── FilterError                unknown filter, malformed chain, parameter out of range
+    │   └── SchedulerError             an unknown scheduler name or address
+    ├── AdviceError                    (ValueError) the advisor cannot fit what it was given
     ├── OutputError                    (OSError) the output cannot be written there
     │   └── OutputBusyError            another job renders to the same output
     ├── ResourceError                  not enough room to run
@@ -36,6 +38,9 @@ from __future__ import annotations
 
 class RenderRushError(Exception):
     """Base class for all errors RenderRush raises on purpose."""
+
+    job_id: int | None = None
+    """The history id of the job this error ended, when it was recorded (set by `recording`)."""
 
 
 class RenderRushWarning(UserWarning):
@@ -64,11 +69,21 @@ class UnsupportedVideoError(InputError, ValueError):
 
 
 class SettingsError(RenderRushError, ValueError):
-    """An invalid job setting: scheduler, worker count, segment length, preset or CRF."""
+    """An invalid job option (worker count, segment length, preset, CRF, an unknown
+    option name), sample setting or environment limit."""
 
 
 class FilterError(SettingsError):
     """An unknown filter name, a malformed chain or a parameter out of range."""
+
+
+class SchedulerError(SettingsError):
+    """An unknown scheduler: not a local scheduler name, a cluster address or a Client."""
+
+
+class AdviceError(RenderRushError, ValueError):
+    """The advisor was given timings or a clip it cannot work from (one worker count,
+    non-positive sizes)."""
 
 
 class OutputError(RenderRushError, OSError):
@@ -148,5 +163,5 @@ class MonitorError(RenderRushError, RuntimeError):
     """A monitor was used out of order (started twice, for example)."""
 
 
-class DashboardError(RenderRushError):
+class DashboardError(RenderRushError, ValueError):
     """The dashboard web app cannot start: its port, its output folder, or Voila missing."""

@@ -1,14 +1,27 @@
-"""Split a video into frame-exact segments: half-open ranges [start, stop) that cover
-every frame exactly once, each with the seek time that lands ffmpeg on its first frame."""
+"""Plan a job: probe the input once, choose workers and segment length, and split the
+video into frame-exact segments: half-open ranges [start, stop) that cover every frame
+exactly once, each with the seek time that lands the decoder on its first frame."""
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from .advisor import rule_segment_seconds
+from .encode import EncodeSettings
 from .errors import SettingsError
-from .probe import VideoInfo
+from .filters import FilterChain
+from .options import RenderOptions, check_workers
+from .probe import VideoInfo, probe
+from .recording import advise
+from .resources import encoder_threads
+
+if TYPE_CHECKING:
+    from .advisor import Recommendation
+    from .history import History
 
 
 @dataclass(frozen=True)
@@ -63,3 +76,48 @@ def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bo
         Segment(index=i, start=start, stop=stop, seek_time=_seek_time(info, start), start_time=_frame_time(info, start))
         for i, (start, stop) in enumerate(zip(edges, edges[1:]))
     ]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What a job renders, decided once from one probe: both runs of a comparison share it."""
+
+    info: VideoInfo
+    chain: FilterChain
+    encode: EncodeSettings
+    workers: int
+    segment_seconds: float
+    segments: list[Segment]
+    recommendation: Recommendation | None = None
+    """The advisor's choice, when workers were not given."""
+
+    def sequential(self) -> JobPlan:
+        """The same segments and encoder settings, one worker: the honest baseline."""
+        return replace(self, workers=1, recommendation=None)
+
+
+def plan_job(
+    input: str | os.PathLike, options: RenderOptions, history: History | None = None, *, decode_pass: bool = False
+) -> JobPlan:
+    """Probe `input` once and decide workers, segment length and segments.
+
+    Without `options.workers` the advisor picks workers and segment length from this
+    clip and the history's past runs of the same filters; the synchronous scheduler has
+    one worker. A file whose frames can only be counted (no usable timestamps) gets at
+    most one segment per worker: each such segment decodes the file from its start."""
+    info = probe(input, decode_pass=decode_pass)
+    chain = options.chain
+    encode = EncodeSettings(preset=options.preset, crf=options.crf, threads=encoder_threads())
+    workers, seconds, advice = options.workers, options.segment_seconds, None
+    if options.scheduler == "sync":
+        workers = 1
+    elif workers is None:
+        advice = advise(info, str(chain), history)
+        workers = advice.workers
+        seconds = advice.segment_seconds if seconds is None else seconds
+    workers = check_workers(workers)
+    seconds = rule_segment_seconds(info.duration, workers) if seconds is None else seconds
+    if info.seek_mode == "count":
+        seconds = max(seconds, info.duration / workers)
+    segments = plan_segments(info, seconds, snap_to_keyframes=options.snap_to_keyframes)
+    return JobPlan(info, chain, encode, workers, seconds, segments, advice)

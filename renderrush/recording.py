@@ -4,6 +4,8 @@ with a monitor timeline of the machine and the job's processes while it ran."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from typing import Any
 from .advisor import Recommendation, RunTiming, recommend
 from .errors import HistoryError, JobCancelledError, RenderRushWarning
 from .history import History, machine_info
+from .limits import MemoryGuard
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
 
@@ -72,32 +75,52 @@ def advise(info: VideoInfo, filters: str, history: History | None) -> Recommenda
 
 @dataclass
 class Recording:
-    """What a job hands back to `recorded` for the history."""
+    """The layer around one job: its history, its monitor and memory guard, and what it
+    produced; the job runs with `cancel` (set by the caller or by the memory guard)."""
 
+    history: History | None
+    cancel: threading.Event
+    monitor: Monitor
     result: Any = None
-    monitor: Monitor = field(default_factory=Monitor)
     job_id: int | None = None
+    started_at: float = field(default_factory=time.time)
 
     def timeline(self) -> list[dict[str, Any]]:
         samples = self.monitor.timeline()
         workers = getattr(self.result, "worker_metrics", None) or []
         return sorted(samples + [{**m, "source": "worker"} for m in workers], key=lambda s: s["t"])
 
+    def window(self, started_at: float, seconds: float) -> list[dict[str, Any]]:
+        """The monitor's samples taken while one part of the job ran (a comparison's run),
+        timed from that part's start."""
+        offset = started_at - self.started_at
+        return [
+            {**s, "t": s["t"] - offset} for s in self.monitor.timeline() if offset <= s["t"] <= offset + seconds + 0.5
+        ]
+
 
 @contextmanager
 def recorded(
-    kind: str, history: History | None, request: dict[str, Any], on_sample: Callable[[Sample], None] | None = None
+    kind: str,
+    history: HistoryOption,
+    request: dict[str, Any],
+    *,
+    cancel: threading.Event | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> Iterator[Recording]:
-    """Run a job under a Monitor (whose samples also go to `on_sample`, e.g. live gauges)
-    and record it, whatever way it ends."""
-    recording = Recording(monitor=Monitor(on_sample=on_sample))
+    """Run a job under a Monitor and a `MemoryGuard`, and record it in `history` whatever
+    way it ends. The monitor runs even when nothing is recorded: the guard needs its
+    samples to stop a job before the machine swaps, and `on_sample` (live gauges) too.
+    A failed or interrupted job's error carries the history id in `job_id`."""
+    guard = MemoryGuard(cancel, on_sample)
+    recording = Recording(open_history(history), guard.cancel, Monitor(on_sample=guard))
 
     def record(status: str, error: BaseException | None = None) -> None:
-        if history is None:
+        if recording.history is None:
             return
         produced = {"result": recording.result} if kind == "render" else {"comparison": recording.result}
         try:
-            recording.job_id = history.record_job(
+            recording.job_id = recording.history.record_job(
                 kind,
                 status,
                 error=error,
@@ -107,11 +130,22 @@ def recorded(
                 **(produced if recording.result is not None else {}),
             )
         except HistoryError as exc:  # the job itself went fine or already failed: say so, do not mask it
-            warnings.warn(RenderRushWarning(f"this {kind} job was not recorded in the history: {exc}"), stacklevel=3)
+            warnings.warn(RenderRushWarning(f"this {kind} job was not recorded in the history: {exc}"), stacklevel=4)
+        if error is not None and recording.job_id is not None:
+            try:
+                error.job_id = recording.job_id  # type: ignore[attr-defined]
+            except AttributeError:  # a builtin exception that takes no attributes
+                pass
 
     try:
         with recording.monitor:
-            yield recording
+            try:
+                yield recording
+            except JobCancelledError:
+                guard.raise_if_tripped()  # the guard stopped it: say so (MemoryLimitError)
+                raise
+        if hasattr(recording.result, "timeline"):
+            recording.result.timeline = recording.monitor.timeline()
     except (KeyboardInterrupt, JobCancelledError) as exc:
         record("interrupted", exc)
         raise
@@ -119,3 +153,4 @@ def recorded(
         record("failed", exc)
         raise
     record("finished")
+    recording.result.job_id = recording.job_id

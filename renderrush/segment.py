@@ -26,9 +26,10 @@ import cv2
 import numpy as np
 
 from .decode import YUV, Converter, Picture, Source, plane_views, segment_frames
-from .encode import PRESETS, EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
+from .encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from .errors import RenderRushError, SegmentError, TimelineError
 from .filters import FilterChain, Planes
+from .options import PRESETS
 from .plan import Segment
 from .progress import DONE, Reporter
 

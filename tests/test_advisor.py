@@ -15,7 +15,7 @@ from renderrush.advisor import (
     recommend,
     worker_memory,
 )
-from renderrush.errors import SettingsError
+from renderrush.errors import AdviceError
 from renderrush.history import History, JobRecord, machine_info, utc_timestamp
 from renderrush.probe import VideoInfo
 from renderrush.recording import advise, past_runs
@@ -66,9 +66,9 @@ def test_fit_clamps_to_non_negative_terms() -> None:
 
 
 def test_fit_needs_two_worker_counts_and_valid_runs() -> None:
-    with pytest.raises(SettingsError, match="two or more"):
+    with pytest.raises(AdviceError, match="two or more"):
         fit_amdahl(runs_for(0.01, 0.01, counts=(2, 2)))
-    with pytest.raises(SettingsError, match="invalid run"):
+    with pytest.raises(AdviceError, match="invalid run"):
         fit_amdahl([RunTiming(1, 1.0, W, H, 0), RunTiming(2, 1.0, W, H, 10)])
 
 
@@ -188,7 +188,7 @@ def test_never_more_than_two_workers_per_core() -> None:
     [((0, 1080, 60.0), "positive"), ((1920, 1080, 0.0), "positive"), ((1920, 1080, 60.0, None, 0), "cores")],
 )
 def test_rejects_nonsense_arguments(args: tuple, match: str) -> None:
-    with pytest.raises(SettingsError, match=match):
+    with pytest.raises(AdviceError, match=match):
         recommend(*args)
 
 

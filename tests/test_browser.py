@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from renderrush import cli, dashboard
-from renderrush.errors import SettingsError
+from renderrush.errors import DashboardError
 from renderrush.samples import make_sample_video
 from renderrush.ui import MAX_UPLOAD_BYTES
 
@@ -77,21 +77,21 @@ def test_dashboard_web_app_accepts_200_mb_uploads() -> None:
 
 
 def test_dashboard_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SettingsError, match="between 1 and 65535"):
+    with pytest.raises(DashboardError, match="between 1 and 65535"):
         dashboard.voila_command(NOTEBOOKS / NOTEBOOK, port=70000)
-    with pytest.raises(SettingsError, match="--notebook"):
+    with pytest.raises(DashboardError, match="--notebook"):
         dashboard.find_notebook(tmp_path / "missing.ipynb")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(SettingsError, match=f"127.0.0.1:{port}.*--port"):
+        with pytest.raises(DashboardError, match=f"127.0.0.1:{port}.*--port"):
             dashboard.check_port_free("127.0.0.1", port)
         assert cli.main(["dashboard", "--port", str(port)]) == 1
     assert "renderrush: error: cannot listen on 127.0.0.1" in capsys.readouterr().err
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    with pytest.raises(SettingsError, match="cannot create the output root .*--output-root"):
+    with pytest.raises(DashboardError, match="cannot create the output root .*--output-root"):
         dashboard.prepare_output_root(blocker / "root")
     assert dashboard.prepare_output_root(tmp_path / "new" / "root") == tmp_path / "new" / "root"
 

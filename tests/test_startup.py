@@ -93,8 +93,17 @@ def test_functions_named_like_their_modules_stay_functions() -> None:
     assert loaded_after(code) is not None
 
 
-def test_cli_constants_match_the_engine() -> None:
-    from renderrush import cli, engine, segment
+def test_cli_flags_are_the_options_fields() -> None:
+    """The CLI's job flags come from RenderOptions: one list, no copy to keep in step."""
+    from dataclasses import fields
 
-    assert cli.LOCAL_SCHEDULERS == engine.LOCAL_SCHEDULERS
-    assert cli.PRESETS == segment.PRESETS
+    from renderrush.cli import build_parser
+    from renderrush.options import RenderOptions
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    flagged = {f.name: f.metadata["commands"] for f in fields(RenderOptions) if f.metadata["flag"]}
+    for command in ("render", "compare"):
+        dests = {action.dest for action in commands[command]._actions}
+        assert {name for name, where in flagged.items() if command in where} <= dests
+    assert "resume" not in {action.dest for action in commands["compare"]._actions}
+    assert {"history", "label"}.isdisjoint(dests)
