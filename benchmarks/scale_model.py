@@ -33,8 +33,8 @@ import psutil
 
 from renderrush import make_sample_video, probe, render
 from renderrush.advisor import rule_segment_seconds
+from renderrush.backend import segment_job
 from renderrush.cutting import Cutter
-from renderrush.engine import segment_job
 from renderrush.filters import FilterChain
 from renderrush.jobfolder import JobFolder
 from renderrush.plan import plan_segments

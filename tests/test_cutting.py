@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from renderrush import make_sample_video, probe
+from renderrush.backend import segment_job
 from renderrush.cutting import CutError, Cutter, check_piece, cuttable
 from renderrush.decode import Source, segment_frames
-from renderrush.engine import segment_job
 from renderrush.filters import FilterChain
 from renderrush.jobfolder import JobFolder
 from renderrush.plan import plan_segments

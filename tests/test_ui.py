@@ -466,7 +466,7 @@ def test_runner_survives_broken_listeners(tmp_path: Path, clip: Path) -> None:
         def on_progress(self, event: ProgressEvent) -> None:
             raise RuntimeError("broken widget")
 
-    runner = JobRunner()
+    runner = JobRunner(history=False)
     runner.add_listener(Broken())
     job = runner.start("render", input=clip, output=tmp_path / "o.mp4", workers=2, scheduler="threads")
     with pytest.raises(RenderRushError, match="running already"):

@@ -15,11 +15,12 @@ from ..advisor import Recommendation, RunTiming, recommend
 from ..history import History
 from ..monitor import Sample
 from ..progress import STITCHED, ProgressEvent
+from ..recording import open_history
 from ..resources import available_cores
 from ._common import Component, error_sentence, message_html, section
 from .filters import FilterEditor
 from .gauges import LiveGauges
-from .history import HealthView, HistoryView, open_history
+from .history import HealthView, HistoryView
 from .progress import ProgressView
 from .results import ResultsView
 from .runner import Job, JobRunner
@@ -95,12 +96,10 @@ class ControlPanel(Component):
         super().__init__()
         self.work_dir = Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        if history is False:
-            self.history = None
-        elif history_view is not None and history is None:
-            self.history = history_view.history
-        else:
-            self.history = open_history(history)  # type: ignore[arg-type]
+        if history_view is not None and history is None:
+            self.history: History | None = history_view.history
+        else:  # the engine's meaning: None the default history, False none
+            self.history = open_history(history)
         self.progress, self.gauges, self.results, self.history_view = progress, gauges, results, history_view
         self.timeline = timeline
         self.on_finished = on_finished
@@ -147,7 +146,7 @@ class ControlPanel(Component):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.status = w.HTML(message_html("Choose a video to start: generate a sample or upload one."))
 
-        self.runner = JobRunner(self.history)
+        self.runner = JobRunner(self.history if self.history is not None else False)
         self.runner.add_listener(self)
         self.widget = w.VBox(
             [

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import Comparison, compare
-from ..engine import JobResult, render
+from ..engine import render
 from ..errors import JobCancelledError, RenderRushError
-from ..history import History, JobRecord
+from ..history import JobRecord
 from ..progress import ProgressEvent
+from ..recording import HistoryOption, open_history
+from ..result import JobResult
 from ._common import error_sentence
 
 KINDS = ("render", "compare")
@@ -82,8 +84,9 @@ class JobRunner:
     Parameters
     ----------
     history:
-        The `History` the engine records every job in (finished, failed or cancelled), or
-        None to record nothing. `Job.record` is the job's row once it ended.
+        Where the engine records every job (finished, failed or cancelled), with the
+        engine's meaning: a `History` or database path, None for the default history,
+        False to record nothing. `Job.record` is the job's row once it ended.
     heartbeat:
         Seconds between `tick` calls (keeps elapsed times moving between events).
 
@@ -93,8 +96,8 @@ class JobRunner:
     `listener_errors` and never stop a job.
     """
 
-    def __init__(self, history: History | None = None, heartbeat: float = 0.5) -> None:
-        self.history = history
+    def __init__(self, history: HistoryOption = None, heartbeat: float = 0.5) -> None:
+        self.history = open_history(history)
         self.heartbeat = heartbeat
         self.listeners: list[Any] = []
         self.listener_errors: list[BaseException] = []
@@ -159,7 +162,7 @@ class JobRunner:
                 job.request,
                 progress=lambda e: self._on_progress(job, e),
                 cancel=job.cancel_event,
-                history=self.history if self.history is not None else False,
+                history=self.history if self.history is not None else False,  # opened once, here
                 on_sample=lambda sample: self._notify("on_sample", sample),  # the engine's own monitor
             )
             if job.kind == "render":
