@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sqlite3
 import time
 import warnings
@@ -26,12 +25,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError, RenderRushError, RenderRushWarning
-from .resources import available_cores, total_memory
+from .machine import machine_info
 
 ENV_VAR = "RENDERRUSH_HISTORY"
 FILE_NAME = "history.sqlite3"
@@ -40,8 +38,6 @@ STATUSES = ("finished", "failed", "interrupted")
 BUSY_TIMEOUT = 30.0
 DAMAGED = ("file is not a database", "database disk image is malformed")
 """SQLite's messages for a file that cannot be used as a database at all."""
-PACKAGES = ("renderrush", "numpy", "dask", "av", "imageio-ffmpeg", "psutil")
-"""Distributions whose versions `machine_info` reports (OpenCV is read from `cv2` itself)."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # version 1: the jobs table and the indexes `History.list` filters by
@@ -145,38 +141,6 @@ def default_history_path() -> Path:
         return Path(override).expanduser()
     data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data_home).expanduser() / "renderrush" / FILE_NAME
-
-
-def _package_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _opencv_version() -> str | None:
-    try:
-        import cv2
-    except ImportError:
-        return None
-    return cv2.__version__
-
-
-def machine_info() -> dict[str, Any]:
-    """The machine a job ran on: the cores and memory it may use (container limits
-    honoured), OS, Python and library versions, so timings from different machines
-    can be told apart. A package that is missing reports None."""
-    packages = {name: _package_version(name) for name in PACKAGES}
-    packages["opencv"] = _opencv_version()
-    return {
-        "cores": available_cores(),
-        "memory": total_memory(),
-        "os": platform.system(),
-        "platform": platform.platform(),
-        "arch": platform.machine(),
-        "python": platform.python_version(),
-        "packages": packages,
-    }
 
 
 def utc_timestamp(moment: datetime | str | None = None) -> str:

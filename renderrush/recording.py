@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .advisor import Recommendation, RunTiming, recommend
 from .errors import HistoryError, JobCancelledError, RenderRushWarning
-from .history import History, machine_info
+from .history import History
+from .machine import machine_info, same_machine
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
 
@@ -39,15 +40,6 @@ def open_history(history: HistoryOption) -> History | None:
             _UNUSABLE.add(str(exc))
             warnings.warn(RenderRushWarning(f"jobs are not recorded: {exc}"), stacklevel=3)
         return None
-
-
-MACHINE_KEYS = ("cores", "memory", "os", "platform", "arch")
-"""What makes two history records come from the same machine, for the advisor's timings."""
-
-
-def same_machine(machine: Mapping[str, Any] | None, here: Mapping[str, Any]) -> bool:
-    """Whether a record's `machine` is this one (timings from other machines do not fit here)."""
-    return machine is not None and bool(machine) and all(machine.get(key) == here.get(key) for key in MACHINE_KEYS)
 
 
 def past_runs(history: History | None, filters: str) -> list[RunTiming]:

@@ -16,7 +16,8 @@ from renderrush.advisor import (
     worker_memory,
 )
 from renderrush.errors import SettingsError
-from renderrush.history import History, JobRecord, machine_info, utc_timestamp
+from renderrush.history import History, JobRecord, utc_timestamp
+from renderrush.machine import machine_info
 from renderrush.probe import VideoInfo
 from renderrush.recording import advise, past_runs
 from renderrush.resources import available_cores

@@ -10,16 +10,14 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-import renderrush
 import renderrush.history as history_module
 from renderrush import Comparison, FilterError, JobResult, compare, make_sample_video, render
 from renderrush.cli import main
 from renderrush.errors import RenderRushWarning
-from renderrush.history import COLUMNS, History, HistoryError, JobRecord, default_history_path, machine_info
+from renderrush.history import COLUMNS, History, HistoryError, JobRecord, default_history_path
 
 TIMELINE = [
     {
@@ -385,13 +383,3 @@ def test_database_from_a_newer_version_is_refused(history: History) -> None:
         conn.execute("PRAGMA user_version = 7")
     with pytest.raises(HistoryError, match=r"newer renderrush \(schema 7, this one knows 1\)"):
         History(history.path)
-
-
-def test_machine_info_reports_limits_and_versions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(history_module, "PACKAGES", (*history_module.PACKAGES, "no-such-package-here"))
-    info = machine_info()
-    assert info["cores"] >= 1 and info["memory"] > 0 and info["os"] and info["python"].count(".") == 2
-    packages = info["packages"]
-    assert packages["renderrush"] == renderrush.__version__ and packages["opencv"] == cv2.__version__
-    assert packages["numpy"] == np.__version__ and packages["no-such-package-here"] is None
-    assert all(packages[name] for name in ("dask", "av", "imageio-ffmpeg", "psutil"))
