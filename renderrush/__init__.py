@@ -48,12 +48,13 @@ _EXPORTS = {
     "engine": ("JobResult", "render"),
     "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
     "health": ("HealthReport", "system_health"),
-    "history": ("History", "JobRecord"),
+    "history": ("History",),
     "monitor": ("Monitor",),
     "plan": ("Segment", "plan_segments"),
     "probe": ("VideoInfo", "probe"),
     "progress": ("ProgressEvent",),
     "recording": ("advise",),
+    "records": ("JobRecord",),
     "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
     "samples": ("make_sample_video",),
     "segment": ("EncodeSettings", "SegmentResult"),
@@ -125,12 +126,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .engine import JobResult, render
     from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
     from .health import HealthReport, system_health
-    from .history import History, JobRecord
+    from .history import History
     from .monitor import Monitor
     from .plan import Segment, plan_segments
     from .probe import VideoInfo, probe
     from .progress import ProgressEvent
     from .recording import advise
+    from .records import JobRecord
     from .report import history_report, import_report, job_report, load_report, write_report
     from .samples import make_sample_video
     from .segment import EncodeSettings, SegmentResult

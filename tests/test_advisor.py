@@ -16,10 +16,11 @@ from renderrush.advisor import (
     worker_memory,
 )
 from renderrush.errors import SettingsError
-from renderrush.history import History, JobRecord, utc_timestamp
+from renderrush.history import History
 from renderrush.machine import machine_info
 from renderrush.probe import VideoInfo
 from renderrush.recording import advise, past_runs
+from renderrush.records import JobRecord, utc_timestamp
 from renderrush.resources import available_cores
 
 W, H, FRAMES = 1920, 1080, 1800

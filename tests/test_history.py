@@ -17,7 +17,8 @@ import renderrush.history as history_module
 from renderrush import Comparison, FilterError, JobResult, compare, make_sample_video, render
 from renderrush.cli import main
 from renderrush.errors import RenderRushWarning
-from renderrush.history import COLUMNS, History, HistoryError, JobRecord, default_history_path
+from renderrush.history import History, HistoryError, default_history_path
+from renderrush.records import COLUMNS, JobRecord
 
 TIMELINE = [
     {
@@ -351,7 +352,7 @@ def test_fresh_database_gets_version_1_with_wal_and_the_record_columns(history: 
     assert user_version(history.path) == len(history_module.MIGRATIONS) == 1
     with sqlite3.connect(history.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert tuple(row[1] for row in conn.execute("PRAGMA table_info(jobs)")) == COLUMNS
+        assert tuple(row[1] for row in conn.execute("PRAGMA table_info(jobs)")) == tuple(c.name for c in COLUMNS)
 
 
 def test_reopening_applies_only_new_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..health import HealthReport, system_health
-from ..history import History, JobRecord
+from ..history import History
+from ..records import JobRecord
 from ._common import Component, fmt_seconds, html_table, message_html, sync_figure
 from .figure import Figure
 from .results import download_link

@@ -15,8 +15,9 @@ from typing import Any
 from ..compare import Comparison, compare
 from ..engine import JobResult, render
 from ..errors import JobCancelledError, RenderRushError
-from ..history import History, JobRecord
+from ..history import History
 from ..progress import ProgressEvent
+from ..records import JobRecord
 from ._common import error_sentence
 
 KINDS = ("render", "compare")
