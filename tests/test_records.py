@@ -221,3 +221,44 @@ def test_the_package_exports_the_record_type() -> None:
     import renderrush
 
     assert renderrush.JobRecord is records.JobRecord
+
+
+def shown_everywhere(name: str) -> tuple[Column, ...]:
+    """The definition with one more column marked for both history tables."""
+    return tuple(dataclasses.replace(c, views=BOTH) if c.name == name else c for c in COLUMNS)
+
+
+def test_the_cli_history_table_follows_the_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from renderrush.cli import main
+    from renderrush.history import History
+
+    monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "history.sqlite3"))
+    History().record_job("render", "failed", request={"input": "a.mp4", "workers": 2}, error="stopped")
+    monkeypatch.setattr(records, "COLUMNS", shown_everywhere("height"))
+    assert main(["history"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    names = [c.name for c in shown_columns(CLI)]
+    assert header.split() == names and "height" in names
+    assert dict(zip(names, row.split()))["height"] == "-" and dict(zip(names, row.split()))["workers"] == "2"
+
+
+def test_the_notebook_history_table_follows_the_definition(monkeypatch: pytest.MonkeyPatch) -> None:
+    from renderrush.ui.history import history_table
+
+    record = JobRecord(id=7, **job_row(FACTS, RUN))
+    header, [row] = history_table([record])
+    assert header == [c.title for c in shown_columns(UI)]
+    cells = dict(zip(header, row))
+    assert (cells["id"], cells["size"], cells["workers"], cells["fps"], cells["efficiency"]) == (
+        7,
+        "640×360",
+        "2",
+        "75",
+        "—",
+    )
+    assert cells["when"] == datetime.fromisoformat(FACTS["created_at"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    monkeypatch.setattr(records, "COLUMNS", shown_everywhere("preset"))
+    header, [row] = history_table([record])
+    assert header == [c.title for c in shown_columns(UI)] and dict(zip(header, row))["preset"] == "veryfast"
