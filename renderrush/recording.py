@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .advisor import Recommendation, RunTiming, recommend
+from .advisor import Recommendation, past_runs, recommend
 from .errors import HistoryError, JobCancelledError, RenderRushWarning
 from .history import History
-from .machine import machine_info, same_machine
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
 
@@ -40,20 +39,6 @@ def open_history(history: HistoryOption) -> History | None:
             _UNUSABLE.add(str(exc))
             warnings.warn(RenderRushWarning(f"jobs are not recorded: {exc}"), stacklevel=3)
         return None
-
-
-def past_runs(history: History | None, filters: str) -> list[RunTiming]:
-    """Finished renders of the same filter chain on this machine, newest 200, as timings
-    the advisor can fit (it then keeps those of a similar resolution and length)."""
-    if history is None:
-        return []
-    here = machine_info()
-    records = history.list(kind="render", status="finished", filters=filters, limit=200)
-    return [
-        RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames)
-        for r in records
-        if r.workers and r.wall_seconds and r.frames and r.width and r.height and same_machine(r.machine, here)
-    ]
 
 
 def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
