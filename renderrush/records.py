@@ -208,8 +208,13 @@ def error_text(error: BaseException | str | None) -> str | None:
 
 
 def _nested(data: Mapping[str, Any], key: str) -> Any:
-    for part in key.split("."):
-        data = data[part]
+    # HistoryError, not KeyError: `recording.recorded` then warns that the job went unrecorded
+    # instead of failing a job that has finished
+    try:
+        for part in key.split("."):
+            data = data[part]
+    except (KeyError, TypeError):
+        raise HistoryError(f"the job's result has no {key!r} for the history") from None
     return data
 
 
@@ -225,7 +230,7 @@ def _read(
     if run is None:
         value = request.get(column.request) if column.request else None
     elif column.comparison:
-        value = comparison[column.comparison] if comparison is not None else None
+        value = _nested(comparison, column.comparison) if comparison is not None else None
     else:
         value = _nested(run, column.run) if column.run else None
     return value if value is None or column.convert is None else column.convert(value)

@@ -163,10 +163,25 @@ def test_a_job_without_a_result_is_read_from_its_request() -> None:
 
 
 def test_a_result_dict_without_a_column_key_is_refused_not_recorded_as_none() -> None:
-    with pytest.raises(KeyError, match="wall_seconds"):
+    with pytest.raises(HistoryError, match="the job's result has no 'wall_seconds'"):
         job_row(FACTS, {k: v for k, v in RUN.items() if k != "wall_seconds"})
+    with pytest.raises(HistoryError, match="no 'video.width'"):
+        job_row(FACTS, {**RUN, "video": {k: v for k, v in VIDEO.items() if k != "width"}})
     with pytest.raises(KeyError, match="machine"):
         job_row({k: v for k, v in FACTS.items() if k != "machine"}, RUN)
+
+
+def test_a_result_the_history_cannot_read_is_a_history_error_so_the_job_only_goes_unrecorded(tmp_path: Path) -> None:
+    from renderrush.history import History
+
+    class Renamed:
+        def to_dict(self) -> dict[str, Any]:
+            return {"frames": 90}
+
+    history = History(tmp_path / "history.sqlite3")
+    with pytest.raises(HistoryError, match="no 'video.path'"):
+        history.record_job("render", "finished", result=Renamed())
+    assert len(history) == 0
 
 
 def test_a_row_stored_and_read_back_is_the_job_record() -> None:
