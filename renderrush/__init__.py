@@ -51,13 +51,14 @@ _EXPORTS = {
     "engine": ("render", "run_job"),
     "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
     "health": ("HealthReport", "system_health"),
-    "history": ("History", "JobRecord"),
+    "history": ("History",),
     "monitor": ("Monitor",),
     "options": ("RenderOptions",),
     "plan": ("JobPlan", "Segment", "plan_job", "plan_segments"),
     "probe": ("VideoInfo", "probe"),
     "progress": ("ProgressEvent",),
     "recording": ("advise",),
+    "records": ("JobRecord",),
     "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
     "result": ("JobResult",),
     "samples": ("make_sample_video",),
@@ -108,13 +109,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .engine import render, run_job
     from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
     from .health import HealthReport, system_health
-    from .history import History, JobRecord
+    from .history import History
     from .monitor import Monitor
     from .options import RenderOptions
     from .plan import JobPlan, Segment, plan_job, plan_segments
     from .probe import VideoInfo, probe
     from .progress import ProgressEvent
     from .recording import advise
+    from .records import JobRecord
     from .report import history_report, import_report, job_report, load_report, write_report
     from .result import JobResult
     from .samples import make_sample_video

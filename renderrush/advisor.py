@@ -7,7 +7,7 @@ Without usable history the advice is rule-based:
   empty, and at least 2 s each; 2 s when the clip is shorter than 2 s per worker), with workers then
   reduced to the number of segments when the clip is too short to give each one a segment.
 
-With timings of comparable runs (the same machine and chain: `recording.past_runs`; a
+With timings of comparable runs (the same machine and chain: `past_runs`; a
 pixel count within 25% and, when the clip's frame count is known, between half and twice
 as many frames) at three or more worker counts, it fits Amdahl's law to seconds per frame,
 t(n) = s + p / n. A fit is used only if it explains the timings (r2 >= 0.9) and has a
@@ -31,12 +31,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from renderrush import resources
 from renderrush.errors import AdviceError
+from renderrush.machine import machine_info, same_machine
+
+if TYPE_CHECKING:
+    from renderrush.history import History
 
 MIN_SEGMENT_SECONDS = 2.0
 SEGMENTS_PER_WORKER = 2
@@ -61,6 +65,8 @@ SEQUENTIAL_SECONDS_PER_PIXEL = 12e-9
 """Wall seconds per frame per pixel of one in-process segment (decode, built-in filter, x264
 veryfast): about 11 ms per 1280x720 frame on 2 cores. Used when no past run of the chain at
 one worker says better."""
+PAST_JOBS = 200
+"""How many of the newest finished jobs of a chain `past_runs` reads."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,25 @@ class RunTiming:
     width: int
     height: int
     frames: int
+
+
+def past_runs(history: History | None, filters: str) -> list[RunTiming]:
+    """Timings of the newest finished jobs of the filter chain `filters` on this machine,
+    for `recommend` (which keeps those of a similar resolution and length). The engine,
+    the CLI and the notebook's control panel all advise from these: a render gives one
+    timing, a comparison two (its sequential run at 1 worker and its parallel run)."""
+    if history is None:
+        return []
+    here = machine_info()
+    timings = []
+    for r in history.list(status="finished", filters=filters, limit=PAST_JOBS):
+        if not (r.workers and r.wall_seconds and r.frames and r.width and r.height and same_machine(r.machine, here)):
+            continue
+        timings.append(RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames))
+        sequential = r.details.get("sequential") if r.kind == "compare" else None
+        if sequential and sequential.get("wall_seconds") and sequential.get("frames"):
+            timings.append(RunTiming(1, sequential["wall_seconds"], r.width, r.height, sequential["frames"]))
+    return timings
 
 
 @dataclass(frozen=True)

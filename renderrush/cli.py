@@ -266,28 +266,15 @@ def _cell(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-HISTORY_COLUMNS = (
-    "id",
-    "created_at",
-    "kind",
-    "status",
-    "input",
-    "filters",
-    "workers",
-    "frames",
-    "wall_seconds",
-    "fps_rendered",
-    "speedup",
-)
-
-
 def _cmd_history(args: argparse.Namespace) -> None:
     from .history import History
+    from .records import CLI, shown_columns
 
+    names = [column.name for column in shown_columns(CLI)]
     records = History().list(kind=args.kind, status=args.status, limit=args.limit)
-    rows = [[_cell(getattr(r, c)) for c in HISTORY_COLUMNS] for r in records]
-    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(HISTORY_COLUMNS)]
-    table = [" ".join(c.ljust(w) for c, w in zip(HISTORY_COLUMNS, widths))]
+    rows = [[_cell(getattr(r, name)) for name in names] for r in records]
+    widths = [max(len(name), *(len(row[i]) for row in rows)) for i, name in enumerate(names)]
+    table = [" ".join(name.ljust(w) for name, w in zip(names, widths))]
     table += [" ".join(v.ljust(w) for v, w in zip(row, widths)) for row in rows] or ["(no jobs recorded yet)"]
     _emit(args, {"jobs": [r.to_dict() for r in records]}, "\n".join(table))
 

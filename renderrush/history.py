@@ -7,7 +7,8 @@ a `path` argument overrides both. Writes run in `BEGIN IMMEDIATE` transactions o
 WAL-mode database with a 30 s busy timeout, so concurrent jobs (several processes or
 notebooks) never lose a row. The schema is versioned with `PRAGMA user_version`:
 `MIGRATIONS` is an ordered list of steps, and opening a database applies only the
-steps it has not seen yet.
+steps it has not seen yet. The columns, and how a job fills them, are defined once in
+`records.py`.
 
 A damaged database (a file that is not SQLite, or a malformed one) never blocks a job: it
 is moved aside under a timestamped name (kept, never deleted), with one warning, and a
@@ -16,22 +17,29 @@ fresh database is started in its place.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import sqlite3
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
-from importlib import metadata
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import HistoryError, RenderRushError, RenderRushWarning
-from .resources import available_cores, total_memory
+from .errors import HistoryError, RenderRushWarning
+from .machine import machine_info
+from .records import (
+    COLUMNS,
+    JobRecord,
+    encode,
+    error_text,
+    file_name,
+    job_row,
+    read_record,
+    schema_steps,
+    utc_timestamp,
+)
 
 ENV_VAR = "RENDERRUSH_HISTORY"
 FILE_NAME = "history.sqlite3"
@@ -40,98 +48,18 @@ STATUSES = ("finished", "failed", "interrupted")
 BUSY_TIMEOUT = 30.0
 DAMAGED = ("file is not a database", "database disk image is malformed")
 """SQLite's messages for a file that cannot be used as a database at all."""
-PACKAGES = ("renderrush", "numpy", "dask", "av", "imageio-ffmpeg", "psutil")
-"""Distributions whose versions `machine_info` reports (OpenCV is read from `cv2` itself)."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # version 1: the jobs table and the indexes `History.list` filters by
-    (
-        """CREATE TABLE jobs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            created_at TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            status TEXT NOT NULL,
-            error TEXT,
-            input TEXT,
-            width INTEGER,
-            height INTEGER,
-            fps REAL,
-            frame_count INTEGER,
-            duration REAL,
-            has_audio INTEGER,
-            filters TEXT,
-            workers INTEGER,
-            segment_seconds REAL,
-            scheduler TEXT,
-            preset TEXT,
-            crf REAL,
-            frames INTEGER,
-            wall_seconds REAL,
-            fps_rendered REAL,
-            speedup REAL,
-            efficiency REAL,
-            cpu_percent REAL,
-            details TEXT NOT NULL,
-            monitor_summary TEXT,
-            timeline TEXT,
-            machine TEXT NOT NULL
-        )""",
-        "CREATE INDEX jobs_created_at ON jobs (created_at)",
-        "CREATE INDEX jobs_input ON jobs (input)",
-    ),
+INDEXES: dict[int, tuple[str, ...]] = {
+    1: ("CREATE INDEX jobs_created_at ON jobs (created_at)", "CREATE INDEX jobs_input ON jobs (input)"),
+}
+"""The indexes `History.list` filters by, under the schema version that added them."""
+MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(
+    (*columns, *INDEXES.get(version, ()))
+    for version, columns in enumerate(schema_steps(versions=max(INDEXES)), start=1)
 )
-"""Schema steps, oldest first: step i brings a database from user_version i to i + 1.
-Never edit a released step; append a new one (for example `ALTER TABLE jobs ADD COLUMN`)."""
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One row of the history, JSON columns decoded. Fields a job did not reach
-    (a render that failed before probing has no width) are None."""
-
-    id: int
-    created_at: str
-    """UTC time the job was recorded, ISO 8601 with offset."""
-    kind: str
-    status: str
-    error: str | None
-    input: str | None
-    """File name of the input video (the full path is in `details`)."""
-    width: int | None
-    height: int | None
-    fps: float | None
-    """Frame rate of the input video."""
-    frame_count: int | None
-    duration: float | None
-    has_audio: bool | None
-    filters: str | None
-    workers: int | None
-    segment_seconds: float | None
-    scheduler: str | None
-    preset: str | None
-    crf: float | None
-    frames: int | None
-    """Frames rendered (the parallel run's, for comparisons)."""
-    wall_seconds: float | None
-    fps_rendered: float | None
-    speedup: float | None
-    efficiency: float | None
-    cpu_percent: float | None
-    details: dict[str, Any]
-    """`JobResult.to_dict()` or `Comparison.to_dict()`, plus "request" when recorded with one."""
-    monitor_summary: dict[str, Any] | None
-    timeline: list[dict[str, Any]] | None
-    machine: dict[str, Any]
-    """`machine_info()` of the machine that ran the job."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """All fields as a JSON-ready dict."""
-        return asdict(self)
-
-
-COLUMNS = tuple(f.name for f in fields(JobRecord))
-JSON_COLUMNS = frozenset({"details", "monitor_summary", "timeline", "machine"})
-REQUEST_COLUMNS = ("filters", "workers", "segment_seconds", "scheduler", "preset", "crf")
+"""Schema steps, oldest first: step i brings a database from user_version i to i + 1. The
+column statements come from `records.COLUMNS`, whose released columns never change; a new
+index goes under a new version here."""
 
 
 def _damaged(exc: sqlite3.DatabaseError) -> bool:
@@ -147,118 +75,9 @@ def default_history_path() -> Path:
     return Path(data_home).expanduser() / "renderrush" / FILE_NAME
 
 
-def _package_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _opencv_version() -> str | None:
-    try:
-        import cv2
-    except ImportError:
-        return None
-    return cv2.__version__
-
-
-def machine_info() -> dict[str, Any]:
-    """The machine a job ran on: the cores and memory it may use (container limits
-    honoured), OS, Python and library versions, so timings from different machines
-    can be told apart. A package that is missing reports None."""
-    packages = {name: _package_version(name) for name in PACKAGES}
-    packages["opencv"] = _opencv_version()
-    return {
-        "cores": available_cores(),
-        "memory": total_memory(),
-        "os": platform.system(),
-        "platform": platform.platform(),
-        "arch": platform.machine(),
-        "python": platform.python_version(),
-        "packages": packages,
-    }
-
-
-def utc_timestamp(moment: datetime | str | None = None) -> str:
-    """`moment` (default now) as the UTC ISO string history rows store and sort by.
-    Naive datetimes are taken as local time."""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            raise HistoryError(f"'{moment}' is not an ISO 8601 date and time, e.g. 2026-01-31T12:00:00+00:00") from None
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise HistoryError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-
-
-def _error_text(error: BaseException | str | None) -> str | None:
-    """A failure as one line: RenderRush messages as they are, other exceptions with their type."""
-    if error is None or isinstance(error, str):
-        return error
-    if isinstance(error, RenderRushError):
-        return str(error)
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _input_name(value: Any) -> str | None:
-    return Path(str(value)).name if value is not None else None
-
-
-def _optional(convert: type, value: Any) -> Any:
-    return None if value is None else convert(value)
-
-
-def _job_columns(result: Any, comparison: Any, request: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The filterable columns of a job, from its result, its comparison (the parallel
-    run's figures) or, for a job that produced neither, from what was asked."""
-    if comparison is not None:
-        run, extra = comparison.parallel, {"speedup": comparison.speedup, "efficiency": comparison.efficiency}
-    else:
-        run, extra = result, {}
-    if run is None:
-        request = request or {}
-        columns = {name: request.get(name) for name in REQUEST_COLUMNS}
-        columns["filters"] = _optional(str, columns["filters"])
-        columns["scheduler"] = _optional(str, columns["scheduler"])
-        return {"input": _input_name(request.get("input")), **columns}
-    info = run.info
-    return {
-        "input": info.path.name,
-        "width": info.width,
-        "height": info.height,
-        "fps": float(info.fps),
-        "frame_count": info.frame_count,
-        "duration": info.duration,
-        "has_audio": info.has_audio,
-        "filters": run.filters,
-        "workers": run.workers,
-        "segment_seconds": run.segment_seconds,
-        "scheduler": run.scheduler,
-        "preset": run.encode.preset,
-        "crf": run.encode.crf,
-        "frames": run.frames,
-        "wall_seconds": run.wall_seconds,
-        "fps_rendered": run.fps,
-        "cpu_percent": run.cpu_percent,
-        **extra,
-    }
-
-
-def _encode(name: str, value: Any) -> Any:
-    if name in JSON_COLUMNS:
-        return None if value is None else json.dumps(value, default=str)
-    return int(value) if isinstance(value, bool) else value
-
-
-def _decode(name: str, value: Any) -> Any:
-    if name in JSON_COLUMNS:
-        return None if value is None else json.loads(value)
-    return bool(value) if name == "has_audio" and value is not None else value
 
 
 class History:
@@ -414,21 +233,19 @@ class History:
             raise HistoryError(f"a finished {kind} job needs its {expected}=")
         if produced is None and request is None:
             raise HistoryError("a job without a result needs the request that started it")
-        details = produced.to_dict() if produced is not None else {}
-        if request is not None:
-            details["request"] = dict(request)
-        row = {
+        outcome = produced.to_dict() if produced is not None else None
+        details = {**(outcome or {}), **({} if request is None else {"request": dict(request)})}
+        facts = {
             "created_at": utc_timestamp(),
             "kind": kind,
             "status": status,
-            "error": _error_text(error),
-            **_job_columns(result, comparison, request),
+            "error": error_text(error),
             "details": details,
-            "monitor_summary": _optional(dict, monitor_summary),
-            "timeline": _optional(list, timeline),
+            "monitor_summary": None if monitor_summary is None else dict(monitor_summary),
+            "timeline": None if timeline is None else list(timeline),
             "machine": machine_info(),
         }
-        return self._insert([row])[0]
+        return self._insert([job_row(facts, outcome, request)])[0]
 
     def import_records(self, records: Iterable[JobRecord]) -> list[int]:
         """Insert copies of `records` (from another history or a report) in one
@@ -441,16 +258,13 @@ class History:
         return self._insert(rows)
 
     def _insert(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        names = [name for name in COLUMNS if name != "id"]
-        sql = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        columns = [column for column in COLUMNS if not column.generated]
+        names = ", ".join(column.name for column in columns)
+        sql = f"INSERT INTO jobs ({names}) VALUES ({', '.join('?' * len(columns))})"
         with self._connect(write=True) as conn:
             return [
-                int(conn.execute(sql, [_encode(name, row.get(name)) for name in names]).lastrowid or 0) for row in rows
+                int(conn.execute(sql, [encode(c, row.get(c.name)) for c in columns]).lastrowid or 0) for row in rows
             ]
-
-    @staticmethod
-    def _record(row: sqlite3.Row) -> JobRecord:
-        return JobRecord(**{name: _decode(name, row[name]) for name in COLUMNS})
 
     def list(
         self,
@@ -474,7 +288,7 @@ class History:
         for column, value in (
             ("kind", kind),
             ("status", status),
-            ("input", _input_name(input)),
+            ("input", None if input is None else file_name(input)),
             ("workers", workers),
             ("filters", filters),
         ):
@@ -492,7 +306,7 @@ class History:
             sql += " LIMIT ?"
             values.append(limit)
         with self._connect() as conn:
-            return [self._record(row) for row in conn.execute(sql, values)]
+            return [read_record(row) for row in conn.execute(sql, values)]
 
     def get(self, job_id: int) -> JobRecord:
         """The job with id `job_id`."""
@@ -500,7 +314,7 @@ class History:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise HistoryError(f"no job {job_id} in the history '{self.path}': list() shows the ids")
-        return self._record(row)
+        return read_record(row)
 
     def delete(self, job_id: int) -> None:
         """Remove the job with id `job_id`."""

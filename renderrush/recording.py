@@ -7,14 +7,14 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .advisor import Recommendation, RunTiming, recommend
+from .advisor import Recommendation, past_runs, recommend
 from .errors import HistoryError, JobCancelledError, RenderRushWarning
-from .history import History, machine_info
+from .history import History
 from .limits import MemoryGuard
 from .monitor import Monitor, Sample
 from .probe import VideoInfo
@@ -42,29 +42,6 @@ def open_history(history: HistoryOption) -> History | None:
             _UNUSABLE.add(str(exc))
             warnings.warn(RenderRushWarning(f"jobs are not recorded: {exc}"), stacklevel=3)
         return None
-
-
-MACHINE_KEYS = ("cores", "memory", "os", "platform", "arch")
-"""What makes two history records come from the same machine, for the advisor's timings."""
-
-
-def same_machine(machine: Mapping[str, Any] | None, here: Mapping[str, Any]) -> bool:
-    """Whether a record's `machine` is this one (timings from other machines do not fit here)."""
-    return machine is not None and bool(machine) and all(machine.get(key) == here.get(key) for key in MACHINE_KEYS)
-
-
-def past_runs(history: History | None, filters: str) -> list[RunTiming]:
-    """Finished renders of the same filter chain on this machine, newest 200, as timings
-    the advisor can fit (it then keeps those of a similar resolution and length)."""
-    if history is None:
-        return []
-    here = machine_info()
-    records = history.list(kind="render", status="finished", filters=filters, limit=200)
-    return [
-        RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames)
-        for r in records
-        if r.workers and r.wall_seconds and r.frames and r.width and r.height and same_machine(r.machine, here)
-    ]
 
 
 def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReportError
-from .history import History, JobRecord, utc_timestamp
+from .history import History
+from .records import JobRecord, utc_timestamp
 
 SCHEMA_NAME = "renderrush.report"
 SCHEMA_VERSION = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from fractions import Fraction
@@ -12,13 +13,16 @@ import pytest
 from renderrush.advisor import (
     RunTiming,
     fit_amdahl,
+    past_runs,
     recommend,
     worker_memory,
 )
 from renderrush.errors import AdviceError
-from renderrush.history import History, JobRecord, machine_info, utc_timestamp
+from renderrush.history import History
+from renderrush.machine import machine_info
 from renderrush.probe import VideoInfo
-from renderrush.recording import advise, past_runs
+from renderrush.recording import advise
+from renderrush.records import JobRecord, utc_timestamp
 from renderrush.resources import available_cores
 
 W, H, FRAMES = 1920, 1080, 1800
@@ -303,3 +307,29 @@ def test_good_comparable_runs_are_fitted_and_capped_at_two_workers_per_core(tmp_
     assert rec.method == "amdahl" and "over 6 comparable runs at 6 worker counts" in rec.reason
     cores = available_cores()
     assert min(cores, rec.memory_cap_workers) <= rec.workers <= 2 * cores
+
+
+def test_past_runs_of_this_chain_and_machine_a_comparison_giving_two(tmp_path: Path) -> None:
+    rng = random.Random(17)
+    history = History(tmp_path / "jobs.sqlite3")
+    render_job = seeded(rng, width=640, height=360, frames=90, workers=2, ms_per_frame=10)
+    parallel = seeded(rng, width=640, height=360, frames=90, workers=3, ms_per_frame=8)
+    sequential = {"workers": 1, "wall_seconds": 2.5, "frames": 90}
+    compare_job = dataclasses.replace(parallel, kind="compare", details={"sequential": sequential})
+    elsewhere = seeded(rng, width=640, height=360, frames=90, workers=4, ms_per_frame=5, machine={"cores": 64})
+    other_chain = seeded(rng, width=640, height=360, frames=90, workers=4, ms_per_frame=5, filters="invert")
+    failed = dataclasses.replace(render_job, status="failed", workers=8)
+    history.import_records([render_job, compare_job, elsewhere, other_chain, failed])
+    assert sorted(past_runs(history, "grayscale"), key=lambda t: t.workers) == [
+        RunTiming(1, 2.5, 640, 360, 90),
+        RunTiming(2, 0.9, 640, 360, 90),
+        RunTiming(3, 0.72, 640, 360, 90),
+    ]
+    assert past_runs(None, "grayscale") == [] and past_runs(history, "sepia") == []
+
+
+def test_the_engine_cli_and_notebook_advise_from_the_same_past_runs() -> None:
+    from renderrush import recording
+    from renderrush.ui import panel
+
+    assert recording.past_runs is past_runs and panel.past_runs is past_runs

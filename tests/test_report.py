@@ -13,7 +13,8 @@ import pytest
 
 import renderrush
 import renderrush.report as report_module
-from renderrush.history import History, JobRecord
+from renderrush.history import History
+from renderrush.records import JobRecord
 from renderrush.report import (
     ReportError,
     history_report,

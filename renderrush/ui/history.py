@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..health import HealthReport, system_health
-from ..history import History, JobRecord
+from ..history import History
+from ..records import UI, JobRecord, shown_columns
 from ._common import Component, fmt_seconds, html_table, message_html, sync_figure
 from .figure import Figure
 from .results import download_link
@@ -35,6 +37,30 @@ def _when(created_at: str) -> str:
 
 def _num(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
+
+
+CELLS: dict[str, Callable[[JobRecord], Any]] = {
+    "created_at": lambda r: _when(r.created_at),
+    "width": lambda r: f"{r.width}×{r.height}" if r.width else "—",
+    "workers": lambda r: _num(r.workers, "d"),
+    "wall_seconds": lambda r: fmt_seconds(r.wall_seconds),
+    "fps_rendered": lambda r: _num(r.fps_rendered, ".0f"),
+    "speedup": lambda r: _num(r.speedup, ".2f"),
+    "efficiency": lambda r: "—" if r.efficiency is None else f"{r.efficiency:.0%}",
+}
+"""How the table writes a column's value, where its own way reads better than the value."""
+
+
+def _plain(record: JobRecord, name: str) -> Any:
+    value = getattr(record, name)
+    return "—" if value is None or value == "" else value
+
+
+def history_table(records: list[JobRecord]) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows of the history table: the columns `records.COLUMNS` shows in the notebook."""
+    columns = shown_columns(UI)
+    rows = [[CELLS[c.name](r) if c.name in CELLS else _plain(r, c.name) for c in columns] for r in records]
+    return [c.title for c in columns], rows
 
 
 class HistoryView(Component):
@@ -113,38 +139,7 @@ class HistoryView(Component):
             return self.records
 
     def _table(self) -> str:
-        rows = [
-            [
-                r.id,
-                _when(r.created_at),
-                r.kind,
-                r.status,
-                r.input or "—",
-                f"{r.width}×{r.height}" if r.width else "—",
-                r.filters or "—",
-                _num(r.workers, "d"),
-                fmt_seconds(r.wall_seconds),
-                _num(r.fps_rendered, ".0f"),
-                _num(r.speedup, ".2f"),
-                "—" if r.efficiency is None else f"{r.efficiency:.0%}",
-            ]
-            for r in self.records
-        ]
-        header = [
-            "id",
-            "when",
-            "kind",
-            "status",
-            "input",
-            "size",
-            "filters",
-            "workers",
-            "wall",
-            "fps",
-            "speedup",
-            "efficiency",
-        ]
-        return html_table(header, rows)
+        return html_table(*history_table(self.records))
 
     def trend_data(self) -> dict[int, dict[str, list[Any]]]:
         """Finished jobs, oldest first, by worker count: {workers: {"id", "fps", "speedup"}}."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..advisor import Recommendation, RunTiming, recommend
+from ..advisor import Recommendation, past_runs, recommend
 from ..history import History
 from ..monitor import Sample
 from ..progress import STITCHED, ProgressEvent
@@ -33,22 +33,6 @@ SCHEDULER_HELP = {
     "threads": "threads: workers share one process (filters release the GIL partly)",
     "sync": "sync: one segment at a time, the sequential baseline",
 }
-
-
-def history_timings(history: History | None, filters: str, limit: int = 200) -> list[RunTiming]:
-    """Past finished runs of the same filter chain as advisor timings (a comparison gives
-    two: its sequential run with 1 worker and its parallel run)."""
-    if history is None:
-        return []
-    timings = []
-    for r in history.list(status="finished", limit=limit):
-        if r.filters != filters or not (r.width and r.height and r.frames and r.wall_seconds and r.workers):
-            continue
-        timings.append(RunTiming(r.workers, r.wall_seconds, r.width, r.height, r.frames))
-        sequential = (r.details or {}).get("sequential") if r.kind == "compare" else None
-        if sequential and sequential.get("wall_seconds") and sequential.get("frames"):
-            timings.append(RunTiming(1, sequential["wall_seconds"], r.width, r.height, sequential["frames"]))
-    return timings
 
 
 class ControlPanel(Component):
@@ -210,7 +194,7 @@ class ControlPanel(Component):
         if info is None:
             self.advice.value = message_html("Choose a video first.", "warn")
             return None
-        rec = recommend(info.width, info.height, info.duration, history_timings(self.history, self.filters.text))
+        rec = recommend(info.width, info.height, info.duration, past_runs(self.history, self.filters.text))
         self.recommendation = rec
         self.workers.max = max(self.workers.max, rec.workers)
         self.workers.value = rec.workers

@@ -15,9 +15,9 @@ from typing import Any
 from ..compare import Comparison, compare
 from ..engine import render
 from ..errors import JobCancelledError, RenderRushError
-from ..history import JobRecord
 from ..progress import ProgressEvent
 from ..recording import HistoryOption, open_history
+from ..records import JobRecord
 from ..result import JobResult
 from ._common import error_sentence
 
