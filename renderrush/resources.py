@@ -27,41 +27,40 @@ def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
     if not text:
         return None
     quota, _, period = text.partition(" ")
-    if quota == "max" or not period:
+    try:
+        return int(quota) / int(period) if quota != "max" and int(period) > 0 else None
+    except ValueError:  # an unreadable limit is no limit: the affinity mask still applies
         return None
-    return int(quota) / int(period)
 
 
 def cgroup_memory_limit(root: Path = CGROUP_ROOT) -> int | None:
     """Bytes allowed by cgroup v2 `memory.max`, or None when unlimited."""
     text = _read_cgroup("memory.max", root)
-    if not text or text == "max":
-        return None
-    return int(text)
+    return int(text) if text and text.isdigit() else None
 
 
-def available_cores() -> int:
+def available_cores(root: Path = CGROUP_ROOT) -> int:
     """Cores this process may use: affinity mask, further capped by the cgroup CPU quota."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    quota = cgroup_cpu_limit()
+    quota = cgroup_cpu_limit(root)
     if quota is not None:
         cores = min(cores, max(1, math.ceil(quota)))
     return max(1, cores)
 
 
-def total_memory() -> int:
+def total_memory(root: Path = CGROUP_ROOT) -> int:
     """Bytes of memory this process may use: host total capped by cgroup `memory.max`."""
     total = psutil.virtual_memory().total
-    limit = cgroup_memory_limit()
+    limit = cgroup_memory_limit(root)
     return min(total, limit) if limit else total
 
 
-def available_memory() -> int:
+def available_memory(root: Path = CGROUP_ROOT) -> int:
     """Bytes free for new work: host available memory, capped by what the cgroup has left."""
     free = psutil.virtual_memory().available
-    limit = cgroup_memory_limit()
+    limit = cgroup_memory_limit(root)
     if limit:
-        used_text = _read_cgroup("memory.current")
+        used_text = _read_cgroup("memory.current", root)
         used = int(used_text) if used_text and used_text.isdigit() else 0
         free = min(free, max(0, limit - used))
     return free

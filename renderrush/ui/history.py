@@ -23,8 +23,10 @@ from .results import download_link
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def open_history(history: History | str | os.PathLike | None) -> History:
-    """A `History` from an instance, a database path, or None for the default one."""
+def history_to_show(history: History | str | os.PathLike | None) -> History:
+    """The `History` a view shows: an instance, a database path, or None for the default.
+    Unlike a job's history (`recording.open_history`, which warns and records nothing), a
+    view cannot do without one, so an unusable history is a `HistoryError` here."""
     return history if isinstance(history, History) else History(history)
 
 
@@ -91,7 +93,7 @@ class HistoryView(Component):
         width: int | None = None,
     ) -> None:
         super().__init__()
-        self.history = open_history(history)
+        self.history = history_to_show(history)
         self.limit = limit
         self.work_dir = Path(work_dir)
         self.records: list[JobRecord] = []
