@@ -76,6 +76,9 @@ def decode_stream(
     """Every frame the decoder outputs, as `ffmpeg` would decode them: a packet the decoder
     rejects is skipped (and counted in `damaged`) instead of ending the stream, and a file
     that ends early ends the stream where it breaks."""
+    # Crop exactly where the stream says the picture starts (Theora's picture offset): by
+    # default libavcodec keeps the planes aligned and leaves the columns left of it in.
+    stream.codec_context.flags |= av.codec.context.Flags.unaligned
     packets = container.demux(stream)
     while True:
         try:
