@@ -52,6 +52,12 @@ OUTPUT_TIME_BASE_LIMIT = 1_000_000
 1/90000 s (MPEG's clock)."""
 
 
+MAX_REORDER = 4
+"""Furthest (in frames) a decoded timestamp may stray from its sorted place and still be
+taken for a mislabelled frame: packed B-frames stray by one, a clock that jumps back
+(a broadcast recording across a reset) moves timestamps much further."""
+
+
 def output_time_base(stream_time_base: Fraction | None) -> Fraction:
     if stream_time_base and stream_time_base.denominator <= OUTPUT_TIME_BASE_LIMIT:
         return Fraction(stream_time_base)
@@ -196,6 +202,23 @@ def _frame_rate(stream: av.video.stream.VideoStream, pts: list[int], time_base: 
     return Fraction(25)
 
 
+def _sorted_if_shuffled(pts: list[int | None]) -> tuple[list[int | None], bool]:
+    """The times in presentation order when the decoder labelled its frames with their
+    neighbours' times: with packed B-frames (Xvid and DivX AVIs) it outputs the frames in
+    order but times them 1, 2, 3, 5, 4, 6, ... Every frame has a time, no time repeats and
+    none is more than `MAX_REORDER` places from its sorted place: the sorted times are the
+    frames' times (filling them in would leave a hole and show every later frame late).
+    The flag says they were reordered."""
+    known = [p for p in pts if p is not None]
+    if len(known) != len(pts) or len(set(known)) != len(known):
+        return pts, False
+    ranked = sorted(range(len(known)), key=known.__getitem__)
+    if ranked == list(range(len(known))) or any(abs(rank - i) > MAX_REORDER for rank, i in enumerate(ranked)):
+        return pts, False
+    ordered: list[int | None] = [known[i] for i in ranked]
+    return ordered, True
+
+
 def _fill_times(pts: list[int | None], step: int) -> tuple[list[int], bool]:
     """Times for frames without one, and times that do not move forward (a timestamp
     reset in a broadcast stream), continued from the frame before; the flag says times
@@ -261,7 +284,9 @@ def list_frames(
     out_tb = output_time_base(stream_time_base)
     declared = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
     step = max(1, round(1 / (Fraction(declared) * stream_time_base)))
-    raw_pts, made_up = _fill_times(table.pts, step)
+    ordered, reordered = _sorted_if_shuffled(table.pts)
+    raw_pts, made_up = _fill_times(ordered, step)
+    made_up = made_up or reordered  # the decoder's own times go back: a frame cannot be found by them
     if all(p is None for p in table.pts):
         origin = 0.0
     clock = Clock(stream_time_base, origin, out_tb)

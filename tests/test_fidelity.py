@@ -29,7 +29,15 @@ import av
 import numpy as np
 import pytest
 
-from renderrush import JobResult, RenderRushError, UnsupportedVideoError, register_filter, render, unregister_filter
+from renderrush import (
+    JobResult,
+    RenderRushError,
+    UnsupportedVideoError,
+    probe,
+    register_filter,
+    render,
+    unregister_filter,
+)
 from renderrush.samples import read_frame_index
 
 from . import media
@@ -371,6 +379,32 @@ def test_clock_reset_keeps_every_frame_in_order(make: Make, tmp_path: Path) -> N
     assert frame_ids(output) == list(range(90))
     times = video_times(output)
     assert all(b > a for a, b in zip(times, times[1:])), "output times must increase"
+
+
+def test_packed_b_frames_keep_a_constant_rate(make: Make, tmp_path: Path) -> None:
+    """An AVI with packed B-frames (as Xvid and DivX 5 write them): the decoder outputs the
+    frames in order but labels them with their neighbours' times (1, 3, 2, 5, 4, ... / 30 s).
+    Every frame is shown 1/30 s after the one before: no hole, none shown late."""
+    source = make(media.packed_b_avi)
+    assert ffmpeg_frame_count(source) == 90
+    output = tmp_path / "out.mp4"
+    render_clip(source, output)
+    assert frame_ids(output) == list(range(90))
+    steps = np.diff(video_times(output))
+    assert steps == pytest.approx([1 / 30] * 89, abs=1e-3), (
+        f"frame steps (s): {sorted({round(float(step), 4) for step in steps})}"
+    )
+
+
+def test_packed_b_frames_are_listed_at_their_sorted_times(make: Make) -> None:
+    renderrush_only()
+    source = make(media.packed_b_avi)
+    with av.open(str(source)) as container:
+        decoded = [frame.pts for frame in container.decode(video=0)]
+    assert decoded[:5] == [1, 3, 2, 5, 4]  # the generator did its job
+    info = probe(source, decode_pass=True)
+    assert list(info.frame_pts) == sorted(decoded)
+    assert info.seek_mode == "count"  # the decoder's own times go back: a segment counts frames
 
 
 def assert_in_sync(output: Path, flashes: list[Fraction], frame: float = 1 / 30) -> None:
