@@ -206,6 +206,16 @@ def _rotation(frame: av.VideoFrame) -> int:
     return int(round(angle / 90.0)) % 4 * 90
 
 
+def _has_alpha(frame: av.VideoFrame) -> bool:
+    """Whether the picture can be transparent. A palette format has an alpha in every palette
+    entry, transparent or not (MS RLE's and FLIC's are always 255), so there the first frame
+    decides: any pixel with alpha below 255."""
+    fmt = frame.format
+    if fmt.has_palette:
+        return bool((frame.to_ndarray(format="rgba")[..., 3] < 255).any())
+    return any(c.is_alpha for c in fmt.components)
+
+
 def _first_frame(path: Path, stream_index: int) -> av.VideoFrame:
     """The first decodable frame: colour, rotation and size as the decoder gives them."""
     with av.open(os.fspath(path), metadata_errors="ignore") as container:
@@ -281,7 +291,7 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
             color_primaries=first.color_primaries,
             color_trc=first.color_trc,
             bit_depth=max(c.bits for c in fmt.components) if fmt.components else 8,
-            has_alpha=fmt.has_palette or any(c.is_alpha for c in fmt.components),
+            has_alpha=_has_alpha(first),
             audio_streams=tuple(audio),
             subtitle_streams=tuple(subtitles),
             other_streams=tuple(other),

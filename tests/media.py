@@ -766,15 +766,41 @@ ALPHA_KINDS = {
         ],
     ),
     "apng": ("alpha.apng", ["-c:v", "apng", "-pix_fmt", "rgba", "-plays", "0", "-f", "apng"]),
+    "png-palette": (
+        "alpha-palette.mov",
+        [
+            "-filter_complex",
+            "[0:v]split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse=alpha_threshold=128",
+            "-c:v",
+            "png",
+        ],
+    ),
 }
 
 
 def alpha_clip(folder: Path, kind: str) -> Path:
     """45 frames at 15 fps (3 s) of `rgba_frames` as QuickTime Animation (argb), PNG in
-    MOV, GIF (palette with a transparent entry) or APNG."""
+    MOV (rgba, or a palette with a transparent entry), GIF (palette with a transparent
+    entry) or APNG."""
     name, codec = ALPHA_KINDS[kind]
     path = folder / name
     ffmpeg(*_raw_input("rgba", ALPHA_SIZE, 15), *codec, "-y", path, stdin=rgba_frames(ALPHA_FRAMES))
+    return path
+
+
+OPAQUE_PALETTE_KINDS = {
+    "msrle": ("opaque-msrle.avi", ["-c:v", "msrle"]),
+    "png-palette": ("opaque-palette.mov", ["-vf", "format=pal8", "-c:v", "png"]),
+}
+"""Palette video without transparency, decoded as pal8 (each palette entry has an alpha, all
+255): MS RLE in AVI, as old Windows captures are, and palette PNG in MOV."""
+
+
+def opaque_palette_clip(folder: Path, kind: str) -> Path:
+    """45 frames at 30 fps of the indexed sample (frame-index stripe) in a palette format."""
+    name, codec = OPAQUE_PALETTE_KINDS[kind]
+    path = folder / name
+    ffmpeg("-i", indexed_clip(folder, 45), *codec, "-y", path)
     return path
 
 

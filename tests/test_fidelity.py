@@ -799,6 +799,8 @@ def test_cli_prints_one_warning_line_for_bitmap_subtitle(make: Make, tmp_path: P
 
 # ---- 7. alpha, palettes, cover art -------------------------------------------------------
 
+TRANSPARENCY_WARNING = "transparency composited on black (H.264 has no alpha)"
+
 
 @pytest.mark.parametrize("kind", list(media.ALPHA_KINDS))
 def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path, kind: str) -> None:
@@ -806,7 +808,8 @@ def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path
     expected = ffmpeg_frame_count(source)
     assert expected == media.ALPHA_FRAMES
     output = tmp_path / "out.mp4"
-    render_clip(source, output, KEEP)
+    result = render_clip(source, output, KEEP)
+    assert result is None or TRANSPARENCY_WARNING in result.warnings, result and result.warnings
     black = 0 if colour_tags(output)["range"] == RANGE_PC else 16
     with av.open(str(output)) as container:
         frames = list(container.decode(video=0))
@@ -818,6 +821,20 @@ def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path
         box = (slice(20 + 15, 20 + media.BOX - 15), slice(media.box_left(n) + 15, media.box_left(n) + media.BOX - 15))
         red = int(np.median(v[box[0].start // 2 : box[0].stop // 2, box[1].start // 2 : box[1].stop // 2]))
         assert red > 200, f"frame {n}: the opaque red box is not red where it should be (V={red})"
+
+
+@pytest.mark.parametrize("kind", list(media.OPAQUE_PALETTE_KINDS))
+def test_opaque_palette_source_gets_no_transparency_warning(make: Make, tmp_path: Path, kind: str) -> None:
+    """A palette has an alpha in every entry, but nothing here is transparent: the output
+    is the picture, without a warning about transparency."""
+    renderrush_only()
+    source = make(media.opaque_palette_clip, kind)
+    with av.open(str(source)) as container:
+        assert next(container.decode(video=0)).format.name == "pal8"  # the generator did its job
+    output = tmp_path / "out.mp4"
+    result = render_clip(source, output)
+    assert result is not None and TRANSPARENCY_WARNING not in result.warnings, result and result.warnings
+    assert frame_ids(output) == list(range(45))
 
 
 def test_cover_art_first_uses_main_video(make: Make, tmp_path: Path) -> None:
