@@ -29,7 +29,8 @@ import av
 
 from .decode import Source
 from .errors import RenderRushError
-from .probe import Clock, VideoInfo
+from .frametable import Clock
+from .probe import VideoInfo
 
 PIECE_FORMATS = {"mov,mp4,m4a,3gp,3g2,mj2": ("mov", ".mov"), "matroska,webm": ("matroska", ".mkv")}
 """Container a piece is written in, by the source's container: its own family, which holds

@@ -23,7 +23,8 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from .errors import TimelineError, UnsupportedVideoError
-from .probe import Clock, VideoInfo, decode_stream
+from .frametable import Clock, decode_stream
+from .probe import VideoInfo
 
 YUV = "yuv420p"
 YUV_LAYOUTS = ("yuv420p", "yuvj420p")

@@ -22,8 +22,9 @@ import av
 from .errors import JobCancelledError, StitchError
 from .ffmpeg import run_ffmpeg
 from .outputs import partial_path
-from .probe import StreamInfo, VideoInfo
+from .probe import VideoInfo
 from .progress import cancel_marker
+from .streams import StreamInfo
 
 MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "opus", "flac", "alac")
 """Audio codecs copied into MP4 as they are; others are encoded to AAC once, at the stitch."""

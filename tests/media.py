@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import imageio_ffmpeg
 import numpy as np
 
@@ -199,6 +200,55 @@ def clock_reset_ts(folder: Path) -> Path:
         parts.append(part.read_bytes())
     path = folder / "clock-reset.ts"
     path.write_bytes(b"".join(parts))
+    return path
+
+
+VOP = b"\x00\x00\x01\xb6"
+"""MPEG-4 Part 2 start code of a picture (VOP); the two bits after it are its type (I, P, B)."""
+DIVX_PACKED = b"\x00\x00\x01\xb2DivX503b1393p"
+"""User data as DivX 5 writes it: the final 'p' tells decoders that B-frames are packed."""
+N_VOP = VOP + bytes([0x50, 0x4F])
+"""A "not coded" P-VOP (5-bit time increment, as ffmpeg's encoder writes for 30 fps): the
+placeholder that takes a packed B-frame's place in the file."""
+
+
+def _vop_type(packet: bytes) -> str:
+    return "IPBS"[packet[packet.index(VOP) + 4] >> 6]
+
+
+def packed_b_avi(folder: Path) -> Path:
+    """An Xvid/DivX-style AVI with packed B-frames (90 frames, 30 fps, with the frame-index
+    stripe): each B-frame travels in the packet of the P-frame before it, and a not-coded
+    placeholder takes its slot. ffmpeg's MPEG-4 encoder cannot pack, so its unpacked output
+    (`-bf 1`) is packed here packet by packet, as DivX 5 and Xvid write them."""
+    unpacked = folder / "unpacked-b.avi"
+    ffmpeg("-i", indexed_clip(folder, 90), "-c:v", "mpeg4", "-q:v", 2, "-bf", 1, "-vtag", "XVID", "-y", unpacked)
+    with av.open(str(unpacked)) as source:
+        stream = source.streams.video[0]
+        time_base = stream.time_base
+        coded = [(bytes(packet), packet.is_keyframe) for packet in source.demux(stream) if packet.size]
+    first, key = coded[0]
+    at = first.index(VOP)
+    coded[0] = (first[:at] + DIVX_PACKED + first[at:], key)
+    packed: list[tuple[bytes, bool]] = []
+    i = 0
+    while i < len(coded):
+        data, key = coded[i]
+        if i + 1 < len(coded) and _vop_type(coded[i + 1][0]) == "B":
+            packed += [(data + coded[i + 1][0], key), (N_VOP, False)]
+            i += 2
+        else:
+            packed.append((data, key))
+            i += 1
+    path = folder / "packed-b.avi"
+    with av.open(str(unpacked)) as source, av.open(str(path), "w") as out:
+        template = source.streams.video[0]
+        stream_out = out.add_stream_from_template(template)
+        for n, (data, key) in enumerate(packed):  # AVI keeps one frame per index entry
+            packet = av.Packet(data)
+            packet.stream, packet.time_base, packet.pts, packet.dts = stream_out, time_base, n, n
+            packet.is_keyframe = key
+            out.mux(packet)
     return path
 
 
@@ -716,15 +766,41 @@ ALPHA_KINDS = {
         ],
     ),
     "apng": ("alpha.apng", ["-c:v", "apng", "-pix_fmt", "rgba", "-plays", "0", "-f", "apng"]),
+    "png-palette": (
+        "alpha-palette.mov",
+        [
+            "-filter_complex",
+            "[0:v]split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse=alpha_threshold=128",
+            "-c:v",
+            "png",
+        ],
+    ),
 }
 
 
 def alpha_clip(folder: Path, kind: str) -> Path:
     """45 frames at 15 fps (3 s) of `rgba_frames` as QuickTime Animation (argb), PNG in
-    MOV, GIF (palette with a transparent entry) or APNG."""
+    MOV (rgba, or a palette with a transparent entry), GIF (palette with a transparent
+    entry) or APNG."""
     name, codec = ALPHA_KINDS[kind]
     path = folder / name
     ffmpeg(*_raw_input("rgba", ALPHA_SIZE, 15), *codec, "-y", path, stdin=rgba_frames(ALPHA_FRAMES))
+    return path
+
+
+OPAQUE_PALETTE_KINDS = {
+    "msrle": ("opaque-msrle.avi", ["-c:v", "msrle"]),
+    "png-palette": ("opaque-palette.mov", ["-vf", "format=pal8", "-c:v", "png"]),
+}
+"""Palette video without transparency, decoded as pal8 (each palette entry has an alpha, all
+255): MS RLE in AVI, as old Windows captures are, and palette PNG in MOV."""
+
+
+def opaque_palette_clip(folder: Path, kind: str) -> Path:
+    """45 frames at 30 fps of the indexed sample (frame-index stripe) in a palette format."""
+    name, codec = OPAQUE_PALETTE_KINDS[kind]
+    path = folder / name
+    ffmpeg("-i", indexed_clip(folder, 45), *codec, "-y", path)
     return path
 
 

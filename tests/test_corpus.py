@@ -7,9 +7,9 @@ For each file (one test each, by file id):
   taken from a second pass with `-fps_mode passthrough`: RenderRush keeps the source's
   timestamps, so that is the count it must match);
 - RenderRush: `renderrush.render(src, out, "grayscale", history=False)`;
-- compared: video duration (within one frame plus 50 ms), display aspect ratio (within 1 %),
-  orientation (displayed width > height agrees), audio (kept wherever ffmpeg keeps it) and the
-  number of frames. A file that ffmpeg decodes no frame from must fail in RenderRush with one
+- compared: video duration (within one frame plus 50 ms), picture size (ffmpeg's, odd sides
+  cut to even), display aspect ratio (within 1 %), orientation (displayed width > height
+  agrees), audio (kept wherever ffmpeg keeps it) and the number of frames. A file that ffmpeg decodes no frame from must fail in RenderRush with one
   `RenderRushError` line and leave nothing at the output path.
 
 Without a corpus (`python scripts/fetch_corpus.py`, folder `$RENDERRUSH_CORPUS` or
@@ -206,6 +206,13 @@ def test_corpus_file_renders_like_ffmpeg(entry: dict | None, tmp_path: Path) -> 
     tolerance = ref.frame_duration + 0.05
     if abs(got.duration - ref.duration) > tolerance:
         problems.append(f"duration {got.duration:.3f} s, ffmpeg {ref.duration:.3f} s (tolerance {tolerance:.3f} s)")
+    # The picture itself, not only its shape: extra columns (a decoder's crop left aligned, as
+    # Theora's picture offset was) change the aspect by less than the tolerance below.
+    even = (ref.width - ref.width % 2, ref.height - ref.height % 2)  # H.264 4:2:0 needs even sides
+    if (got.width, got.height) != even:
+        problems.append(
+            f"picture {got.width}x{got.height}, ffmpeg {ref.width}x{ref.height} (even: {even[0]}x{even[1]})"
+        )
     if abs(got.dar - ref.dar) > 0.01 * ref.dar:
         problems.append(f"display aspect {got.dar:.4f}, ffmpeg {ref.dar:.4f}")
     if got.landscape != ref.landscape:

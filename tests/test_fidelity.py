@@ -29,7 +29,15 @@ import av
 import numpy as np
 import pytest
 
-from renderrush import JobResult, RenderRushError, UnsupportedVideoError, register_filter, render, unregister_filter
+from renderrush import (
+    JobResult,
+    RenderRushError,
+    UnsupportedVideoError,
+    probe,
+    register_filter,
+    render,
+    unregister_filter,
+)
 from renderrush.samples import read_frame_index
 
 from . import media
@@ -371,6 +379,32 @@ def test_clock_reset_keeps_every_frame_in_order(make: Make, tmp_path: Path) -> N
     assert frame_ids(output) == list(range(90))
     times = video_times(output)
     assert all(b > a for a, b in zip(times, times[1:])), "output times must increase"
+
+
+def test_packed_b_frames_keep_a_constant_rate(make: Make, tmp_path: Path) -> None:
+    """An AVI with packed B-frames (as Xvid and DivX 5 write them): the decoder outputs the
+    frames in order but labels them with their neighbours' times (1, 3, 2, 5, 4, ... / 30 s).
+    Every frame is shown 1/30 s after the one before: no hole, none shown late."""
+    source = make(media.packed_b_avi)
+    assert ffmpeg_frame_count(source) == 90
+    output = tmp_path / "out.mp4"
+    render_clip(source, output)
+    assert frame_ids(output) == list(range(90))
+    steps = np.diff(video_times(output))
+    assert steps == pytest.approx([1 / 30] * 89, abs=1e-3), (
+        f"frame steps (s): {sorted({round(float(step), 4) for step in steps})}"
+    )
+
+
+def test_packed_b_frames_are_listed_at_their_sorted_times(make: Make) -> None:
+    renderrush_only()
+    source = make(media.packed_b_avi)
+    with av.open(str(source)) as container:
+        decoded = [frame.pts for frame in container.decode(video=0)]
+    assert decoded[:5] == [1, 3, 2, 5, 4]  # the generator did its job
+    info = probe(source, decode_pass=True)
+    assert list(info.frame_pts) == sorted(decoded)
+    assert info.seek_mode == "count"  # the decoder's own times go back: a segment counts frames
 
 
 def assert_in_sync(output: Path, flashes: list[Fraction], frame: float = 1 / 30) -> None:
@@ -765,6 +799,8 @@ def test_cli_prints_one_warning_line_for_bitmap_subtitle(make: Make, tmp_path: P
 
 # ---- 7. alpha, palettes, cover art -------------------------------------------------------
 
+TRANSPARENCY_WARNING = "transparency composited on black (H.264 has no alpha)"
+
 
 @pytest.mark.parametrize("kind", list(media.ALPHA_KINDS))
 def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path, kind: str) -> None:
@@ -772,7 +808,8 @@ def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path
     expected = ffmpeg_frame_count(source)
     assert expected == media.ALPHA_FRAMES
     output = tmp_path / "out.mp4"
-    render_clip(source, output, KEEP)
+    result = render_clip(source, output, KEEP)
+    assert result is None or TRANSPARENCY_WARNING in result.warnings, result and result.warnings
     black = 0 if colour_tags(output)["range"] == RANGE_PC else 16
     with av.open(str(output)) as container:
         frames = list(container.decode(video=0))
@@ -784,6 +821,20 @@ def test_alpha_and_palette_sources_composite_on_black(make: Make, tmp_path: Path
         box = (slice(20 + 15, 20 + media.BOX - 15), slice(media.box_left(n) + 15, media.box_left(n) + media.BOX - 15))
         red = int(np.median(v[box[0].start // 2 : box[0].stop // 2, box[1].start // 2 : box[1].stop // 2]))
         assert red > 200, f"frame {n}: the opaque red box is not red where it should be (V={red})"
+
+
+@pytest.mark.parametrize("kind", list(media.OPAQUE_PALETTE_KINDS))
+def test_opaque_palette_source_gets_no_transparency_warning(make: Make, tmp_path: Path, kind: str) -> None:
+    """A palette has an alpha in every entry, but nothing here is transparent: the output
+    is the picture, without a warning about transparency."""
+    renderrush_only()
+    source = make(media.opaque_palette_clip, kind)
+    with av.open(str(source)) as container:
+        assert next(container.decode(video=0)).format.name == "pal8"  # the generator did its job
+    output = tmp_path / "out.mp4"
+    result = render_clip(source, output)
+    assert result is not None and TRANSPARENCY_WARNING not in result.warnings, result and result.warnings
+    assert frame_ids(output) == list(range(45))
 
 
 def test_cover_art_first_uses_main_video(make: Make, tmp_path: Path) -> None:

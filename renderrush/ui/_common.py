@@ -124,6 +124,7 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
     image: Any = None
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        stream.codec_context.flags |= av.codec.context.Flags.unaligned  # crop as the render does (decode_stream)
         time_base = stream.time_base or Fraction(1, 90000)
         duration = float(stream.duration * time_base) if stream.duration else None
         if at is None:
