@@ -47,7 +47,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "backend": ("Backend", "BackendRun", "Work"),
-    "compare": ("Comparison", "compare"),
+    "compare": ("compare",),
     "engine": ("render", "run_job"),
     "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
     "health": ("HealthReport", "system_health"),
@@ -60,7 +60,7 @@ _EXPORTS = {
     "recording": ("advise",),
     "records": ("JobRecord",),
     "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
-    "result": ("JobResult",),
+    "result": ("Comparison", "JobResult"),
     "samples": ("make_sample_video",),
     "segment": ("EncodeSettings", "SegmentResult"),
 }
@@ -105,7 +105,7 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .backend import Backend, BackendRun, Work
-    from .compare import Comparison, compare
+    from .compare import compare
     from .engine import render, run_job
     from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
     from .health import HealthReport, system_health
@@ -118,6 +118,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .recording import advise
     from .records import JobRecord
     from .report import history_report, import_report, job_report, load_report, write_report
-    from .result import JobResult
+    from .result import Comparison, JobResult
     from .samples import make_sample_video
     from .segment import EncodeSettings, SegmentResult

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,73 +22,7 @@ from .plan import JobPlan, plan_job
 from .pools import warm_pool
 from .progress import ProgressCallback
 from .recording import Recording, recorded
-from .result import JobResult
-
-
-@dataclass
-class Comparison:
-    """Sequential and parallel runs of one job side by side."""
-
-    sequential: JobResult
-    parallel: JobResult
-    identical: bool
-    """Both outputs decode to exactly the same frames."""
-    job_id: int | None = None
-    """Id of this comparison in the history (None when not recorded)."""
-    startup_seconds: float = 0.0
-    """Starting the parallel run's worker processes, done before it is timed (a one-off
-    cost per session: later jobs find them warm); reported, not hidden."""
-
-    @property
-    def workers(self) -> int:
-        return self.parallel.workers
-
-    @property
-    def speedup(self) -> float:
-        return self.sequential.wall_seconds / self.parallel.wall_seconds
-
-    @property
-    def efficiency(self) -> float:
-        """Speedup per worker: 1.0 means every worker added its full share."""
-        return self.speedup / self.workers
-
-    def summary(self) -> str:
-        """A few lines that explain the numbers, including why speedup may be below N."""
-        seq, par = self.sequential, self.parallel
-        return (
-            f"sequential: {seq.wall_seconds:.2f} s, {seq.fps:.0f} fps, CPU {seq.cpu_percent:.0f}% of all cores\n"
-            f"parallel ({par.workers} workers, {par.scheduler}): {par.wall_seconds:.2f} s, {par.fps:.0f} fps, "
-            f"CPU {par.cpu_percent:.0f}%\n"
-            f"speedup {self.speedup:.2f}x, efficiency {self.efficiency:.0%} per worker, "
-            f"frames {seq.frames}/{par.frames}, outputs {'identical' if self.identical else 'DIFFER'}"
-            + (
-                f"\n(starting the worker processes took {self.startup_seconds:.2f} s before the timed run)"
-                if self.startup_seconds >= 0.05
-                else ""
-            )
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "input": str(self.sequential.input),
-            "filters": self.sequential.filters,
-            "workers": self.workers,
-            "segments": len(self.parallel.segments),
-            "segment_seconds": self.parallel.segment_seconds,
-            "sequential_seconds": self.sequential.wall_seconds,
-            "parallel_seconds": self.parallel.wall_seconds,
-            "speedup": self.speedup,
-            "efficiency": self.efficiency,
-            "sequential_frames": self.sequential.frames,
-            "parallel_frames": self.parallel.frames,
-            "sequential_cpu_percent": self.sequential.cpu_percent,
-            "parallel_cpu_percent": self.parallel.cpu_percent,
-            "identical": self.identical,
-            "startup_seconds": self.startup_seconds,
-            "job_id": self.job_id,
-            "sequential": self.sequential.to_dict(),
-            "parallel": self.parallel.to_dict(),
-        }
+from .result import Comparison, JobResult
 
 
 def compare(

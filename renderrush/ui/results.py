@@ -12,8 +12,7 @@ from typing import Any
 import ipywidgets as w
 import plotly.graph_objects as go
 
-from ..compare import Comparison
-from ..engine import JobResult
+from ..result import Comparison, JobResult
 from ._common import (
     Component,
     fmt_bytes,

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..compare import Comparison, compare
+from ..compare import compare
 from ..engine import render
 from ..errors import JobCancelledError, RenderRushError
 from ..progress import ProgressEvent
 from ..recording import HistoryOption, open_history
 from ..records import JobRecord
-from ..result import JobResult
+from ..result import Comparison, JobResult
 from ._common import error_sentence
 
 KINDS = ("render", "compare")
