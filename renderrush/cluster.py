@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 import threading
 import time
@@ -32,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_bytes
 from .cutting import Cutter, Piece, cuttable
 from .engine import check_cancel, segment_tasks, stitch_job
 from .errors import ClusterError, JobCancelledError
@@ -225,10 +225,8 @@ def render_remote_segment(job: SegmentJob, source: InputData, token: str) -> Seg
 
     folder = _worker_folder()
     local_input = folder / f"input-{source.digest}{Path(source.name).suffix}"
-    if not local_input.exists():
-        tmp = local_input.with_suffix(f".part{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(source.data)
-        os.replace(tmp, local_input)
+    if not local_input.exists():  # tasks of one job on this worker may race here: each writes whole, one wins
+        atomic_write_bytes(local_input, source.data)
     out = folder / f"{token}-segment-{job.segment.index:05d}.mp4"
     try:
         result = render_segment(replace(job, source=replace(job.source, path=str(local_input)), output=str(out)))
@@ -279,9 +277,7 @@ def _keep(result: SegmentResult, folder: JobFolder) -> SegmentResult:
         return result
     target = folder.segment_file(result.index)
     write_timestamps(target, result.pts)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(result.data)
-    os.replace(tmp, target)
+    atomic_write_bytes(target, result.data)
     return replace(result, output=str(target), data=None)
 
 

@@ -9,7 +9,6 @@ caller's cancel request back to the tasks.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .atomic import atomic_write_text
 from .errors import JobCancelledError
 from .plan import Segment
 
@@ -107,10 +107,8 @@ def stitch_marker(workdir: Path) -> Path:
 
 
 def write_status(path: Path, frames: int, state: str) -> None:
-    """Atomically replace a status file's content."""
-    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(f"{frames} {state}")
-    os.replace(tmp, path)
+    """Replace a status file's content atomically: the poller reads it at any moment."""
+    atomic_write_text(path, f"{frames} {state}")
 
 
 def read_status(path: Path) -> Status | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..atomic import atomic_write_bytes
 from ..errors import RenderRushError, UploadError
 from ..probe import VideoInfo, probe
 from ..samples import make_sample_video
@@ -222,13 +223,7 @@ class VideoSource(Component):
         target = _unique(folder / safe)
         if target.parent != folder:  # belt and braces: sanitize_filename keeps no folders
             raise UploadError(f"refusing to write '{name}' outside the upload folder")
-        partial = target.with_name(f".{target.name}.partial")
-        try:
-            with open(partial, "wb") as handle:
-                handle.write(content)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        atomic_write_bytes(target, content)
         try:
             self.use_file(target)
         except RenderRushError:
