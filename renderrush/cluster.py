@@ -36,6 +36,7 @@ from .cutting import Cutter, Piece, cuttable
 from .engine import check_cancel, segment_tasks, stitch_job
 from .errors import ClusterError, JobCancelledError
 from .jobfolder import JobFolder
+from .periodic import Periodic
 from .plan import Segment
 from .probe import VideoInfo
 from .progress import DONE, RUNNING, STITCHED, ProgressPoller, Status, Throttle, stitch_marker
@@ -179,13 +180,9 @@ class WorkerMetrics:
     def __init__(self, client: Any, interval: float = METRICS_INTERVAL) -> None:
         self.client, self.interval = client, interval
         self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="renderrush-worker-metrics", daemon=True)
+        # final_call: a job shorter than the interval still shows its workers
+        self._sampler = Periodic(interval, self._sample, name="renderrush-worker-metrics", final_call=True)
         self._started = time.monotonic()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
 
     def _sample(self) -> None:
         try:
@@ -201,13 +198,11 @@ class WorkerMetrics:
 
     def __enter__(self) -> WorkerMetrics:
         self._started = time.monotonic()
-        self._thread.start()
+        self._sampler.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()  # a job shorter than the interval still shows its workers
+        self._sampler.stop()
 
 
 def _worker_folder(worker: Any = None) -> Path:

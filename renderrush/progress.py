@@ -18,6 +18,7 @@ from typing import Protocol
 
 from .atomic import atomic_write_text
 from .errors import JobCancelledError
+from .periodic import Periodic
 from .plan import Segment
 
 SEGMENT_STARTED = "segment_started"
@@ -187,8 +188,7 @@ class ProgressPoller:
         self._by_index = {s.index: s for s in self.segments}
         self._seen: dict[int, Status] = {}
         self._stitching = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="renderrush-progress", daemon=True)
+        self._poller = Periodic(interval, self._tick, name="renderrush-progress")
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.error: BaseException | None = None
@@ -196,21 +196,18 @@ class ProgressPoller:
     def __enter__(self) -> ProgressPoller:
         self.started = time.monotonic()
         if self.callback is not None or self.cancel is not None:
-            self._thread.start()
+            self._poller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._poller.stop()
         if exc[0] is None:
             self.poll()  # final state: every segment's finish is reported
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if self.cancel is not None and self.cancel.is_set():
-                self.source.request_cancel()
-            self.poll()
+    def _tick(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            self.source.request_cancel()
+        self.poll()
 
     def _event(self, kind: str, segment: Segment | None = None) -> None:
         if self.callback is None or self.error is not None:

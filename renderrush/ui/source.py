@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ import ipywidgets as w
 
 from ..atomic import atomic_write_bytes
 from ..errors import RenderRushError, UploadError
+from ..periodic import Periodic
 from ..probe import VideoInfo, probe
 from ..samples import make_sample_video
 from ._common import Component, error_sentence, fmt_bytes, fmt_seconds, message_html
@@ -136,28 +136,22 @@ class VideoSource(Component):
     def _working(self, text: str, estimate: float) -> Iterator[None]:
         """Show `text` with the seconds it has taken and a bar that fills over about
         `estimate` seconds (stopping short of full until the work is done)."""
-        done = threading.Event()
         started = time.monotonic()
 
         def tick() -> None:
-            while not done.wait(0.25):
-                elapsed = time.monotonic() - started
-                self.busy.value = min(0.95, elapsed / max(estimate, 0.1))
-                self._set_message(f"{text}… {elapsed:.1f} s")
+            elapsed = time.monotonic() - started
+            self.busy.value = min(0.95, elapsed / max(estimate, 0.1))
+            self._set_message(f"{text}… {elapsed:.1f} s")
 
         self.busy.value, self.busy.bar_style, self.busy.layout.display = 0.0, "info", None
         self._set_message(f"{text}…")
-        ticker = threading.Thread(target=tick, name="renderrush-ui-busy", daemon=True)
-        ticker.start()
         try:
-            yield
+            with Periodic(0.25, tick, name="renderrush-ui-busy"):  # stopped before the end state is shown
+                yield
             self.busy.value, self.busy.bar_style = 1.0, "success"
         except BaseException:
             self.busy.bar_style = "danger"
             raise
-        finally:
-            done.set()
-            ticker.join()
 
     def generate(self) -> Path | None:
         """Write a sample with the chosen length and resolution (reused if it exists).
