@@ -18,7 +18,6 @@ import os
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import psutil
 
 import renderrush as rr
 from renderrush.ffmpeg import ffmpeg_command
+from renderrush.periodic import Periodic
 from renderrush.pools import warm_pool
 from renderrush.progress import SEGMENT_FINISHED, ProgressEvent
 from renderrush.resources import available_cores
@@ -146,8 +146,8 @@ class TreeSampler:
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval, self.samples = interval, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        # first_call: a job shorter than the interval still has a sample at its start
+        self._sampler = Periodic(interval, self._sample, name="bench-tree-sampler", first_call=True)
         self._cpu: dict[int, tuple[str, float]] = {}
         self._base = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in [os.getpid()]}
 
@@ -174,18 +174,17 @@ class TreeSampler:
             roles[role] = roles.get(role, 0.0) + seconds
         return roles
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append((time.perf_counter(), psutil.cpu_times(), self._tree_rss()))
-            self._stop.wait(self.interval)
+    def _sample(self) -> None:
+        self.samples.append((time.perf_counter(), psutil.cpu_times(), self._tree_rss()))
 
     def __enter__(self) -> TreeSampler:
-        self._thread.start()
+        self._sampler.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._sampler.stop()
+        if self._sampler.error is not None:  # a profile with a hole would mislead: fail the benchmark
+            raise RuntimeError("the tree sampler failed") from self._sampler.error
 
     def peak_rss(self) -> int:
         return max(rss for _, _, rss in self.samples)

@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from renderrush.backend import segment_job
 from renderrush.cutting import Cutter
 from renderrush.filters import FilterChain
 from renderrush.jobfolder import JobFolder
+from renderrush.periodic import Periodic
 from renderrush.plan import plan_segments
 from renderrush.segment import EncodeSettings
 
@@ -170,29 +170,23 @@ def memory(path: Path, workers: int, filters: str, segment_seconds: float) -> di
     me = psutil.Process()
     baseline = me.memory_info().rss
     peak = [baseline]
-    stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(0.05):
-            peak[0] = max(peak[0], me.memory_info().rss)
+        peak[0] = max(peak[0], me.memory_info().rss)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        thread.start()
-        try:
-            result = render(
-                path,
-                Path(tmp) / "out.mp4",
-                filters,
-                workers=workers,
-                segment_seconds=segment_seconds,
-                scheduler="local",
-                preset="ultrafast",
-                history=False,
-            )
-        finally:
-            stop.set()
-            thread.join()
+    with tempfile.TemporaryDirectory() as tmp, Periodic(0.05, sample, name="scale-model-rss") as sampler:
+        result = render(
+            path,
+            Path(tmp) / "out.mp4",
+            filters,
+            workers=workers,
+            segment_seconds=segment_seconds,
+            scheduler="local",
+            preset="ultrafast",
+            history=False,
+        )
+    if sampler.error is not None:  # a missed peak would understate the client's memory
+        raise RuntimeError("the memory sampler failed") from sampler.error
     pieces = result.input_bytes_to_workers / max(1, len(result.segments))
     return {
         "input_bytes": path.stat().st_size,

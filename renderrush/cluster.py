@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 import threading
 import time
@@ -32,10 +31,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_bytes
 from .backend import BackendRun, Work, check_cancel, segment_tasks, stitch_job
 from .cutting import Cutter, Piece, cuttable
 from .errors import ClusterError, JobCancelledError
 from .jobfolder import JobFolder
+from .periodic import Periodic
 from .probe import VideoInfo
 from .progress import DONE, RUNNING, STITCHED, ProgressPoller, Status, Throttle, stitch_marker
 from .segment import SegmentJob, SegmentResult, render_segment, write_timestamps
@@ -178,13 +179,9 @@ class WorkerMetrics:
     def __init__(self, client: Any, interval: float = METRICS_INTERVAL) -> None:
         self.client, self.interval = client, interval
         self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="renderrush-worker-metrics", daemon=True)
+        # final_call: a job shorter than the interval still shows its workers
+        self._sampler = Periodic(interval, self._sample, name="renderrush-worker-metrics", final_call=True)
         self._started = time.monotonic()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
 
     def _sample(self) -> None:
         try:
@@ -200,13 +197,11 @@ class WorkerMetrics:
 
     def __enter__(self) -> WorkerMetrics:
         self._started = time.monotonic()
-        self._thread.start()
+        self._sampler.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()  # a job shorter than the interval still shows its workers
+        self._sampler.stop()
 
 
 def _worker_folder(worker: Any = None) -> Path:
@@ -224,10 +219,8 @@ def render_remote_segment(job: SegmentJob, source: InputData, token: str) -> Seg
 
     folder = _worker_folder()
     local_input = folder / f"input-{source.digest}{Path(source.name).suffix}"
-    if not local_input.exists():
-        tmp = local_input.with_suffix(f".part{os.getpid()}-{threading.get_ident()}")
-        tmp.write_bytes(source.data)
-        os.replace(tmp, local_input)
+    if not local_input.exists():  # tasks of one job on this worker may race here: each writes whole, one wins
+        atomic_write_bytes(local_input, source.data)
     out = folder / f"{token}-segment-{job.segment.index:05d}.mp4"
     try:
         result = render_segment(replace(job, source=replace(job.source, path=str(local_input)), output=str(out)))
@@ -278,9 +271,7 @@ def _keep(result: SegmentResult, folder: JobFolder) -> SegmentResult:
         return result
     target = folder.segment_file(result.index)
     write_timestamps(target, result.pts)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(result.data)
-    os.replace(tmp, target)
+    atomic_write_bytes(target, result.data)
     return replace(result, output=str(target), data=None)
 
 

@@ -23,7 +23,6 @@ from .decode import YUV, Picture, plane_views, yuv_from_bgr
 from .errors import SettingsError
 from .filters import Planes
 from .options import check_crf, check_preset
-from .outputs import partial_path
 from .probe import VideoInfo
 
 X264_PARAMS = "sliced-threads=1:sync-lookahead=0"
@@ -93,13 +92,16 @@ class VideoTags:
 
 
 class SegmentWriter:
-    """libx264 in this process, writing the segment's MP4 under its partial name. x264
+    """libx264 in this process, writing the segment's MP4 to `path` (the caller's
+    temporary name: the caller renames it once the segment is complete). x264
     opens, and encodes until `FILL_AFTER_FIRST_PACKET` frames after its first packet,
     with the heap filled (see `HeapFill`): it allocates its frames while its lookahead
     fills."""
 
-    def __init__(self, output: str, fps: Fraction, encode: EncodeSettings, picture: Picture, tags: VideoTags) -> None:
-        self.path = partial_path(Path(output))
+    def __init__(
+        self, path: str | Path, fps: Fraction, encode: EncodeSettings, picture: Picture, tags: VideoTags
+    ) -> None:
+        self.path = Path(path)
         self.container = av.open(str(self.path), "w", format="mp4")
         self.stream = self.container.add_stream("libx264", rate=fps)
         self.stream.width, self.stream.height, self.stream.pix_fmt = picture.width, picture.height, YUV
@@ -138,7 +140,7 @@ class SegmentWriter:
         self.container.close()
 
     def abandon(self) -> None:
-        """Close without finishing and remove the partial file."""
+        """Close without finishing and remove the unfinished file."""
         try:
             self.container.close()
         except (av.FFmpegError, OSError):

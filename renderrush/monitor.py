@@ -20,6 +20,7 @@ import psutil
 
 from renderrush import resources
 from renderrush.errors import MonitorError, SettingsError
+from renderrush.periodic import Periodic
 
 DEFAULT_INTERVAL = 0.5
 
@@ -106,10 +107,13 @@ class Monitor:
         self.overhead_seconds = 0.0
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sampler: Periodic | None = None
         self._started: float | None = None
         self._stopped: float | None = None
+        # Sampling state, used only on the sampling thread; set up by its first call.
+        self._tree: _ProcessTree | None = None
+        self._last_disk: Any = None
+        self._last_t = 0.0
 
     def __enter__(self) -> Monitor:
         self.start()
@@ -120,7 +124,7 @@ class Monitor:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._sampler is not None and self._sampler.running
 
     def start(self) -> None:
         """Begin a fresh recording (earlier samples are discarded)."""
@@ -129,64 +133,65 @@ class Monitor:
         self._samples = []
         self.overhead_seconds = 0.0
         self.callback_error = None
-        self._stop.clear()
+        self._tree = None
         self._started = time.monotonic()
         self._stopped = None
-        self._thread = threading.Thread(target=self._run, args=(self._started,), name="renderrush-monitor", daemon=True)
-        self._thread.start()
+        # first_call primes the counters on the sampling thread; final_call gives a job
+        # that ends between two samples its last reading
+        self._sampler = Periodic(
+            self.interval, self._sample, name="renderrush-monitor", first_call=True, final_call=True
+        )
+        self._sampler.start()  # assigned first: the sampling thread reads `stopping` from it
 
     def stop(self) -> None:
         """Stop sampling (returns within one sample's work, not a whole interval)."""
-        if self._thread is None:
+        if self._sampler is None:
             return
-        self._stop.set()
-        self._thread.join()
-        self._thread = None
+        self._sampler.stop()
+        self._sampler = None
         self._stopped = time.monotonic()
 
-    def _run(self, started: float) -> None:
-        cpu_start = time.thread_time()
-        tree = _ProcessTree(self.pid)
+    def _prime(self) -> None:
+        self._tree = _ProcessTree(self.pid)
         psutil.cpu_percent(None)  # psutil keeps these counters per thread: prime ours
         psutil.cpu_percent(None, percpu=True)
-        tree.measure()  # starts each process's CPU counter so the first sample has a delta
-        last_disk = psutil.disk_io_counters()
-        last_t = time.monotonic()
-        self.overhead_seconds = time.thread_time() - cpu_start
-        deadline = last_t
-        while True:
-            deadline += self.interval
-            stopped = self._stop.wait(max(0.0, deadline - time.monotonic()))
-            now = time.monotonic()
-            if now > deadline + self.interval:  # fell behind (suspended machine): do not burst
-                deadline = now
-            if stopped and now - last_t < self.interval / 2:
-                break  # too short a period for a meaningful final reading
-            cpu_start = time.thread_time()
-            disk = psutil.disk_io_counters()
-            read_bps, write_bps = _disk_rates(last_disk, disk, now - last_t)
-            mem_available = resources.available_memory()
-            rss, job_cpu, count = tree.measure()
-            sample = Sample(
-                t=now - started,
-                cpu_percent=psutil.cpu_percent(None),
-                per_core=tuple(psutil.cpu_percent(None, percpu=True)),
-                mem_used=max(0, resources.total_memory() - mem_available),
-                mem_available=mem_available,
-                swap_percent=psutil.swap_memory().percent,
-                disk_read_bps=read_bps,
-                disk_write_bps=write_bps,
-                job_rss=rss,
-                job_cpu_percent=job_cpu,
-                job_processes=count,
-            )
-            last_disk, last_t = disk, now
-            with self._lock:
-                self._samples.append(sample)
+        self._tree.measure()  # starts each process's CPU counter so the first sample has a delta
+        self._last_disk = psutil.disk_io_counters()
+        self._last_t = time.monotonic()
+
+    def _sample(self) -> None:
+        cpu_start = time.thread_time()
+        if self._tree is None:
+            self._prime()
             self.overhead_seconds += time.thread_time() - cpu_start
-            self._notify(sample)
-            if stopped:
-                break
+            return
+        now = time.monotonic()
+        sampler = self._sampler
+        if sampler is not None and sampler.stopping and now - self._last_t < self.interval / 2:
+            return  # too short a period for a meaningful final reading
+        disk = psutil.disk_io_counters()
+        read_bps, write_bps = _disk_rates(self._last_disk, disk, now - self._last_t)
+        mem_available = resources.available_memory()
+        rss, job_cpu, count = self._tree.measure()
+        assert self._started is not None
+        sample = Sample(
+            t=now - self._started,
+            cpu_percent=psutil.cpu_percent(None),
+            per_core=tuple(psutil.cpu_percent(None, percpu=True)),
+            mem_used=max(0, resources.total_memory() - mem_available),
+            mem_available=mem_available,
+            swap_percent=psutil.swap_memory().percent,
+            disk_read_bps=read_bps,
+            disk_write_bps=write_bps,
+            job_rss=rss,
+            job_cpu_percent=job_cpu,
+            job_processes=count,
+        )
+        self._last_disk, self._last_t = disk, now
+        with self._lock:
+            self._samples.append(sample)
+        self.overhead_seconds += time.thread_time() - cpu_start
+        self._notify(sample)
 
     def _notify(self, sample: Sample) -> None:
         if self.on_sample is None or self.callback_error is not None:

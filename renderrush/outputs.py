@@ -1,5 +1,6 @@
-"""Output-path rules: files are written under a temporary name beside the final path and
-renamed into place only on success, so no half-written file ever sits at the final path."""
+"""Output-path rules: where a render may write, and how long its name may be. Files are
+written under a temporary name beside the final path and renamed into place only on
+success (`atomic.py`), so no half-written file ever sits at the final path."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from .errors import OutputError
 
 OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 WORK_NAME_EXTRA = 24
-"""Bytes the longest work file beside the output adds to the output's name:
-`.STEM.segments-PID.ffconcat` (stitch), with a PID of up to 7 digits."""
+"""Bytes a work file beside the output may add to the output's name: the temporary name
+the output is written under adds at most `atomic.TEMP_NAME_EXTRA` (23), the job's lock
+`.NAME.renderrush.lock` 17; the rest is headroom, so the limit users see stays put."""
 
 
 def _name_max(folder: Path) -> int:
@@ -19,11 +21,6 @@ def _name_max(folder: Path) -> int:
         return os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):
         return 255
-
-
-def partial_path(final: Path) -> Path:
-    """Hidden temporary name in the same folder (so the final rename is atomic), same suffix."""
-    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
 
 
 def check_output_path(output: Path, source: Path) -> Path:

@@ -9,7 +9,6 @@ caller's cancel request back to the tasks.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .atomic import atomic_write_text
 from .errors import JobCancelledError
+from .periodic import Periodic
 from .plan import Segment
 
 SEGMENT_STARTED = "segment_started"
@@ -107,10 +108,8 @@ def stitch_marker(workdir: Path) -> Path:
 
 
 def write_status(path: Path, frames: int, state: str) -> None:
-    """Atomically replace a status file's content."""
-    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(f"{frames} {state}")
-    os.replace(tmp, path)
+    """Replace a status file's content atomically: the poller reads it at any moment."""
+    atomic_write_text(path, f"{frames} {state}")
 
 
 def read_status(path: Path) -> Status | None:
@@ -189,8 +188,7 @@ class ProgressPoller:
         self._by_index = {s.index: s for s in self.segments}
         self._seen: dict[int, Status] = {}
         self._stitching = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="renderrush-progress", daemon=True)
+        self._poller = Periodic(interval, self._tick, name="renderrush-progress")
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.error: BaseException | None = None
@@ -198,21 +196,18 @@ class ProgressPoller:
     def __enter__(self) -> ProgressPoller:
         self.started = time.monotonic()
         if self.callback is not None or self.cancel is not None:
-            self._thread.start()
+            self._poller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._poller.stop()
         if exc[0] is None:
             self.poll()  # final state: every segment's finish is reported
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if self.cancel is not None and self.cancel.is_set():
-                self.source.request_cancel()
-            self.poll()
+    def _tick(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            self.source.request_cancel()
+        self.poll()
 
     def _event(self, kind: str, segment: Segment | None = None) -> None:
         if self.callback is None or self.error is not None:

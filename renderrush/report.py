@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_path
 from .errors import ReportError
 from .history import History
 from .records import JobRecord, utc_timestamp
@@ -105,19 +105,10 @@ def write_report(report: Mapping[str, Any], path: str | os.PathLike) -> Path:
     temporary name and renamed into place, so readers never see half a report."""
     validate_report(report)
     path = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            json.dump(report, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    # fsync: a report is often the only record of a job kept elsewhere; a power cut must not empty it
+    with atomic_path(path, fsync=True) as partial, open(partial, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+        handle.write("\n")
     return path
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import SettingsError
 from .ffmpeg import run_ffmpeg
-from .outputs import partial_path
 
 INDEX_BITS = 16
 """Bits in the frame-index stripe: frames 0..65535 are distinguishable."""
@@ -92,10 +92,6 @@ def make_sample_video(
     args += ["-g", str(max(1, round(2 * rate)))]
     if audio:
         args += ["-map", "1:a", *AUDIO_CODECS.get(suffix, DEFAULT_AUDIO_CODEC)]
-    tmp = partial_path(path)
-    try:
-        run_ffmpeg([*args, "-y", tmp], what=f"writing sample video {path.name}")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as partial:
+        run_ffmpeg([*args, "-y", partial], what=f"writing sample video {path.name}")
     return path

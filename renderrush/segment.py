@@ -25,6 +25,7 @@ import av
 import cv2
 import numpy as np
 
+from .atomic import atomic_path, atomic_write_text
 from .decode import YUV, Converter, Picture, Source, plane_views, segment_frames
 from .encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from .errors import RenderRushError, SegmentError, TimelineError
@@ -184,18 +185,38 @@ def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: FramePool
 def write_timestamps(segment_file: str | Path, pts: Sequence[int]) -> None:
     """Keep a segment's output timestamps beside its file (written before the file
     appears, so a complete segment always has them)."""
-    path = timestamps_path(segment_file)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(json.dumps(list(pts)))
-    os.replace(partial, path)
+    atomic_write_text(timestamps_path(segment_file), json.dumps(list(pts)))
 
 
 def render_segment(job: SegmentJob) -> SegmentResult:
-    """Decode, filter and encode one segment; raises `SegmentError` naming the segment."""
+    """Decode, filter and encode one segment; raises `SegmentError` naming the segment.
+    The segment file appears only once it is complete, with its timestamps beside it."""
     started = time.perf_counter()
     cv2.setNumThreads(job.threads)
     progress = job.reporter or _SilentReporter()
     progress.update(0, force=True)
+    out = Path(job.output)
+    with atomic_path(out) as partial:
+        timestamps, damaged, concealed = _encode_segment(job, partial, progress)
+        write_timestamps(out, timestamps)
+    progress.update(len(timestamps), DONE, force=True)
+    return SegmentResult(
+        index=job.segment.index,
+        frames=len(timestamps),
+        seconds=time.perf_counter() - started,
+        output=str(out),
+        bytes=out.stat().st_size,
+        worker_pid=os.getpid(),
+        worker=socket.gethostname(),
+        pts=tuple(timestamps),
+        damaged=damaged,
+        concealed=concealed,
+    )
+
+
+def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int]:
+    """Run the three stages, encoding the segment into `path`; returns the frames'
+    timestamps and the counts of damaged and concealed frames, or raises."""
     decoded, to_encode = _Handoff(), _Handoff()
     pool = FramePool(job.picture, job.threads)
     damaged: list[int] = []
@@ -214,7 +235,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
             decoded.put(_Handoff.END)
 
     try:
-        writer = SegmentWriter(job.output, job.fps, job.encode, job.picture, job.tags)
+        writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
     except (av.FFmpegError, OSError) as exc:
         raise SegmentError(job.segment.index, f"encoder: {_reason(exc)}") from None
 
@@ -272,22 +293,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
             f"decoded {len(timestamps)} of {job.segment.frames} frames from frame {job.segment.start} "
             f"({reason}); the input may be corrupt or truncated there",
         )
-    out = Path(job.output)
-    write_timestamps(job.output, timestamps)
-    os.replace(writer.path, out)
-    progress.update(len(timestamps), DONE, force=True)
-    return SegmentResult(
-        index=job.segment.index,
-        frames=len(timestamps),
-        seconds=time.perf_counter() - started,
-        output=str(out),
-        bytes=out.stat().st_size,
-        worker_pid=os.getpid(),
-        worker=socket.gethostname(),
-        pts=tuple(timestamps),
-        damaged=len(damaged),
-        concealed=concealed,
-    )
+    return timestamps, len(damaged), concealed
 
 
 class _SilentReporter:

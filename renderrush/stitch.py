@@ -19,9 +19,9 @@ from pathlib import Path
 
 import av
 
+from .atomic import atomic_path
 from .errors import JobCancelledError, StitchError
 from .ffmpeg import run_ffmpeg
-from .outputs import partial_path
 from .probe import VideoInfo
 from .progress import cancel_marker
 from .streams import StreamInfo
@@ -134,7 +134,6 @@ def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Pa
     descriptions of the source streams that could not be kept."""
     output = Path(output)
     video = work_dir / f"video-{os.getpid()}.mp4"
-    tmp = partial_path(output)
     container_format = "mov" if output.suffix.lower() == ".mov" else "mp4"
     streams, dropped = output_streams(info, container_format)
     args: list[str | Path] = [
@@ -161,20 +160,18 @@ def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Pa
         "-f",
         container_format,
         "-y",
-        tmp,
     ]
     try:
         expected = join_video(parts, video, info.time_base, info.last_frame_duration)
-        run_ffmpeg(args, what=f"joining {len(parts)} segments into {output.name}", error=StitchError)
-        frames = count_video_packets(tmp)
-        if frames != expected:
-            raise StitchError(f"joined file has {frames} frames, expected {expected}; nothing was written")
-        if cancel_marker(work_dir).exists():  # the job was stopped while it stitched: write nothing
-            raise JobCancelledError()
-        os.replace(tmp, output)
+        with atomic_path(output) as partial:
+            run_ffmpeg([*args, partial], what=f"joining {len(parts)} segments into {output.name}", error=StitchError)
+            frames = count_video_packets(partial)
+            if frames != expected:
+                raise StitchError(f"joined file has {frames} frames, expected {expected}; nothing was written")
+            if cancel_marker(work_dir).exists():  # the job was stopped while it stitched: write nothing
+                raise JobCancelledError()
     except av.FFmpegError as exc:
         raise StitchError(f"joining segments into {output.name} failed: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
         video.unlink(missing_ok=True)
     return dropped

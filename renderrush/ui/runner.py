@@ -15,6 +15,7 @@ from typing import Any
 from ..compare import compare
 from ..engine import render
 from ..errors import JobCancelledError, RenderRushError
+from ..periodic import Periodic
 from ..progress import ProgressEvent
 from ..recording import HistoryOption, open_history
 from ..records import JobRecord
@@ -132,9 +133,14 @@ class JobRunner:
         job = Job(kind, {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in request.items()})
         self.job = job
         self._notify("on_job_started", job)
-        self._thread = threading.Thread(target=self._run, args=(job,), name=f"renderrush-ui-{kind}", daemon=True)
+        heartbeat = Periodic(
+            self.heartbeat, lambda: self._notify("on_tick", job, job.elapsed), name="renderrush-ui-heartbeat"
+        )
+        heartbeat.start()  # before the job: the job's end stops it
+        self._thread = threading.Thread(
+            target=self._run, args=(job, heartbeat), name=f"renderrush-ui-{kind}", daemon=True
+        )
         self._thread.start()
-        threading.Thread(target=self._heartbeat, args=(job,), name="renderrush-ui-heartbeat", daemon=True).start()
         return job
 
     def cancel(self) -> None:
@@ -148,15 +154,11 @@ class JobRunner:
             self.job.wait(timeout)
         return self.job
 
-    def _heartbeat(self, job: Job) -> None:
-        while not job._done.wait(self.heartbeat):
-            self._notify("on_tick", job, job.elapsed)
-
     def _on_progress(self, job: Job, event: ProgressEvent) -> None:
         job.events += 1
         self._notify("on_progress", event)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, heartbeat: Periodic) -> None:
         try:
             options = dict(
                 job.request,
@@ -175,6 +177,7 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001
             job.status, job.error = "failed", exc
         finally:
+            heartbeat.stop()  # no tick after the job ended: it would show a running clock again
             job.ended = time.time()
             try:
                 job.record = self._record(job)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -14,7 +13,9 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..atomic import atomic_write_bytes
 from ..errors import RenderRushError, UploadError
+from ..periodic import Periodic
 from ..probe import VideoInfo, probe
 from ..samples import make_sample_video
 from ._common import Component, error_sentence, fmt_bytes, fmt_seconds, message_html
@@ -135,28 +136,22 @@ class VideoSource(Component):
     def _working(self, text: str, estimate: float) -> Iterator[None]:
         """Show `text` with the seconds it has taken and a bar that fills over about
         `estimate` seconds (stopping short of full until the work is done)."""
-        done = threading.Event()
         started = time.monotonic()
 
         def tick() -> None:
-            while not done.wait(0.25):
-                elapsed = time.monotonic() - started
-                self.busy.value = min(0.95, elapsed / max(estimate, 0.1))
-                self._set_message(f"{text}… {elapsed:.1f} s")
+            elapsed = time.monotonic() - started
+            self.busy.value = min(0.95, elapsed / max(estimate, 0.1))
+            self._set_message(f"{text}… {elapsed:.1f} s")
 
         self.busy.value, self.busy.bar_style, self.busy.layout.display = 0.0, "info", None
         self._set_message(f"{text}…")
-        ticker = threading.Thread(target=tick, name="renderrush-ui-busy", daemon=True)
-        ticker.start()
         try:
-            yield
+            with Periodic(0.25, tick, name="renderrush-ui-busy"):  # stopped before the end state is shown
+                yield
             self.busy.value, self.busy.bar_style = 1.0, "success"
         except BaseException:
             self.busy.bar_style = "danger"
             raise
-        finally:
-            done.set()
-            ticker.join()
 
     def generate(self) -> Path | None:
         """Write a sample with the chosen length and resolution (reused if it exists).
@@ -222,13 +217,7 @@ class VideoSource(Component):
         target = _unique(folder / safe)
         if target.parent != folder:  # belt and braces: sanitize_filename keeps no folders
             raise UploadError(f"refusing to write '{name}' outside the upload folder")
-        partial = target.with_name(f".{target.name}.partial")
-        try:
-            with open(partial, "wb") as handle:
-                handle.write(content)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        atomic_write_bytes(target, content)
         try:
             self.use_file(target)
         except RenderRushError:
