@@ -17,11 +17,11 @@ from .errors import SettingsError
 from .ffmpeg import decoded_md5
 from .filters import FilterChain
 from .monitor import Sample
-from .options import RenderOptions, job_request
+from .options import RenderOptions
 from .plan import JobPlan, plan_job
 from .pools import warm_pool
 from .progress import ProgressCallback
-from .recording import Recording, recorded
+from .recording import Recording, recorded_job
 from .result import Comparison, JobResult
 
 
@@ -50,18 +50,15 @@ def compare(
     """
     if filters is not None:
         values["filters"] = filters
-    request = job_request(input, None, options, values)
-    history = values.get("history", options.history if options else None)
-    with recorded("compare", history, request, cancel=cancel, on_sample=on_sample) as recording:
-        options = RenderOptions.build(options, **values)  # a refused option is a recorded failure
-        if options.resume:
+    with recorded_job("compare", input, None, options, values, cancel=cancel, on_sample=on_sample) as (recording, job):
+        if job.resume:
             raise SettingsError("compare renders both runs afresh: resume applies to render only")
-        if options.workers is None:
-            options = options.replace(workers=default_workers())
+        if job.workers is None:
+            job = job.replace(workers=default_workers())
 
         def attempt(decode_pass: bool) -> Comparison:
-            plan = plan_job(input, options, recording.history, decode_pass=decode_pass)
-            return _run_both(plan, options, keep_outputs, progress, recording)
+            plan = plan_job(input, job, recording.history, decode_pass=decode_pass)
+            return _run_both(plan, job, keep_outputs, progress, recording)
 
         recording.result = replanned(attempt)
     return recording.result

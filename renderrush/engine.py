@@ -22,11 +22,11 @@ from .jobfolder import JobFolder, job_signature
 from .limits import check_disk_space
 from .local import LocalBackend
 from .monitor import Sample
-from .options import RenderOptions, is_backend, is_cluster, job_request
+from .options import RenderOptions, is_backend, is_cluster
 from .outputs import check_output_path
 from .plan import JobPlan, plan_job
 from .progress import ProgressCallback
-from .recording import recorded
+from .recording import recorded_job
 from .resources import available_cores, cpu_busy_percent
 from .result import JobResult, source_warnings
 from .timeline import segment_timeline
@@ -173,14 +173,11 @@ def render(
     """
     if filters is not None:
         values["filters"] = filters
-    request = job_request(input, output, options, values)
-    history = values.get("history", options.history if options else None)
-    with recorded("render", history, request, cancel=cancel, on_sample=on_sample) as recording:
-        options = RenderOptions.build(options, **values)  # a refused option is a recorded failure
+    with recorded_job("render", input, output, options, values, cancel=cancel, on_sample=on_sample) as (recording, job):
 
         def attempt(decode_pass: bool) -> JobResult:
-            plan = plan_job(input, options, recording.history, decode_pass=decode_pass)
-            return run_job(plan, output, options, progress=progress, cancel=recording.cancel)
+            plan = plan_job(input, job, recording.history, decode_pass=decode_pass)
+            return run_job(plan, output, job, progress=progress, cancel=recording.cancel)
 
         recording.result = replanned(attempt)
     return recording.result

@@ -17,6 +17,7 @@ from .errors import HistoryError, JobCancelledError, RenderRushWarning
 from .history import History
 from .limits import MemoryGuard
 from .monitor import Monitor, Sample
+from .options import RenderOptions, job_request
 from .probe import VideoInfo
 
 HistoryOption = History | str | os.PathLike | bool | None
@@ -131,3 +132,23 @@ def recorded(
         raise
     record("finished")
     recording.result.job_id = recording.job_id
+
+
+@contextmanager
+def recorded_job(
+    kind: str,
+    input: str | os.PathLike,
+    output: str | os.PathLike | None,
+    options: RenderOptions | None,
+    values: dict[str, Any],
+    *,
+    cancel: threading.Event | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
+) -> Iterator[tuple[Recording, RenderOptions]]:
+    """`recorded` for a render or comparison asked for with `options` amended by keyword
+    `values`: the options are validated inside the recording, so a refused option is a
+    recorded failure with the request as it was given."""
+    request = job_request(input, output, options, values)
+    history = values.get("history", options.history if options else None)
+    with recorded(kind, history, request, cancel=cancel, on_sample=on_sample) as recording:
+        yield recording, RenderOptions.build(options, **values)
