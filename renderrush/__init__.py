@@ -46,6 +46,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "advisor": ("advise",),
     "backend": ("Backend", "BackendRun", "Work"),
     "compare": ("compare",),
     "engine": ("render", "run_job"),
@@ -57,7 +58,6 @@ _EXPORTS = {
     "plan": ("JobPlan", "Segment", "plan_job", "plan_segments"),
     "probe": ("VideoInfo", "probe"),
     "progress": ("ProgressEvent",),
-    "recording": ("advise",),
     "records": ("JobRecord",),
     "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
     "result": ("Comparison", "JobResult"),
@@ -104,6 +104,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
+    from .advisor import advise
     from .backend import Backend, BackendRun, Work
     from .compare import compare
     from .engine import render, run_job
@@ -115,7 +116,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .plan import JobPlan, Segment, plan_job, plan_segments
     from .probe import VideoInfo, probe
     from .progress import ProgressEvent
-    from .recording import advise
     from .records import JobRecord
     from .report import history_report, import_report, job_report, load_report, write_report
     from .result import Comparison, JobResult

@@ -41,6 +41,7 @@ from renderrush.machine import machine_info, same_machine
 
 if TYPE_CHECKING:
     from renderrush.history import History
+    from renderrush.probe import VideoInfo
 
 MIN_SEGMENT_SECONDS = 2.0
 SEGMENTS_PER_WORKER = 2
@@ -292,3 +293,11 @@ def _segments(duration: float, workers: int) -> tuple[float, int, str]:
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
+    """The advisor's workers and segment length for this clip, from the history's past runs
+    of the same filters on this machine when it has comparable ones (`past_runs`), else
+    from rules. The engine, the CLI and the control panel all ask here."""
+    runs = past_runs(history, filters)
+    return recommend(info.width, info.height, info.duration, history_runs=runs, frames=info.frame_count)

@@ -304,10 +304,10 @@ def _cmd_health(args: argparse.Namespace) -> None:
 
 
 def _cmd_advise(args: argparse.Namespace) -> None:
+    from .advisor import advise
     from .filters import FilterChain
     from .history import History
     from .probe import probe
-    from .recording import advise
 
     info = probe(args.input)
     advice = advise(info, str(FilterChain.parse(args.filters)), History())

@@ -10,13 +10,12 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .advisor import rule_segment_seconds
+from .advisor import advise, rule_segment_seconds
 from .encode import EncodeSettings
 from .errors import SettingsError
 from .filters import FilterChain
 from .options import RenderOptions, check_workers
 from .probe import VideoInfo, probe
-from .recording import advise
 from .resources import encoder_threads
 
 if TYPE_CHECKING:

@@ -12,13 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .advisor import Recommendation, past_runs, recommend
 from .errors import HistoryError, JobCancelledError, RenderRushWarning
 from .history import History
 from .limits import MemoryGuard
 from .monitor import Monitor, Sample
 from .options import RenderOptions, job_request
-from .probe import VideoInfo
 
 HistoryOption = History | str | os.PathLike | bool | None
 """A History, a database path, None/True for the default database, False for none."""
@@ -43,12 +41,6 @@ def open_history(history: HistoryOption) -> History | None:
             _UNUSABLE.add(str(exc))
             warnings.warn(RenderRushWarning(f"jobs are not recorded: {exc}"), stacklevel=3)
         return None
-
-
-def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
-    """The advisor's workers and segment length for this clip, using past runs when it can."""
-    runs = past_runs(history, filters)
-    return recommend(info.width, info.height, info.duration, history_runs=runs, frames=info.frame_count)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 
 from renderrush.advisor import (
     RunTiming,
+    advise,
     fit_amdahl,
     past_runs,
     recommend,
@@ -21,7 +22,6 @@ from renderrush.errors import AdviceError
 from renderrush.history import History
 from renderrush.machine import machine_info
 from renderrush.probe import VideoInfo
-from renderrush.recording import advise
 from renderrush.records import JobRecord, utc_timestamp
 from renderrush.resources import available_cores
 
@@ -328,8 +328,8 @@ def test_past_runs_of_this_chain_and_machine_a_comparison_giving_two(tmp_path: P
     assert past_runs(None, "grayscale") == [] and past_runs(history, "sepia") == []
 
 
-def test_the_engine_cli_and_notebook_advise_from_the_same_past_runs() -> None:
-    from renderrush import recording
+def test_the_engine_and_the_panel_ask_the_same_advise() -> None:
+    from renderrush import plan
     from renderrush.ui import panel
 
-    assert recording.past_runs is past_runs and panel.past_runs is past_runs
+    assert plan.advise is advise and panel.advise is advise

@@ -11,7 +11,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..advisor import Recommendation, past_runs, recommend
+from ..advisor import Recommendation, advise
 from ..history import History
 from ..monitor import Sample
 from ..progress import STITCHED, ProgressEvent
@@ -194,7 +194,7 @@ class ControlPanel(Component):
         if info is None:
             self.advice.value = message_html("Choose a video first.", "warn")
             return None
-        rec = recommend(info.width, info.height, info.duration, past_runs(self.history, self.filters.text))
+        rec = advise(info, self.filters.text, self.history)
         self.recommendation = rec
         self.workers.max = max(self.workers.max, rec.workers)
         self.workers.value = rec.workers
