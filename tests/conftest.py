@@ -1,17 +1,28 @@
-"""Shared fixtures: every test video is generated here with `make_sample_video`."""
+"""Shared fixtures (every test video is generated here with `make_sample_video`) and the
+markers set by location: every test under tests/e2e is `slow`, every test that drives
+Chromium (through the `browser` fixture) is `browser`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
 from renderrush import make_sample_video
-from renderrush.samples import read_frame_index
 
-SMALL = (160, 120)
+from .support.filters import FilterRegistry
+from .support.frames import SMALL
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -32,23 +43,6 @@ def silent_clip(videos: Path) -> Path:
     return make_sample_video(videos / "silent.mp4", seconds=2, size=SMALL, fps=30, audio=False)
 
 
-def decode_frames(path: Path, fmt: str = "gray") -> list[np.ndarray]:
-    """Every video frame of `path` as arrays (small clips only)."""
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
-
-
-def frame_indices(path: Path) -> list[int]:
-    """The index stripe read from every frame of a rendered sample."""
-    return [read_frame_index(luma) for luma in decode_frames(path)]
-
-
-def stream_codecs(path: Path) -> dict[str, str]:
-    """{"video": codec, "audio": codec} of the first streams present."""
-    with av.open(str(path)) as container:
-        return {s.type: s.codec_context.name for s in container.streams if s.type in ("video", "audio")}
-
-
 @pytest.fixture(scope="session")
 def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("history") / "history.sqlite3"
@@ -60,3 +54,12 @@ def isolated_history(history_file: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     test, so the notebooks that nbval runs afterwards do not see it)."""
     monkeypatch.setenv("RENDERRUSH_HISTORY", str(history_file))
     return history_file
+
+
+@pytest.fixture
+def registry() -> Iterator[FilterRegistry]:
+    """Register filters for one test (`registry.register(name, **params)(fn)`, or
+    `registry.slow(name, delay)` for the slow filter); whatever the test registered is
+    removed afterwards, and a filter it replaced put back, even if the test fails."""
+    with FilterRegistry() as registry:
+        yield registry

@@ -12,20 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import make_sample_video, register_filter, render, unregister_filter
+from renderrush import make_sample_video, render
 from renderrush.jobfolder import JobFolder
 
-from .cluster_support import ROOT, slow_copy
-from .conftest import frame_indices
+from ..support import ROOT
+from ..support.filters import FilterRegistry
+from ..support.frames import frame_indices
 
 SCRIPT = textwrap.dedent(
     """
     import sys
-    from renderrush import register_filter, render
-    from tests.cluster_support import slow_copy
+    from renderrush import render
+    from tests.support.filters import register_slow
 
     if __name__ == "__main__":
-        register_filter("slow_copy")(slow_copy)
+        register_slow("slow_copy")
         render(sys.argv[1], sys.argv[2], "slow_copy", workers=2, segment_seconds=1, history=False)
     """
 )
@@ -54,10 +55,8 @@ def interrupt_after_segments(source: Path, output: Path, tmp_path: Path, sig: in
 
 
 @pytest.fixture
-def slow_filter() -> str:
-    register_filter("slow_copy", replace=True)(slow_copy)
-    yield "slow_copy"
-    unregister_filter("slow_copy")
+def slow_filter(registry: FilterRegistry) -> str:
+    return registry.slow("slow_copy")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])

@@ -26,8 +26,8 @@ import pytest
 
 from renderrush import make_sample_video
 
-from .cluster_support import ROOT
-from .conftest import decode_frames
+from ..support import ROOT
+from ..support.frames import decode_frames
 
 SEED = int(os.environ.get("RENDERRUSH_FUZZ_SEED", "20261201"))
 CASES = 30

@@ -11,25 +11,38 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import SegmentError, make_sample_video, probe, register_filter, render, unregister_filter
+from renderrush import SegmentError, make_sample_video, probe, render
 from renderrush.cli import main
 from renderrush.progress import SEGMENT_STARTED, ProgressEvent
 
-from .cluster_support import LoopbackCluster, slow_copy
-from .conftest import decode_frames, frame_indices, stream_codecs
+from ..support.cluster import LoopbackCluster
+from ..support.filters import FilterRegistry
+from ..support.frames import decode_frames, frame_indices, stream_codecs
+
+pytestmark = pytest.mark.cluster
 
 TRAFFIC_TARGET = 1.3
 """Input bytes sent to workers, at most this many times the input's size (issue 16)."""
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LoopbackCluster]:
-    (tmp_path / "cluster").mkdir()
-    running = LoopbackCluster(tmp_path / "cluster").start()
+def start_cluster(folder: Path, workers: tuple[str, ...] = ("a", "b")) -> Iterator[LoopbackCluster]:
+    running = LoopbackCluster(folder).start(workers)
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    """A scheduler and two workers shared by the module's tests (none of them harms it)."""
+    yield from start_cluster(tmp_path_factory.mktemp("cluster"))
+
+
+@pytest.fixture
+def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    """A scheduler and two workers for one test that kills a worker."""
+    yield from start_cluster(tmp_path_factory.mktemp("cluster"))
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +51,8 @@ def long_clip(videos: Path) -> Path:
 
 
 @pytest.fixture
-def slow_filter() -> Iterator[str]:
-    register_filter("slow_copy", replace=True)(slow_copy)
-    yield "slow_copy"
-    unregister_filter("slow_copy")
+def slow_filter(registry: FilterRegistry) -> str:
+    return registry.slow()
 
 
 def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path, tmp_path: Path) -> None:
@@ -76,7 +87,10 @@ def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path
     assert all(s.bytes > 0 for s in result.segments)
 
 
-def test_killed_worker_is_survived(cluster: LoopbackCluster, long_clip: Path, tmp_path: Path, slow_filter: str) -> None:
+def test_killed_worker_is_survived(
+    own_cluster: LoopbackCluster, long_clip: Path, tmp_path: Path, slow_filter: str
+) -> None:
+    cluster = own_cluster
     killed: list[float] = []
     restarts: list[float] = []
     started: set[int] = set()
@@ -111,7 +125,7 @@ def test_corrupt_range_fails_with_segment_and_reason(cluster: LoopbackCluster, v
     with pytest.raises(SegmentError) as excinfo:
         render(corrupt, out, None, workers=2, segment_seconds=1, scheduler=cluster.address)
     assert "segment" in str(excinfo.value) and "corrupt or truncated" in str(excinfo.value)
-    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cluster", "corrupt.mp4"]
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mp4"]
 
 
 def test_local_cluster_by_name(clip: Path, tmp_path: Path) -> None:
@@ -156,16 +170,11 @@ def test_cli_on_cluster_matches_a_sequential_render(
 
 
 @pytest.fixture
-def three_workers(tmp_path: Path) -> Iterator[LoopbackCluster]:
-    (tmp_path / "cluster").mkdir()
-    running = LoopbackCluster(tmp_path / "cluster").start(("a", "b", "c"))
-    try:
-        yield running
-    finally:
-        running.stop()
+def three_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    """Its own cluster: the test kills a worker."""
+    yield from start_cluster(tmp_path_factory.mktemp("cluster"), ("a", "b", "c"))
 
 
-@pytest.mark.cluster
 def test_three_workers_one_killed_exact_output_and_traffic(
     three_workers: LoopbackCluster, videos: Path, tmp_path: Path, slow_filter: str
 ) -> None:

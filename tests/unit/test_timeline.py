@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import renderrush as rr
@@ -18,6 +16,8 @@ from renderrush.history import History
 from renderrush.report import job_report, validate_report, write_report
 from renderrush.timeline import assign_lanes, idle_tail, segment_timeline, worker_name
 
+from ..support.filters import FilterRegistry
+
 
 @pytest.fixture
 def history(tmp_path: Path) -> History:
@@ -25,16 +25,9 @@ def history(tmp_path: Path) -> History:
 
 
 @pytest.fixture
-def paced_filter():
+def paced_filter(registry: FilterRegistry) -> str:
     """A filter that sleeps per frame, so each segment lasts long enough to time."""
-
-    @rr.register_filter("timeline_test_paced", delay=rr.Param(0.004, 0.0, 1.0, "seconds per frame"))
-    def paced(frame: np.ndarray, delay: float) -> np.ndarray:
-        time.sleep(delay)
-        return frame
-
-    yield "timeline_test_paced"
-    rr.unregister_filter("timeline_test_paced")
+    return registry.slow("timeline_test_paced", delay=0.004)
 
 
 def check_spans(timeline: list[dict], segments: int, wall_seconds: float) -> None:

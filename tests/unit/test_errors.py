@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,12 @@ from renderrush import (
     SettingsError,
     make_sample_video,
     probe,
-    register_filter,
     render,
-    unregister_filter,
 )
 from renderrush.ffmpeg import run_ffmpeg
 
-from .conftest import SMALL, frame_indices
+from ..support.filters import FilterRegistry
+from ..support.frames import SMALL, frame_indices
 
 FAST = {"scheduler": "threads", "workers": 2, "segment_seconds": 1}
 """Several segments, no process start-up: enough for everything but pickling."""
@@ -246,15 +245,10 @@ def half_height(frame: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
-def user_filters() -> Iterator[None]:
+def user_filters(registry: FilterRegistry) -> None:
     """Register the failing user filters for one test only."""
     for fn in (explode, half_height):
-        register_filter()(fn)
-    try:
-        yield
-    finally:
-        for fn in (explode, half_height):
-            unregister_filter(fn.__name__)
+        registry.register()(fn)
 
 
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])
@@ -300,13 +294,15 @@ def test_failed_job_leaves_existing_output_untouched(user_filters: None, tmp_pat
     assert output.read_bytes() == b"the previous render, keep me"
 
 
-def test_failed_threads_job_stops_every_segment_before_raising(tmp_path: Path, clip: Path) -> None:
+def test_failed_threads_job_stops_every_segment_before_raising(
+    tmp_path: Path, clip: Path, registry: FilterRegistry
+) -> None:
     """One segment fails while another is still inside the filter: render must not raise
     before that task has stopped (orphaned, it would write into the deleted work folder)."""
     lock, roles = threading.Lock(), {}
     stalled, release, resumed = threading.Event(), threading.Event(), threading.Event()
 
-    @register_filter(name="fail_while_other_runs")
+    @registry.register(name="fail_while_other_runs")
     def fail_while_other_runs(frame: np.ndarray) -> np.ndarray:
         with lock:
             role = roles.setdefault(threading.get_ident(), "stall" if roles else "fail")
@@ -325,4 +321,3 @@ def test_failed_threads_job_stops_every_segment_before_raising(tmp_path: Path, c
     finally:
         release.set()
         resumed.wait(10)
-        unregister_filter("fail_while_other_runs")

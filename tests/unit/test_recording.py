@@ -7,7 +7,6 @@ import json
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from renderrush import (
@@ -17,11 +16,11 @@ from renderrush import (
     compare,
     load_report,
     make_sample_video,
-    register_filter,
     render,
-    unregister_filter,
 )
 from renderrush.cli import main
+
+from ..support.filters import FilterRegistry
 
 
 @pytest.fixture
@@ -40,56 +39,49 @@ def test_finished_render_is_recorded_with_timeline(clip: Path, tmp_path: Path, h
     assert record.details["output"] == str(tmp_path / "a.mp4")
 
 
-def test_failed_and_cancelled_jobs_are_recorded(clip: Path, tmp_path: Path, history: History) -> None:
+def test_failed_and_cancelled_jobs_are_recorded(
+    clip: Path, tmp_path: Path, history: History, registry: FilterRegistry
+) -> None:
     with pytest.raises(FilterError):
         render(clip, tmp_path / "f.mp4", "blurr", history=history)
     cancel = threading.Event()
     cancel.set()
-    register_filter("slowish", replace=True)(slowish)
-    try:
-        with pytest.raises(JobCancelledError):
-            render(
-                clip,
-                tmp_path / "c.mp4",
-                "slowish",
-                workers=2,
-                segment_seconds=1,
-                scheduler="threads",
-                cancel=cancel,
-                history=history,
-            )
-    finally:
-        unregister_filter("slowish")
+    registry.slow("slowish")
+    with pytest.raises(JobCancelledError):
+        render(
+            clip,
+            tmp_path / "c.mp4",
+            "slowish",
+            workers=2,
+            segment_seconds=1,
+            scheduler="threads",
+            cancel=cancel,
+            history=history,
+        )
     cancelled, failed = history.list()
     assert (failed.status, failed.filters) == ("failed", "blurr") and "unknown filter 'blurr'" in failed.error
     assert cancelled.status == "interrupted" and "cancelled" in cancelled.error
 
 
-def test_monitor_samples_reach_on_sample_while_the_job_runs(clip: Path, tmp_path: Path, history: History) -> None:
+def test_monitor_samples_reach_on_sample_while_the_job_runs(
+    clip: Path, tmp_path: Path, history: History, registry: FilterRegistry
+) -> None:
     samples = []
-    register_filter("slowish", replace=True)(slowish)
-    try:
-        result = render(
-            clip,
-            tmp_path / "s.mp4",
-            "slowish",
-            workers=2,
-            segment_seconds=1,
-            scheduler="threads",
-            history=history,
-            on_sample=samples.append,
-        )
-    finally:
-        unregister_filter("slowish")
+    registry.slow("slowish")
+    result = render(
+        clip,
+        tmp_path / "s.mp4",
+        "slowish",
+        workers=2,
+        segment_seconds=1,
+        scheduler="threads",
+        history=history,
+        on_sample=samples.append,
+    )
     # the job runs in this process (x264 in-process; ffmpeg only for the brief stitch): its memory is seen
     assert len(samples) >= 2 and all(s.job_processes >= 1 and s.job_rss > 0 for s in samples)
     assert [s.t for s in samples] == sorted(s.t for s in samples)
     assert len(history.get(result.job_id).timeline) >= len(samples) - 1
-
-
-def slowish(frame: np.ndarray) -> np.ndarray:
-    threading.Event().wait(0.02)
-    return frame
 
 
 def test_compare_is_one_job_with_speedup(clip: Path, history: History) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from renderrush.samples import read_frame_index
 
-from .cluster_support import ROOT
+from . import ROOT
 
 GATE_ENV = "RENDERRUSH_TEST_GATE"
 GATE_FROM_ENV = "RENDERRUSH_TEST_GATE_FROM"
@@ -25,7 +25,7 @@ LAUNCHER = textwrap.dedent(
     import sys
     from renderrush import register_filter
     from renderrush.cli import main
-    from tests.job_support import gate
+    from tests.support.jobs import gate
 
     if __name__ == "__main__":
         register_filter("gate")(gate)

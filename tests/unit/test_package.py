@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,19 @@ def test_no_import_cycles() -> None:
 
     for name in sorted(graph):
         visit(name)
+
+
+def test_no_module_grows_past_400_lines() -> None:
+    sizes = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > 400} == {}
+
+
+def test_readme_is_a_short_guide_whose_paths_exist() -> None:
+    root = PACKAGE.parent
+    readme = (root / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert 'pytest -m "not slow and not cluster and not browser" tests' in readme
+    named = set(re.findall(r"`((?:tests|docs|scripts|notebooks|benchmarks|binder)/[\w./-]*)`", readme))
+    named |= set(re.findall(r"\]\(((?:docs|binder)/[\w./-]+)\)", readme))
+    named.discard("notebooks/output/")  # made by the notebooks when they run
+    assert named and [path for path in sorted(named) if not (root / path).exists()] == []

@@ -4,7 +4,7 @@ sync with its sound, the same way up, at the same display aspect, with the same 
 colour tags, every audio track, subtitle, chapter and title kept (or one warning naming
 what was not), alpha composited on black, and one clear error line for what cannot decode.
 
-Black-box: each test renders a clip from `tests/media.py` with `renderrush.render` (2
+Black-box: each test renders a clip from `tests/support/media.py` with `renderrush.render` (2
 workers, 1 s segments, so segment joins are crossed) and measures the output with PyAV
 and the ffmpeg binary, as a player would show it.
 
@@ -29,19 +29,12 @@ import av
 import numpy as np
 import pytest
 
-from renderrush import (
-    JobResult,
-    RenderRushError,
-    UnsupportedVideoError,
-    probe,
-    register_filter,
-    render,
-    unregister_filter,
-)
+from renderrush import JobResult, RenderRushError, UnsupportedVideoError, probe, render
 from renderrush.samples import read_frame_index
 
-from . import media
-from .media import FFMPEG, ffmpeg_info
+from ..support import media
+from ..support.filters import FilterRegistry
+from ..support.media import FFMPEG, ffmpeg_info
 
 REFERENCE = os.environ.get("RENDERRUSH_FIDELITY_REFERENCE", "") == "ffmpeg"
 """Render with one ffmpeg command instead of RenderRush, to check the measurements."""
@@ -125,7 +118,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 Make = Callable[..., Any]
-"""`make(generator, *args)`: the clip `generator(folder, *args)` from `tests/media.py`,
+"""`make(generator, *args)`: the clip `generator(folder, *args)` from `tests/support/media.py`,
 made once per module run."""
 
 
@@ -479,21 +472,20 @@ def test_rotated_phone_clip_comes_out_upright(make: Make, tmp_path: Path, degree
 
 
 @pytest.fixture
-def corner_painter() -> Iterator[list[tuple[int, ...]]]:
+def corner_painter(registry: FilterRegistry) -> list[tuple[int, ...]]:
     """A user filter `paint_corner` that records the shape of every frame it gets and
     paints a 40x40 white square in the top-right corner (as a logo or caption would go)."""
     shapes: list[tuple[int, ...]] = []
     lock = threading.Lock()
 
-    @register_filter("paint_corner", replace=True)
+    @registry.register("paint_corner")
     def paint_corner(frame: np.ndarray) -> np.ndarray:
         with lock:
             shapes.append(frame.shape)
         frame[:40, -40:] = 255
         return frame
 
-    yield shapes
-    unregister_filter("paint_corner")
+    return shapes
 
 
 def test_user_filter_receives_upright_frames(make: Make, tmp_path: Path, corner_painter: list[tuple[int, ...]]) -> None:
@@ -542,11 +534,10 @@ def test_full_range_source_keeps_levels_and_range(make: Make, tmp_path: Path, ki
 
 
 @pytest.fixture
-def bgr_identity() -> Iterator[str]:
+def bgr_identity(registry: FilterRegistry) -> str:
     """A user filter that returns its BGR frame unchanged (run with scheduler="threads")."""
-    register_filter("bgr_identity", replace=True)(lambda frame: frame)
-    yield "bgr_identity"
-    unregister_filter("bgr_identity")
+    registry.register("bgr_identity")(lambda frame: frame)
+    return "bgr_identity"
 
 
 def test_user_filter_keeps_full_range_levels(make: Make, tmp_path: Path, bgr_identity: str) -> None:
@@ -591,7 +582,6 @@ def bars_through_user_filter(make: Make, folder: Path) -> Iterator[tuple[Path, P
     seen: list[np.ndarray] = []
     lock = threading.Lock()
 
-    @register_filter("bgr_identity", replace=True)
     def bgr_identity(frame: np.ndarray) -> np.ndarray:
         with lock:
             if len(seen) < 3:
@@ -600,11 +590,10 @@ def bars_through_user_filter(make: Make, folder: Path) -> Iterator[tuple[Path, P
 
     source = make(media.hd_bars_709)
     output = folder / "bars-identity.mp4"
-    try:
+    with FilterRegistry() as registry:  # module-wide: the `registry` fixture is per test
+        registry.register("bgr_identity")(bgr_identity)
         if not REFERENCE:
             render_clip(source, output, "bgr_identity", scheduler="threads")
-    finally:
-        unregister_filter("bgr_identity")
     yield source, output, seen
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderrush import Param, register_filter, render, unregister_filter
+from renderrush import Param, render
 from renderrush.advisor import RunTiming, recommend
 from renderrush.cli import default_scheduler
 from renderrush.ffmpeg import decoded_md5
 
-from .conftest import frame_indices
+from ..support.filters import FilterRegistry
+from ..support.frames import frame_indices
 
 CLIP_FRAMES = 90
 PLENTY = 10**12
@@ -90,14 +91,11 @@ def test_cli_short_render_imports_no_dask_and_says_where_it_ran(clip: Path, tmp_
     assert frame_indices(output) == list(range(CLIP_FRAMES))
 
 
-def test_cli_default_scheduler_is_threads_for_built_in_filters() -> None:
+def test_cli_default_scheduler_is_threads_for_built_in_filters(registry: FilterRegistry) -> None:
     assert default_scheduler(None) == default_scheduler("grayscale,blur:5,contrast:1.3") == "threads"
 
-    @register_filter("python_loop", level=Param(1, 0, 9, "unused"))
+    @registry.register("python_loop", level=Param(1, 0, 9, "unused"))
     def python_loop(frame: np.ndarray, level: int) -> np.ndarray:
         return frame
 
-    try:
-        assert default_scheduler("grayscale,python_loop") == "processes"
-    finally:
-        unregister_filter("python_loop")
+    assert default_scheduler("grayscale,python_loop") == "processes"

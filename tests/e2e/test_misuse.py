@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from renderrush import make_sample_video, register_filter, render, unregister_filter
+from renderrush import make_sample_video, render
 from renderrush.cli import main
 from renderrush.errors import DiskSpaceError, MemoryLimitError, SettingsError
 
-from .conftest import frame_indices
+from ..support.filters import FilterRegistry
+from ..support.frames import frame_indices
 
 JOB = ["--workers", "2", "--segment-seconds", "1", "--no-progress"]
 
@@ -161,36 +161,30 @@ def test_a_disk_that_fills_up_fails_with_one_line_and_no_temporaries(
         assert files(disk) == ["filler"]
 
 
-def _slow(frame: np.ndarray) -> np.ndarray:
-    import time
-
-    time.sleep(0.03)
-    return frame
-
-
 def test_memory_running_short_stops_the_job_with_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    source: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    registry: FilterRegistry,
 ) -> None:
     monkeypatch.setenv("RENDERRUSH_MIN_FREE_MEMORY_MB", str(10**9))  # a petabyte: any machine is short of it
-    register_filter("slow", replace=True)(_slow)
-    try:
-        with pytest.raises(
-            MemoryLimitError,
-            match=r"stopped: only \d+ MiB of memory was left \(the job stops below "
-            r"1000000000 MiB, before the machine swaps\)",
-        ):
-            render(source, tmp_path / "out.mp4", "slow", scheduler="threads", workers=2, segment_seconds=1)
-        assert files(tmp_path) == []
-        line = one_error(
-            capsys, "render", source, "-o", tmp_path / "out.mp4", "--filters", "slow", "--scheduler", "threads", *JOB
-        )
-        assert line.startswith("stopped: only ") and line.endswith("no output was written")
-        assert files(tmp_path) == []
-        monkeypatch.setenv("RENDERRUSH_MIN_FREE_MEMORY_MB", "0")
-        result = render(source, tmp_path / "out.mp4", "slow", scheduler="threads", workers=2, segment_seconds=1)
-        assert frame_indices(tmp_path / "out.mp4") == list(range(60)) and result.frames == 60
-    finally:
-        unregister_filter("slow")
+    registry.slow("slow", delay=0.03)
+    with pytest.raises(
+        MemoryLimitError,
+        match=r"stopped: only \d+ MiB of memory was left \(the job stops below "
+        r"1000000000 MiB, before the machine swaps\)",
+    ):
+        render(source, tmp_path / "out.mp4", "slow", scheduler="threads", workers=2, segment_seconds=1)
+    assert files(tmp_path) == []
+    line = one_error(
+        capsys, "render", source, "-o", tmp_path / "out.mp4", "--filters", "slow", "--scheduler", "threads", *JOB
+    )
+    assert line.startswith("stopped: only ") and line.endswith("no output was written")
+    assert files(tmp_path) == []
+    monkeypatch.setenv("RENDERRUSH_MIN_FREE_MEMORY_MB", "0")
+    result = render(source, tmp_path / "out.mp4", "slow", scheduler="threads", workers=2, segment_seconds=1)
+    assert frame_indices(tmp_path / "out.mp4") == list(range(60)) and result.frames == 60
 
 
 def test_a_bad_memory_threshold_is_a_settings_error(

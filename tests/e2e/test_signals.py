@@ -15,8 +15,8 @@ import pytest
 from renderrush import History, make_sample_video
 from renderrush.jobfolder import JobFolder, OutputLock
 
-from .conftest import frame_indices
-from .job_support import start_cli, wait_for
+from ..support.frames import frame_indices
+from ..support.jobs import start_cli, wait_for
 
 # the `gate` filter holds the last of the four segments (frames 90-119) until the test ends
 # the job: the other three finish, whatever order the scheduler starts them in

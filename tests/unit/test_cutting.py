@@ -19,7 +19,7 @@ from renderrush.probe import VideoInfo
 from renderrush.samples import read_frame_index
 from renderrush.segment import EncodeSettings, SegmentJob
 
-from .media import ffmpeg
+from ..support.media import ffmpeg
 
 
 def jobs_for(info: VideoInfo, seconds: float, tmp_path: Path) -> list[SegmentJob]:

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderrush import OutputError, make_sample_video, register_filter, render, unregister_filter
+from renderrush import OutputError, make_sample_video, render
 from renderrush.errors import OutputBusyError
 from renderrush.jobfolder import JobFolder, OutputLock
 
-from .conftest import frame_indices
-from .job_support import running_segments, start_cli, wait_for
+from ..support.filters import FilterRegistry
+from ..support.frames import frame_indices
+from ..support.jobs import running_segments, start_cli, wait_for
 
 FAST = {"scheduler": "threads", "workers": 2, "segment_seconds": 1}
 
@@ -138,19 +139,18 @@ def _interrupt_at_frame_40(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def test_an_interrupted_job_frees_its_output_for_a_resume_in_the_same_process(source: Path, tmp_path: Path) -> None:
+def test_an_interrupted_job_frees_its_output_for_a_resume_in_the_same_process(
+    source: Path, tmp_path: Path, registry: FilterRegistry
+) -> None:
     """A notebook: the kernel is interrupted, then the same job is resumed in that kernel."""
     _interrupt_at_frame_40.calls = 0  # type: ignore[attr-defined]
-    register_filter("interrupt_once", replace=True)(_interrupt_at_frame_40)
-    try:
-        output = tmp_path / "out.mp4"
-        with pytest.raises(KeyboardInterrupt):
-            render(source, output, "interrupt_once", scheduler="sync", segment_seconds=1)
-        assert JobFolder(output).path.is_dir() and not OutputLock(output).path.exists()
-        result = render(source, output, "interrupt_once", scheduler="sync", segment_seconds=1, resume=True)
-        assert result.frames_reused == 30 and frame_indices(output) == list(range(90))
-    finally:
-        unregister_filter("interrupt_once")
+    registry.register("interrupt_once")(_interrupt_at_frame_40)
+    output = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        render(source, output, "interrupt_once", scheduler="sync", segment_seconds=1)
+    assert JobFolder(output).path.is_dir() and not OutputLock(output).path.exists()
+    result = render(source, output, "interrupt_once", scheduler="sync", segment_seconds=1, resume=True)
+    assert result.frames_reused == 30 and frame_indices(output) == list(range(90))
 
 
 def test_a_folder_that_cannot_be_written_is_one_output_error(source: Path) -> None:

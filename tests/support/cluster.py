@@ -11,16 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from . import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DASK = [sys.executable, "-m", "dask"]
-
-
-def slow_copy(frame: np.ndarray) -> np.ndarray:
-    """A user filter that takes 20 ms a frame, so a job lasts long enough to disturb."""
-    time.sleep(0.02)
-    return frame
 
 
 @dataclass

@@ -4,7 +4,7 @@
 The tests start their own servers on 127.0.0.1 with free ports, with the notebooks folder as
 the root (notebook 03 writes under notebooks/output, which git ignores), and always stop them.
 Screenshots and server logs go to test-artifacts/ (also ignored by git). Without Playwright or
-Chromium the browser tests are skipped with the reason (see tests/browser_support.py); the
+Chromium the browser tests are skipped with the reason (see tests/support/browser.py); the
 command-line tests at the top always run.
 """
 
@@ -27,7 +27,7 @@ from renderrush.errors import DashboardError
 from renderrush.samples import make_sample_video
 from renderrush.ui import MAX_UPLOAD_BYTES
 
-from .browser_support import (
+from ..support.browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_FLAGS,

@@ -9,6 +9,8 @@ import pytest
 from renderrush import FilterChain, FilterError, Param, available_filters, register_filter, unregister_filter
 from renderrush.filters import BGR, YUV, Planes, gaussian_blur
 
+from ..support.filters import FilterRegistry
+
 W, H = 64, 48
 BUILTINS = {"grayscale", "blur", "brightness", "contrast", "sepia", "sharpen", "invert"}
 
@@ -142,38 +144,33 @@ def test_sepia_tints_warm(bgr: np.ndarray) -> None:
     assert red > green > blue
 
 
-def test_register_filter_validates_names_and_duplicates() -> None:
+def test_register_filter_validates_names_and_duplicates(registry: FilterRegistry) -> None:
     with pytest.raises(FilterError, match="lower-case"):
         register_filter("Bad Name")(lambda f: f)
     with pytest.raises(FilterError, match="exists already"):
         register_filter("blur")(lambda f: f)
 
 
-def test_user_filter_parameters_are_validated_and_applied(bgr: np.ndarray) -> None:
+def test_user_filter_parameters_are_validated_and_applied(bgr: np.ndarray, registry: FilterRegistry) -> None:
     @register_filter("tint_red", amount=Param(10, 0, 100))
     def tint_red(frame: np.ndarray, amount: int) -> np.ndarray:
         """Add red."""
         frame[..., 2] = cv2.add(frame[..., 2], amount)
         return frame
 
-    try:
-        assert available_filters()["tint_red"].description == "Add red."
-        with pytest.raises(FilterError, match="whole number"):
-            FilterChain.parse("tint_red:1.5")
-        chain = FilterChain.parse("tint_red:20")
-        assert chain.pixel_format == BGR
-        out = chain.apply(bgr.reshape(-1).copy(), W, H).reshape(H, W, 3)
-        assert np.array_equal(out[..., 2].astype(int), np.minimum(bgr[..., 2].astype(int) + 20, 255))
-    finally:
-        unregister_filter("tint_red")
+    assert available_filters()["tint_red"].description == "Add red."
+    with pytest.raises(FilterError, match="whole number"):
+        FilterChain.parse("tint_red:1.5")
+    chain = FilterChain.parse("tint_red:20")
+    assert chain.pixel_format == BGR
+    out = chain.apply(bgr.reshape(-1).copy(), W, H).reshape(H, W, 3)
+    assert np.array_equal(out[..., 2].astype(int), np.minimum(bgr[..., 2].astype(int) + 20, 255))
+    unregister_filter("tint_red")
     with pytest.raises(FilterError, match="unknown filter 'tint_red'"):
         FilterChain.parse("tint_red")
 
 
-def test_user_filter_returning_wrong_shape_is_reported(bgr: np.ndarray) -> None:
-    register_filter("shrink")(lambda frame: frame[::2])
-    try:
-        with pytest.raises(FilterError, match=r"returned uint8 \(24, 64, 3\); it must return uint8 \(48, 64, 3\)"):
-            FilterChain.parse("shrink").apply(bgr.reshape(-1).copy(), W, H)
-    finally:
-        unregister_filter("shrink")
+def test_user_filter_returning_wrong_shape_is_reported(bgr: np.ndarray, registry: FilterRegistry) -> None:
+    registry.register("shrink")(lambda frame: frame[::2])
+    with pytest.raises(FilterError, match=r"returned uint8 \(24, 64, 3\); it must return uint8 \(48, 64, 3\)"):
+        FilterChain.parse("shrink").apply(bgr.reshape(-1).copy(), W, H)

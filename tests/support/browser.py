@@ -24,7 +24,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import ROOT
+
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = Path(os.environ.get("RENDERRUSH_ARTIFACTS", ROOT / "test-artifacts"))
 """Screenshots and server logs of the browser tests (git ignores this folder)."""

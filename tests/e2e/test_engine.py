@@ -22,15 +22,14 @@ from renderrush import (
     compare,
     make_sample_video,
     probe,
-    register_filter,
     render,
-    unregister_filter,
 )
 from renderrush.ffmpeg import decoded_md5, run_ffmpeg
 from renderrush.progress import SEGMENT_FINISHED, SEGMENT_STARTED, STITCHED, STITCHING
 from renderrush.segment import heap_fill
 
-from .conftest import SMALL, decode_frames, frame_indices, stream_codecs
+from ..support.filters import FilterRegistry
+from ..support.frames import SMALL, decode_frames, frame_indices, stream_codecs
 
 CLIP_FRAMES = 90
 
@@ -86,7 +85,7 @@ def heap_is_filled() -> bool:
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the heap fill uses glibc's M_PERTURB")
-def test_filters_never_run_while_the_heap_is_filled(clip: Path, tmp_path: Path) -> None:
+def test_filters_never_run_while_the_heap_is_filled(clip: Path, tmp_path: Path, registry: FilterRegistry) -> None:
     """The fill costs every allocation and free (NumPy filters ran 75% slower under it), so
     it is held only inside x264's calls and filters wait those out. The filter below looks
     for 5 ms at a time while the writers encode beside it; the two segments' filters still
@@ -96,7 +95,7 @@ def test_filters_never_run_while_the_heap_is_filled(clip: Path, tmp_path: Path) 
     seen: list[bool] = []
     running, most_running = [0], [0]
 
-    @register_filter("heap_probe")
+    @registry.register("heap_probe")
     def heap_probe(frame: np.ndarray) -> np.ndarray:
         running[0] += 1
         most_running[0] = max(most_running[0], running[0])
@@ -107,17 +106,13 @@ def test_filters_never_run_while_the_heap_is_filled(clip: Path, tmp_path: Path) 
         running[0] -= 1
         return frame
 
-    @register_filter("fail_at_once")
+    @registry.register("fail_at_once")
     def fail_at_once(frame: np.ndarray) -> np.ndarray:
         raise ValueError("no")
 
-    try:
-        render(clip, tmp_path / "ok.mp4", "heap_probe", workers=2, segment_seconds=1.5, scheduler="threads")
-        with pytest.raises(SegmentError, match="fail_at_once"):
-            render(clip, tmp_path / "bad.mp4", "fail_at_once", workers=2, segment_seconds=1, scheduler="threads")
-    finally:
-        unregister_filter("heap_probe")
-        unregister_filter("fail_at_once")
+    render(clip, tmp_path / "ok.mp4", "heap_probe", workers=2, segment_seconds=1.5, scheduler="threads")
+    with pytest.raises(SegmentError, match="fail_at_once"):
+        render(clip, tmp_path / "bad.mp4", "fail_at_once", workers=2, segment_seconds=1, scheduler="threads")
     assert len(seen) > CLIP_FRAMES and not any(seen)
     assert most_running[0] == 2
     assert not heap_is_filled(), "a failed segment leaves the heap as it found it"
@@ -219,16 +214,13 @@ def test_variable_frame_rate_source_keeps_every_frame(clip: Path, tmp_path: Path
     assert frame_indices(out) == list(range(CLIP_FRAMES))
 
 
-def test_user_registered_filter_runs_in_worker_processes(clip: Path, tmp_path: Path) -> None:
-    @register_filter("paint_bottom", level=Param(200, 0, 255, "grey level"))
+def test_user_registered_filter_runs_in_worker_processes(clip: Path, tmp_path: Path, registry: FilterRegistry) -> None:
+    @registry.register("paint_bottom", level=Param(200, 0, 255, "grey level"))
     def paint_bottom(frame: np.ndarray, level: int) -> np.ndarray:
         frame[-20:] = level
         return frame
 
-    try:
-        out = render(clip, tmp_path / "u.mp4", "paint_bottom:level=60", workers=2, segment_seconds=1).output
-    finally:
-        unregister_filter("paint_bottom")
+    out = render(clip, tmp_path / "u.mp4", "paint_bottom:level=60", workers=2, segment_seconds=1).output
     frames = decode_frames(out, "rgb24")
     assert len(frames) == CLIP_FRAMES
     bottom = np.stack([f[-16:, :, :] for f in frames]).astype(int)
@@ -258,14 +250,10 @@ def test_progress_events_cover_segments_and_arrive_every_second(videos: Path, tm
     assert max(np.diff(stamps)) < 1.0
 
 
-def slow_filter(frame: np.ndarray) -> np.ndarray:
-    """10 ms a frame: the job lasts long enough to be cancelled half-way."""
-    time.sleep(0.01)
-    return frame
-
-
 @pytest.mark.parametrize("scheduler", ["threads", "processes"])
-def test_cancel_stops_the_job_and_leaves_nothing(videos: Path, tmp_path: Path, scheduler: str) -> None:
+def test_cancel_stops_the_job_and_leaves_nothing(
+    videos: Path, tmp_path: Path, scheduler: str, registry: FilterRegistry
+) -> None:
     source = make_sample_video(videos / "cancel.mp4", seconds=8, size=(320, 240), fps=30)
     cancel = threading.Event()
     seen: list[int] = []
@@ -275,20 +263,17 @@ def test_cancel_stops_the_job_and_leaves_nothing(videos: Path, tmp_path: Path, s
         if event.frames_done > 0:
             cancel.set()
 
-    register_filter("slow", replace=True)(slow_filter)
-    try:
-        with pytest.raises(JobCancelledError, match="cancelled"):
-            render(
-                source,
-                tmp_path / "c.mp4",
-                "slow",
-                workers=2,
-                segment_seconds=2,
-                scheduler=scheduler,
-                progress=on_progress,
-                cancel=cancel,
-            )
-    finally:
-        unregister_filter("slow")
+    slow = registry.slow("slow", delay=0.01)  # the job lasts long enough to be cancelled half-way
+    with pytest.raises(JobCancelledError, match="cancelled"):
+        render(
+            source,
+            tmp_path / "c.mp4",
+            slow,
+            workers=2,
+            segment_seconds=2,
+            scheduler=scheduler,
+            progress=on_progress,
+            cancel=cancel,
+        )
     assert max(seen) < 120, "stopped well before the end"
     assert list(tmp_path.iterdir()) == []
