@@ -93,7 +93,8 @@ def __dir__() -> list[str]:
 class _Package(types.ModuleType):
     """`renderrush.probe` and `renderrush.compare` are public functions that share their names
     with submodules. Importing a submodule binds it on its package, which would replace the
-    function; this keeps the function, as the package's eager imports used to."""
+    function (`renderrush.probe(...)` would then fail after any `import renderrush.probe`);
+    this keeps the function."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:

@@ -15,6 +15,7 @@ $RENDERRUSH_MIN_FREE_MEMORY_MB, or 5% of the usable memory, at least 256 MiB.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import threading
@@ -65,7 +66,7 @@ def min_free_memory() -> int:
             value = float(text)
         except ValueError:
             value = -1
-        if value < 0:
+        if not 0 <= value < math.inf:  # also refuses nan and inf
             raise SettingsError(f"{MEMORY_ENV} must be a number of MiB, 0 or more, got {text!r}")
         return int(value * MIB)
     return max(256 * MIB, total_memory() // 20)

@@ -44,6 +44,12 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def _live_processes(pool: ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    # the executor keeps its processes private (and starts them lazily, one per busy task)
+    processes = (getattr(pool, "_processes", None) or {}).values()
+    return [process for process in processes if process.is_alive()]
+
+
 def _ready() -> int:
     time.sleep(0.05)  # busy long enough that the pool starts another process for the next task
     return os.getpid()
@@ -54,6 +60,8 @@ def warm_pool(workers: int) -> float:
     (0 when it was warm already), so a timed job does not include the start-up."""
     started = time.perf_counter()
     pool = process_pool(workers)
+    if len(_live_processes(pool)) >= workers:
+        return 0.0
     pids: set[int] = set()
     for _ in range(5):  # a pool starts processes only while the ones it has are busy
         pids |= {future.result() for future in [pool.submit(_ready) for _ in range(workers)]}
@@ -75,8 +83,7 @@ def discard_pool(workers: int, wait: bool = True) -> None:
     pool = _pools.pop(workers, None)
     if pool is None:
         return
-    # the executor keeps its processes private; they are multiprocessing.Process objects
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes = _live_processes(pool)
     pool.shutdown(wait=False, cancel_futures=True)
     if not wait:
         return

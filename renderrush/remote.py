@@ -11,7 +11,7 @@ from typing import Any
 from .atomic import atomic_write_bytes
 from .errors import JobCancelledError
 from .progress import RUNNING, Throttle
-from .segment import SegmentJob, SegmentResult, render_segment
+from .segment import SegmentJob, SegmentResult, render_segment, timestamps_path
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,13 @@ def worker_folder(worker: Any = None) -> Path:
     return folder
 
 
+def _discard(segment_file: Path) -> None:
+    """Delete a rendered segment and the timestamps written beside it: the client has
+    their contents in the returned result."""
+    segment_file.unlink(missing_ok=True)
+    timestamps_path(segment_file).unlink(missing_ok=True)
+
+
 def render_remote_segment(job: SegmentJob, source: InputData, token: str) -> SegmentResult:
     """Worker side without shared storage: materialise the input once per worker,
     render the segment locally and return the segment file's bytes."""
@@ -67,7 +74,7 @@ def render_remote_segment(job: SegmentJob, source: InputData, token: str) -> Seg
         result = render_segment(replace(job, source=replace(job.source, path=str(local_input)), output=str(out)))
         data = out.read_bytes()
     finally:
-        out.unlink(missing_ok=True)
+        _discard(out)
     return replace(result, output="", data=data, worker=get_worker().address)
 
 
@@ -95,7 +102,7 @@ def render_piece(job: SegmentJob, data: bytes, suffix: str, stream_index: int, t
         segment = out.read_bytes()
     finally:
         local.unlink(missing_ok=True)
-        out.unlink(missing_ok=True)
+        _discard(out)
     return replace(result, output="", data=segment, worker=get_worker().address)
 
 

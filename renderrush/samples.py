@@ -36,10 +36,13 @@ def stripe_height(height: int) -> int:
 def _index_stripe_filters(width: int, height: int) -> list[str]:
     """drawbox filters painting the frame number `n` in binary across the top stripe."""
     block, stripe = width // INDEX_BITS, stripe_height(height)
+    # Half a block, centred, where that still covers the middle pixel `read_frame_index` reads;
+    # below 64 pixels wide (blocks of 2 or 3) the whole block.
+    box, offset = (block // 2, block // 4) if block >= 4 else (block, 0)
     boxes = [f"drawbox=x=0:y=0:w={width}:h={stripe}:color=black:t=fill"]
     for bit in range(INDEX_BITS):
         boxes.append(
-            f"drawbox=x={bit * block + block // 4}:y={stripe // 4}:w={max(1, block // 2)}:h={max(1, stripe // 2)}"
+            f"drawbox=x={bit * block + offset}:y={stripe // 4}:w={box}:h={max(1, stripe // 2)}"
             f":color=white:t=fill:enable='mod(floor(n/{2**bit})\\,2)'"
         )
     return boxes

@@ -152,11 +152,6 @@ def test_a_bad_threshold_setting_is_a_settings_error(monkeypatch: pytest.MonkeyP
     assert str(refused.value) == f"{MEMORY_ENV} must be a number of MiB, 0 or more, got {text!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="limits.py min_free_memory: float('nan') and float('inf') pass the `value < 0` check, then "
-    "int(value * MIB) raises ValueError / OverflowError instead of SettingsError",
-)
 @pytest.mark.parametrize("text", ["nan", "inf"])
 def test_a_non_finite_threshold_setting_is_a_settings_error(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
     monkeypatch.setenv(MEMORY_ENV, text)

@@ -58,12 +58,6 @@ def test_warm_pool_starts_every_worker_and_the_pool_is_kept(pool: ProcessPoolExe
     assert os.getpid() not in {p.pid for p in processes.values()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pools.py warm_pool: documented to return 0 when the pool was warm already, but it always submits "
-    "`_ready` tasks that sleep 0.05 s and returns the time taken, so compare() reports a 0.05 s start-up "
-    "(result.py shows it from 0.05 s on) for workers that were already running",
-)
 def test_warming_a_warm_pool_reports_no_start_up(pool: ProcessPoolExecutor) -> None:
     assert warm_pool(2) == 0
 

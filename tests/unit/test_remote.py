@@ -162,12 +162,6 @@ def test_the_whole_input_is_saved_once_per_worker_under_its_digest(
         assert result.data is not None and frames_of(result.data, tmp_path) == list(frames)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render_remote_segment unlinks only the segment file, not the .pts.json that render_segment writes beside "
-    "it; the job's clean-up for a whole-input job removes only input-<digest>*, so one timestamp file per segment "
-    "stays on the worker for good",
-)
 def test_a_worker_keeps_nothing_of_a_whole_input_job_after_its_clean_up(
     worker: FakeWorker, info: VideoInfo, clip: Path, tmp_path: Path
 ) -> None:

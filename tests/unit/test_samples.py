@@ -103,12 +103,6 @@ def test_the_frame_rate_is_exact_and_the_count_rounded(
     assert (info["rate"], info["frames"]) == (rate, frames)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="samples.py: for widths 32-63 (block = width // 16 < 4) _index_stripe_filters draws each bit "
-    "1 px wide at x = bit*block + block//4 = bit*block, but read_frame_index samples x = bit*block + block//2 "
-    "= bit*block + 1, outside the box: every frame reads as 0",
-)
 def test_the_smallest_sample_allowed_is_numbered(folder: Path) -> None:
     path = make_sample_video(folder / "smallest.mp4", seconds=0.5, size=(32, 16), fps=10, audio=False)
     assert frame_indices(path) == list(range(5))
