@@ -29,7 +29,7 @@ import av
 import numpy as np
 import pytest
 
-from renderrush import JobResult, RenderRushError, UnsupportedVideoError, probe, render
+from renderrush import JobResult, RenderRushError, UnsupportedVideoError, make_sample_video, probe, render
 from renderrush.samples import read_frame_index
 
 from ..support import media
@@ -870,6 +870,47 @@ def test_cli_undecodable_video_exits_1_with_one_line(make: Make, tmp_path: Path)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("renderrush: error: "), proc.stderr
     assert_nothing_written(output)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_download_cut_off_mid_packet_keeps_every_frame_ffmpeg_decodes(tmp_path: Path, suffix: str) -> None:
+    """A download cut short inside a packet: its index promises frames the file does not
+    hold, and frames that referenced the cut one do not decode; the output has exactly the
+    frames ffmpeg decodes, none made up and none of the decoder's last ones dropped."""
+    sample = make_sample_video(tmp_path / "sample.mp4", seconds=3, size=(320, 240), fps=30, audio=False)
+    whole = tmp_path / f"whole{suffix}"
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(sample), "-c", "copy", "-movflags", "+faststart", str(whole)], check=True
+    )
+    data = whole.read_bytes()
+    source = tmp_path / f"cut{suffix}"
+    source.write_bytes(data[: len(data) * 7 // 10])
+    # Frames after the cut that referenced it are not output either: compare the frames
+    # themselves with ffmpeg's (source timestamps kept, as RenderRush keeps them).
+    gray = subprocess.run(
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-i",
+            str(source),
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    pixels = np.frombuffer(gray, np.uint8).reshape(-1, 240, 320)
+    expected = [read_frame_index(frame) for frame in pixels]
+    assert 0 < len(expected) < 90
+    output = tmp_path / "out.mp4"
+    render_clip(source, output)
+    assert frame_ids(output) == expected
 
 
 def test_truncated_file_renders_what_decodes_or_fails_cleanly(make: Make, tmp_path: Path) -> None:
