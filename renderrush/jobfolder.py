@@ -46,6 +46,8 @@ def cannot_write(folder: Path, exc: OSError) -> OutputError:
         return OutputError(f"the disk holding '{folder}' is full: free some space or choose another output folder")
     if exc.errno == errno.ENAMETOOLONG:
         return OutputError(f"the output path in '{folder}' is too long for the file system: use a shorter name")
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename and Path(exc.filename).is_file():
+        return OutputError(f"a file is in the way of RenderRush's work folder: move or delete '{exc.filename}'")
     return OutputError(f"cannot write to folder '{folder}' ({exc.strerror or exc}): choose a folder you can write to")
 
 

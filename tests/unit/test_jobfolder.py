@@ -332,7 +332,9 @@ def test_a_failed_prepare_removes_the_folder_and_frees_the_output(source: Path, 
 def test_a_file_in_the_folders_place_is_an_output_error(source: Path, output: Path) -> None:
     folder = JobFolder(output)
     folder.path.write_bytes(b"a file, not a folder")
-    with pytest.raises(OutputError, match=rf"^cannot write to folder '{output.parent}' \(File exists\)"):
+    with pytest.raises(
+        OutputError, match=rf"^a file is in the way of RenderRush's work folder: move or delete '{folder.path}'$"
+    ):
         folder.prepare(signature(source), PLAN, resume=False)
     assert not folder.lock.held and not is_locked(output)
 
