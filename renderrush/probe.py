@@ -199,7 +199,7 @@ def main_video_stream(container: av.container.InputContainer) -> av.video.stream
     return max(streams, key=score)
 
 
-def _rotation(frame: av.VideoFrame) -> int:
+def upright_rotation(frame: av.VideoFrame) -> int:
     """Clockwise turn that shows the picture upright (a display matrix's counter-clockwise
     angle, as `ffmpeg` applies it)."""
     angle = -(frame.rotation or 0)
@@ -284,7 +284,7 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
             origin=frames.origin,
             seek_mode=frames.seek_mode,
             timeline=frames.timeline,
-            rotation=_rotation(first),
+            rotation=upright_rotation(first),
             sample_aspect=Fraction(sar) if sar and sar > 0 and math.isfinite(float(sar)) else Fraction(1),
             color_range=color_range,
             colorspace=first.colorspace,

@@ -121,9 +121,12 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
     import av
     import cv2
 
+    from ..probe import main_video_stream, upright_rotation
+
     image: Any = None
+    turn = 0
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)  # not a cover picture in front of the video
         stream.codec_context.flags |= av.codec.context.Flags.unaligned  # crop as the render does (decode_stream)
         time_base = stream.time_base or Fraction(1, 90000)
         duration = float(stream.duration * time_base) if stream.duration else None
@@ -135,10 +138,15 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
             container.seek(int(target / time_base), stream=stream, backward=True)
         for frame in container.decode(stream):
             image = frame.to_ndarray(format="bgr24")
+            turn = upright_rotation(frame)  # shown as the render shows it: a phone clip upright
             if frame.time is None or frame.time >= target - 1e-6:
                 break
     if image is None:
         raise ValueError(f"'{path}' has no video frames to preview")
+    if turn:
+        image = cv2.rotate(
+            image, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn]
+        )
     height, width = image.shape[:2]
     if width > max_width:
         image = cv2.resize(image, (max_width, max(2, round(height * max_width / width))), interpolation=cv2.INTER_AREA)

@@ -284,27 +284,34 @@ class ControlPanel(Component):
         if self.progress is not None:
             self.progress.finish(job.message, ok=job.status == "finished")
         if job.status == "finished":
-            key = (job.request["input"], job.request.get("filters", ""))
-            if job.comparison is not None:
-                self._baselines[key] = job.comparison.sequential.fps
-                if self.gauges is not None:
-                    self.gauges.set_speedup(job.comparison.speedup, job.comparison.workers)
-                if self.results is not None:
-                    self.results.show_comparison(job.comparison, job.record)
-                if self.timeline is not None:
-                    self.timeline.show_comparison(job.comparison)
-            elif job.result is not None:
-                if self.gauges is not None and key in self._baselines:
-                    self.gauges.set_speedup(job.result.fps / self._baselines[key], job.result.workers)
-                if self.results is not None:
-                    self.results.show_render(job.result, job.record)
-                if self.timeline is not None:
-                    self.timeline.show_result(job.result)
+            try:
+                self._show_outcome(job)
+            except Exception as exc:  # a preview that fails must not leave the buttons disabled
+                self._set_status(f"{job.message} The results could not be shown: {error_sentence(exc)}", "warn")
         if self.history_view is not None:
             self.history_view.refresh()
         self._call(self.on_finished, job)
         self.render_button.disabled = self.compare_button.disabled = self.source.path is None
         self.cancel_button.disabled = True
+
+    def _show_outcome(self, job: Job) -> None:
+        """A finished job's results, timeline and speedup gauge."""
+        key = (job.request["input"], job.request.get("filters", ""))
+        if job.comparison is not None:
+            self._baselines[key] = job.comparison.sequential.fps
+            if self.gauges is not None:
+                self.gauges.set_speedup(job.comparison.speedup, job.comparison.workers)
+            if self.results is not None:
+                self.results.show_comparison(job.comparison, job.record)
+            if self.timeline is not None:
+                self.timeline.show_comparison(job.comparison)
+        elif job.result is not None:
+            if self.gauges is not None and key in self._baselines:
+                self.gauges.set_speedup(job.result.fps / self._baselines[key], job.result.workers)
+            if self.results is not None:
+                self.results.show_render(job.result, job.record)
+            if self.timeline is not None:
+                self.timeline.show_result(job.result)
 
 
 class Dashboard(Component):

@@ -200,24 +200,12 @@ def music_video(tmp_path: Path) -> Path:
     return cover_art_clip(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: frame_preview (renderrush/ui/_common.py) ignores the display rotation, so the results' "
-    "'before' frame of a phone video is sideways while the render ('after') is upright",
-)
 def test_frame_preview_shows_a_rotated_video_upright(phone_video: Path) -> None:
     image = decoded(frame_preview(phone_video, 0.5))
     assert probe(phone_video).upright_size == (360, 640)
     assert (image.shape[1], image.shape[0]) == (360, 640)  # actual: (480, 270), the coded picture scaled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OSError, AssertionError),
-    reason="bug: frame_preview (renderrush/ui/_common.py) takes container.streams.video[0], the cover "
-    "picture, not the main video stream the engine renders; seeking on the cover raises av's PermissionError",
-)
 def test_frame_preview_skips_cover_art(music_video: Path) -> None:
     image = decoded(frame_preview(music_video, 1.0))
     assert image.shape == (240, 320) and read_frame_index(image) == 30

@@ -179,6 +179,25 @@ def test_the_panel_feeds_its_views(tmp_path: Path, clip: Path, rendered: JobResu
     assert panel.progress.state == "failed" and panel.results.result is rendered and panel.callback_errors == []
 
 
+def test_results_that_cannot_be_shown_leave_the_panel_usable(
+    tmp_path: Path, clip: Path, history: History, rendered: JobResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished: list[Job] = []
+    panel = ControlPanel(tmp_path, history=history, results=ResultsView(tmp_path), on_finished=finished.append)
+    panel.source.use_file(clip)
+
+    def unreadable(*args: Any) -> None:
+        raise OSError(5, "Input/output error", str(clip))
+
+    monkeypatch.setattr(panel.results, "show_render", unreadable)
+    job = Job("render", {"input": str(clip), "filters": "grayscale"})
+    panel.on_job_started(job)
+    job.status, job.result = "finished", rendered
+    panel.on_job_finished(job)
+    assert "The results could not be shown: input/output error" in panel.status.value, panel.status.value
+    assert finished == [job] and not panel.render_button.disabled and panel.cancel_button.disabled
+
+
 # ---- the dashboard ------------------------------------------------------------------------------
 @pytest.mark.usefixtures("quick_cpu")
 def test_the_dashboard_shows_the_newest_job_that_has_results(
