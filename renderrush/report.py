@@ -106,9 +106,12 @@ def write_report(report: Mapping[str, Any], path: str | os.PathLike) -> Path:
     validate_report(report)
     path = Path(path)
     # fsync: a report is often the only record of a job kept elsewhere; a power cut must not empty it
-    with atomic_path(path, fsync=True) as partial, open(partial, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
-        handle.write("\n")
+    try:
+        with atomic_path(path, fsync=True) as partial, open(partial, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+    except OSError as exc:  # named by the target: the temporary's name means nothing to the user
+        raise ReportError(f"cannot write report '{path}': {exc.strerror or exc}") from None
     return path
 
 

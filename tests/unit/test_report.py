@@ -195,10 +195,17 @@ def test_interrupted_write_keeps_the_old_report(
         raise OSError("disk full")
 
     monkeypatch.setattr(report_module.json, "dump", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ReportError, match=f"^cannot write report '{path}': disk full$"):
         write_report(history_report([]), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["report.json"]
+
+
+def test_a_report_into_a_missing_folder_names_the_report(tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "all.json"
+    with pytest.raises(ReportError, match=f"^cannot write report '{target}': No such file or directory$"):
+        write_report(history_report([]), target)
+    assert list(tmp_path.iterdir()) == []
 
 
 def key_fields(record: JobRecord, timeline: bool) -> dict[str, Any]:
