@@ -85,48 +85,23 @@ def decode_stream(
     # Crop exactly where the stream says the picture starts (Theora's picture offset): by
     # default libavcodec keeps the planes aligned and leaves the columns left of it in.
     stream.codec_context.flags |= av.codec.context.Flags.unaligned
-    frame_threads = bool(stream.codec_context.thread_type & av.codec.context.ThreadType.FRAME)
-    packets = _with_next(container.demux(stream))
-    for packet, last in packets:
-        if frame_threads and last and packet is not None and packet.size and packet.is_corrupt:
-            # A file cut off inside its last packet. With frame threads the error of decoding it
-            # surfaces while the decoder drains, and PyAV then drops the frames the other threads
-            # still hold (ffmpeg, and a single-threaded decoder, output them and reject only the
-            # cut packet): drain first, then count the cut packet as the damaged one it is.
-            if damaged is not None:
-                damaged.append(packet.pts if packet.pts is not None else -1)
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError:  # the file ends early: flush what the decoder holds
             packet = None
         try:
             yield from (stream.codec_context.decode(packet) if packet is None else packet.decode())
         except av.FFmpegError:
             if damaged is not None:
                 damaged.append(packet.pts if packet is not None and packet.pts is not None else -1)
+            if packet is None:
+                return
         if packet is None:
             return
-
-
-def _with_next(packets: Iterator[av.Packet]) -> Iterator[tuple[av.Packet | None, bool]]:
-    """Each packet with whether it is the last one with data; a file that ends early
-    (the demuxer raises) ends with `None`, the decoder's drain."""
-    current: av.Packet | None = None
-    have = False
-    while True:
-        try:
-            following: av.Packet | None = next(packets)
-            ended = False
-        except StopIteration:
-            following, ended = None, True
-        except av.FFmpegError:  # the file ends early: flush what the decoder holds
-            following, ended = None, False
-        if have:
-            last = ended or following is None or following.size == 0
-            yield current, last
-        if ended:
-            return
-        if following is None:
-            yield None, True
-            return
-        current, have = following, True
 
 
 @dataclass(frozen=True)
