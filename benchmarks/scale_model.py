@@ -34,11 +34,11 @@ from renderrush import make_sample_video, probe, render
 from renderrush.advisor import rule_segment_seconds
 from renderrush.backend import segment_job
 from renderrush.cutting import Cutter
+from renderrush.encode import EncodeSettings
 from renderrush.filters import FilterChain
 from renderrush.jobfolder import JobFolder
 from renderrush.periodic import Periodic
 from renderrush.plan import plan_segments
-from renderrush.segment import EncodeSettings
 
 HOUR = 3600.0
 WORKERS = (10, 100, 1000)

@@ -49,6 +49,7 @@ _EXPORTS = {
     "advisor": ("advise",),
     "backend": ("Backend", "BackendRun", "Work"),
     "compare": ("compare",),
+    "encode": ("EncodeSettings",),
     "engine": ("render", "run_job"),
     "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
     "health": ("HealthReport", "system_health"),
@@ -62,7 +63,7 @@ _EXPORTS = {
     "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
     "result": ("Comparison", "JobResult"),
     "samples": ("make_sample_video",),
-    "segment": ("EncodeSettings", "SegmentResult"),
+    "segment": ("SegmentResult",),
 }
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 """Public name -> the submodule that defines it."""
@@ -108,6 +109,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .advisor import advise
     from .backend import Backend, BackendRun, Work
     from .compare import compare
+    from .encode import EncodeSettings
     from .engine import render, run_job
     from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
     from .health import HealthReport, system_health
@@ -121,4 +123,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .report import history_report, import_report, job_report, load_report, write_report
     from .result import Comparison, JobResult
     from .samples import make_sample_video
-    from .segment import EncodeSettings, SegmentResult
+    from .segment import SegmentResult

@@ -30,21 +30,10 @@ from .decode import YUV, Converter, Picture, Source, plane_views, segment_frames
 from .encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from .errors import RenderRushError, SegmentError, TimelineError
 from .filters import FilterChain, Planes
-from .options import PRESETS
 from .plan import Segment
 from .progress import DONE, Reporter
 
-__all__ = [
-    "PRESETS",
-    "EncodeSettings",
-    "SegmentJob",
-    "SegmentResult",
-    "even_size",
-    "heap_fill",
-    "render_segment",
-    "timestamps_path",
-    "write_timestamps",
-]
+__all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
 
 
 @dataclass(frozen=True)
@@ -88,12 +77,6 @@ class SegmentResult:
     """Packets the decoder rejected in this segment (their frames are missing)."""
     concealed: int = 0
     """Frames the decoder flagged as damaged and concealed (they are in the output)."""
-
-
-def even_size(width: int, height: int) -> tuple[int, int]:
-    """Frame size RenderRush outputs: H.264 4:2:0 needs even sides, so an odd last
-    column or row is cropped off."""
-    return width - width % 2, height - height % 2
 
 
 def timestamps_path(segment_file: str | Path) -> Path:

@@ -12,12 +12,13 @@ from renderrush import make_sample_video, probe
 from renderrush.backend import segment_job
 from renderrush.cutting import CutError, Cutter, check_piece, cuttable
 from renderrush.decode import Source, segment_frames
+from renderrush.encode import EncodeSettings
 from renderrush.filters import FilterChain
 from renderrush.jobfolder import JobFolder
 from renderrush.plan import plan_segments
 from renderrush.probe import VideoInfo
 from renderrush.samples import read_frame_index
-from renderrush.segment import EncodeSettings, SegmentJob
+from renderrush.segment import SegmentJob
 
 from ..support.media import ffmpeg
 

@@ -34,7 +34,6 @@ from renderrush.samples import read_frame_index
 from renderrush.segment import (
     SegmentJob,
     SegmentResult,
-    even_size,
     read_timestamps,
     render_segment,
     timestamps_path,
@@ -206,11 +205,6 @@ def test_timestamps_are_kept_beside_the_segment_file(tmp_path: Path) -> None:
     write_timestamps(file, [0, 512, 1536])
     assert read_timestamps(file) == (0, 512, 1536)
     assert os.listdir(tmp_path) == ["segment-00003.pts.json"]
-
-
-@pytest.mark.parametrize(("size", "even"), [((160, 120), (160, 120)), ((321, 241), (320, 240)), ((33, 17), (32, 16))])
-def test_even_size_crops_an_odd_side(size: tuple[int, int], even: tuple[int, int]) -> None:
-    assert even_size(*size) == even
 
 
 # ---- failures and cancellation ----------------------------------------------------------------
