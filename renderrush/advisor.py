@@ -298,6 +298,6 @@ def _count(n: int, word: str) -> str:
 def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
     """The advisor's workers and segment length for this clip, from the history's past runs
     of the same filters on this machine when it has comparable ones (`past_runs`), else
-    from rules. The engine, the CLI and the control panel all ask here."""
+    from rules. The engine, the CLI, the control panel and notebook 02 all ask here."""
     runs = past_runs(history, filters)
     return recommend(info.width, info.height, info.duration, history_runs=runs, frames=info.frame_count)
