@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import make_sample_video
+from renderrush import History, make_sample_video
 
 from .support.filters import FilterRegistry
 from .support.frames import SMALL
@@ -54,6 +54,21 @@ def isolated_history(history_file: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     test, so the notebooks that nbval runs afterwards do not see it)."""
     monkeypatch.setenv("RENDERRUSH_HISTORY", str(history_file))
     return history_file
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> History:
+    """A history of this test's own."""
+    return History(tmp_path / "history.sqlite3")
+
+
+@pytest.fixture
+def private_default_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Jobs that record into the default history use one of this test's own (the UI tests
+    read the default history back, so they must not see other tests' jobs)."""
+    path = tmp_path / "default-history.sqlite3"
+    monkeypatch.setenv("RENDERRUSH_HISTORY", str(path))
+    return path
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The notebook components running real jobs: the control panel renders, cancels, compares
 and reports a failure in the background, the job runner outlives broken listeners, and the
-dashboard composes it all (the components alone: tests/unit/test_ui.py)."""
+dashboard composes it all (the components alone: tests/unit/ui/)."""
 
 from __future__ import annotations
 
@@ -18,18 +18,9 @@ from renderrush.ui import ControlPanel, Dashboard, HistoryView, JobRunner, LiveG
 
 from ..support.filters import FilterRegistry
 
+pytestmark = pytest.mark.usefixtures("private_default_history")
+
 JPEG = b"\xff\xd8"
-
-
-@pytest.fixture(autouse=True)
-def private_default_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jobs that record into the default history use a temporary one."""
-    monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "default-history.sqlite3"))
-
-
-@pytest.fixture
-def history(tmp_path: Path) -> History:
-    return History(tmp_path / "history.sqlite3")
 
 
 @pytest.fixture

@@ -69,11 +69,6 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobResult, Compariso
     return render(clip, folder / "tiny.gray.mp4", "grayscale", **options), compare(clip, "invert", **options)
 
 
-@pytest.fixture
-def history(tmp_path: Path) -> History:
-    return History(tmp_path / "history.sqlite3")
-
-
 def fill(history: History, jobs: tuple[JobResult, Comparison]) -> dict[str, int]:
     """A finished render (monitored), a finished comparison, a failed and an interrupted job."""
     result, comparison = jobs

@@ -23,11 +23,6 @@ from renderrush.cli import main
 from ..support.filters import FilterRegistry
 
 
-@pytest.fixture
-def history(tmp_path: Path) -> History:
-    return History(tmp_path / "jobs.sqlite3")
-
-
 def test_finished_render_is_recorded_with_timeline(clip: Path, tmp_path: Path, history: History) -> None:
     result = render(
         clip, tmp_path / "a.mp4", "grayscale", workers=2, segment_seconds=1, scheduler="threads", history=history

@@ -20,11 +20,6 @@ from ..support.filters import FilterRegistry
 
 
 @pytest.fixture
-def history(tmp_path: Path) -> History:
-    return History(tmp_path / "history.sqlite3")
-
-
-@pytest.fixture
 def paced_filter(registry: FilterRegistry) -> str:
     """A filter that sleeps per frame, so each segment lasts long enough to time."""
     return registry.slow("timeline_test_paced", delay=0.004)

@@ -1,6 +1,6 @@
 // Runs renderrush.ui.figure's page-side loader with fake anywidget models and a fake plotly
 // module (node tests/support/js/figure_loader.mjs LOADER.mjs); prints what happened as JSON for
-// tests/unit/test_ui.py. Blob URLs cannot be imported in Node: they become data: URLs here.
+// tests/unit/ui/test_figure.py. Blob URLs cannot be imported in Node: they become data: URLs here.
 import { readFileSync } from "node:fs";
 
 const calls = { getModel: 0, objectUrls: 0, failNext: false };

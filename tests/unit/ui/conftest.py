@@ -12,21 +12,15 @@ import psutil
 import pytest
 
 import renderrush as rr
-from renderrush.history import History
 from renderrush.monitor import Sample
 from renderrush.progress import ProgressEvent
 from renderrush.result import JobResult
 
 
 @pytest.fixture(autouse=True)
-def private_default_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jobs that record into the default history use a temporary one."""
-    monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "default-history.sqlite3"))
-
-
-@pytest.fixture
-def history(tmp_path: Path) -> History:
-    return History(tmp_path / "history.sqlite3")
+def own_default_history(private_default_history: Path) -> Path:
+    """Every component test records into a default history of its own."""
+    return private_default_history
 
 
 @pytest.fixture
