@@ -33,23 +33,15 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.suffix == ".json"}
 
 
+def start_gated(tmp_path: Path, source: Path, output: Path, gate: Path) -> subprocess.Popen[str]:
+    """A CLI render of `source` in two segments whose frames wait until `gate` exists."""
+    args = ("--filters", "gate", "--workers", "2", "--segment-seconds", "1", "--no-progress")
+    return start_cli(tmp_path, "render", source, "-o", output, *args, gate_file=gate)
+
+
 def test_a_second_process_is_refused_naming_the_holder_and_the_first_finishes(source: Path, tmp_path: Path) -> None:
     output, opened = tmp_path / "out.mp4", tmp_path / "gate-open"
-    first = start_cli(
-        tmp_path,
-        "render",
-        source,
-        "-o",
-        output,
-        "--filters",
-        "gate",
-        "--workers",
-        "2",
-        "--segment-seconds",
-        "1",
-        "--no-progress",
-        gate_file=opened,
-    )
+    first = start_gated(tmp_path, source, output, opened)
     folder = JobFolder(output).path
     wait_for(lambda: running_segments(folder), first, "its segments started")
     manifest = snapshot(folder)
@@ -90,21 +82,7 @@ def test_a_second_process_is_refused_naming_the_holder_and_the_first_finishes(so
 @pytest.mark.parametrize("resume", [False, True], ids=["cleared", "resumed"])
 def test_the_folder_of_a_killed_job_is_taken_over(source: Path, tmp_path: Path, resume: bool) -> None:
     output = tmp_path / "out.mp4"
-    first = start_cli(
-        tmp_path,
-        "render",
-        source,
-        "-o",
-        output,
-        "--filters",
-        "gate",
-        "--workers",
-        "2",
-        "--segment-seconds",
-        "1",
-        "--no-progress",
-        gate_file=tmp_path / "never",
-    )
+    first = start_gated(tmp_path, source, output, tmp_path / "never")
     folder, lock = JobFolder(output).path, OutputLock(output).path
     wait_for(lambda: running_segments(folder), first, "its segments started")
     os.killpg(first.pid, signal.SIGKILL)
