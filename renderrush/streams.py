@@ -55,5 +55,7 @@ def other_streams(
             subtitles.append(StreamInfo(stream.index, "subtitle", codec, language, title, text=text))
         else:
             kind = {"video": "video", "data": "data", "attachment": "attachment"}.get(stream.type, stream.type)
+            if codec == "unknown":  # a data track's handler says what it is ("TimeCodeHandler", "GoPro MET")
+                codec = meta.get("handler_name") or codec
             other.append(StreamInfo(stream.index, kind, codec, language, meta.get("title") or meta.get("filename")))
     return audio, subtitles, other

@@ -118,7 +118,8 @@ def test_mp4_text_subtitle_is_named_by_its_handler_and_timecode_is_data(folder: 
     audio, subtitles, other = streams_of(path)
     assert audio == []
     assert subtitles == [StreamInfo(1, "subtitle", "mov_text", None, "SubtitleHandler", text=True)]
-    assert [(s.index, s.kind) for s in other] == [(2, "data")]
+    assert [(s.index, s.kind, s.codec) for s in other] == [(2, "data", "TimeCodeHandler")]
+    assert other[0].describe() == "data stream #2 (TimeCodeHandler, eng)"
 
 
 def test_bitmap_subtitle_is_not_text(folder: Path) -> None:
@@ -169,12 +170,17 @@ def test_audio_without_channels_or_rate_goes_with_the_rest() -> None:
     ]
 
 
-def test_a_stream_without_codec_is_named_by_its_tag() -> None:
+def test_a_stream_without_codec_is_named_by_its_tag_or_its_handler() -> None:
     tagged = fake(1, "data", None, title="Timecode")
     tagged.codec_tag = "tmcd"
-    container = SimpleNamespace(streams=[fake(0, "video", SimpleNamespace(name="h264")), tagged, fake(2, "data")])
-    _, _, other = other_streams(container, 0)  # type: ignore[arg-type]
-    assert other == [StreamInfo(1, "data", "tmcd", None, "Timecode"), StreamInfo(2, "data", "unknown")]
+    handled = fake(3, "data", None, handler_name="GoPro MET")
+    streams = [fake(0, "video", SimpleNamespace(name="h264")), tagged, fake(2, "data"), handled]
+    _, _, other = other_streams(SimpleNamespace(streams=streams), 0)  # type: ignore[arg-type]
+    assert other == [
+        StreamInfo(1, "data", "tmcd", None, "Timecode"),
+        StreamInfo(2, "data", "unknown"),
+        StreamInfo(3, "data", "GoPro MET"),
+    ]
 
 
 def test_subtitle_without_decoder_is_not_text_and_falls_back_to_its_handler_name() -> None:
