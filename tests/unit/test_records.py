@@ -72,7 +72,7 @@ RUN = {
     "fps": 75.0,
     "cpu_percent": 180.0,
 }
-"""The keys of `JobResult.to_dict()` the columns read (tests/test_history.py stores real results)."""
+"""The keys of `JobResult.to_dict()` the columns read (tests/unit/test_history.py stores real results)."""
 NOTE = Column("note", "TEXT", run="note", request="note", views=BOTH, heading="memo", since=2)
 """A column a later version adds."""
 
