@@ -209,12 +209,14 @@ def run_on_cluster(
     with connect(scheduler, work.workers) as client:
         status = ClusterStatus(folder.path, cancel_name, client)
         status.statuses.update({r.index: (r.frames, DONE) for r in reused})
-        client.subscribe_topic(topic, status.handle)
         jobs = [replace(j, reporter=ClusterReporter(topic, j.segment.index, cancel_name)) for j in jobs]
         cut = not shared_storage and cuttable(info)
-        submitter = None if cut else SegmentSubmitter(client, token, info, shared_storage, traffic)
-        futures = submitter.submit(jobs) if submitter is not None and jobs else []
-        try:
+        submitter: SegmentSubmitter | None = None
+        futures: list[Any] = []
+        client.subscribe_topic(topic, status.handle)
+        try:  # from the subscription on: a client reused across jobs must not keep this job's handler
+            submitter = None if cut else SegmentSubmitter(client, token, info, shared_storage, traffic)
+            futures = submitter.submit(jobs) if submitter is not None and jobs else []
             with (
                 ProgressPoller(status, work.segments, **work.poller_options(cancel)) as poller,
                 WorkerMetrics(client) as metrics,

@@ -825,12 +825,6 @@ def test_a_cancel_mid_job_reaches_the_workers_as_the_jobs_dask_event(
     assert_cleaned_up(client, rendering.dispatchers[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="cluster.py subscribes to the job's topic before its try/finally and submits there too: "
-    "a first submit that fails leaves the topic handler subscribed on the caller's client",
-)
 def test_a_failed_first_submit_unsubscribes_the_jobs_topic(
     dask: FakeDask, rendering: Rendering, info: VideoInfo, tmp_path: Path
 ) -> None:
