@@ -206,6 +206,7 @@ def _insert_jobs_one_open_each(
         History(path).record_job("render", "failed", request={"input": f"w{worker}-{i}.mp4"}, error="stopped")
 
 
+@pytest.mark.slow  # real processes and real time: the full suite runs it, the fast subset does not
 def test_concurrent_inserts_from_two_processes_lose_no_row(tmp_path: Path) -> None:
     path, workers, count = str(tmp_path / "shared.sqlite3"), 2, 50
     context = multiprocessing.get_context("spawn")
@@ -222,6 +223,7 @@ def test_concurrent_inserts_from_two_processes_lose_no_row(tmp_path: Path) -> No
     assert {r.input for r in records} == {f"w{w}-{i}.mp4" for w in range(workers) for i in range(count)}
 
 
+@pytest.mark.slow  # real processes and real time: the full suite runs it, the fast subset does not
 def test_concurrent_writers_that_find_a_damaged_database_lose_no_row(tmp_path: Path) -> None:
     """Three processes find the same damaged file at once: it is moved aside exactly once
     (a fresh database another writer has just started is never moved), and every row lands."""

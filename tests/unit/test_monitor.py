@@ -25,6 +25,7 @@ def wait_for(condition, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow  # real processes and real time: the full suite runs it, the fast subset does not
 def test_samples_busy_child_process_tree() -> None:
     interval = 0.1
     with Monitor(interval=interval) as mon:

@@ -58,6 +58,7 @@ def test_failed_and_cancelled_jobs_are_recorded(
     assert cancelled.status == "interrupted" and "cancelled" in cancelled.error
 
 
+@pytest.mark.slow  # real processes and real time: the full suite runs it, the fast subset does not
 def test_monitor_samples_reach_on_sample_while_the_job_runs(
     clip: Path, tmp_path: Path, history: History, registry: FilterRegistry
 ) -> None:
