@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psutil
 
@@ -48,7 +48,7 @@ def backend_for(options: RenderOptions) -> Backend:
         from .cluster import DaskBackend  # distributed takes a second to import; local jobs never need it
 
         return DaskBackend(options.scheduler, options.shared_storage)
-    return LocalBackend(options.scheduler)
+    return LocalBackend(cast(str, options.scheduler))  # a local scheduler name, once checked
 
 
 def run_job(

@@ -15,12 +15,20 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, Union, cast
 
 from .errors import SchedulerError, SettingsError
 
 if TYPE_CHECKING:
+    from distributed import Client
+
+    from .backend import Backend
     from .filters import FilterChain
+    from .history import History
+
+Scheduler = Union[str, "Client", "Backend"]
+"""A local scheduler name, "local" (a LocalCluster), a scheduler address, a
+`distributed.Client`, or an object that runs segments itself (`backend.Backend`)."""
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 """x264 presets, fastest first."""
@@ -69,18 +77,20 @@ def is_cluster(scheduler: object) -> bool:
     return isinstance(scheduler, str) and (scheduler == "local" or "://" in scheduler or ":" in scheduler)
 
 
-def is_backend(scheduler: object) -> bool:
+def is_backend(scheduler: object) -> TypeGuard[Backend]:
     """True for an object that runs segments itself (`backend.Backend`): tests pass fakes."""
     return callable(getattr(scheduler, "run", None)) and not is_cluster(scheduler)
 
 
-def check_scheduler(scheduler: object) -> object:
+def check_scheduler(scheduler: object) -> Scheduler:
     """The canonical form of a scheduler: a local name, a cluster (address, "local" or a
     Client) or a backend object; raises `SchedulerError` for anything else."""
-    if is_cluster(scheduler) or is_backend(scheduler):
+    if is_backend(scheduler):
         return scheduler
+    if is_cluster(scheduler):
+        return cast(Scheduler, scheduler)
     name = SCHEDULER_ALIASES.get(scheduler, scheduler) if isinstance(scheduler, str) else scheduler
-    if name not in LOCAL_SCHEDULERS:
+    if not isinstance(name, str) or name not in LOCAL_SCHEDULERS:
         raise SchedulerError(
             f"unknown scheduler '{scheduler}'; use one of {', '.join(LOCAL_SCHEDULERS)}, "
             "'local' (a LocalCluster), a scheduler address such as tcp://host:8786, or a distributed.Client"
@@ -99,13 +109,15 @@ class RenderOptions:
     a `ValueError`); `filters` is kept as a parsed `FilterChain`, `scheduler` in its
     canonical form. Use `RenderOptions.build()` to merge keyword values into defaults."""
 
-    filters: Any = _option(None, 'filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)')
+    filters: FilterChain | str | None = _option(
+        None, 'filter chain such as "grayscale,blur:5,contrast:1.3" (see `renderrush filters`)'
+    )
     """A chain string, a `FilterChain` or None for no filters."""
     workers: int | None = _option(None, "parallel workers (render: the advisor's choice; compare: every usable core)")
     segment_seconds: float | None = _option(
         None, "segment length in seconds (default: up to 2 segments per worker, at least 2 s)"
     )
-    scheduler: Any = _option(
+    scheduler: Scheduler = _option(
         "processes",
         f"{', '.join(LOCAL_SCHEDULERS)}, 'local' for a dask LocalCluster, or a dask scheduler address "
         "such as tcp://10.0.0.5:8786 (default: threads for built-in filters, processes otherwise)",
@@ -121,7 +133,7 @@ class RenderOptions:
         False, "cluster workers can read the input path and write beside the output (else the input is sent to them)"
     )
     force: bool = _option(False, "start even when the free disk space looks too small")
-    history: Any = _option(None, "", flag=False)
+    history: History | str | os.PathLike[str] | bool | None = _option(None, "", flag=False)
     """A `History`, a database path, None or True for the default database, False for none."""
     label: str = _option("", "", flag=False)
     """Carried by every progress event (the comparison labels its runs "sequential"/"parallel")."""
@@ -174,7 +186,7 @@ class RenderOptions:
 
     @property
     def chain(self) -> FilterChain:
-        return self.filters  # parsed in __post_init__
+        return cast("FilterChain", self.filters)  # parsed in __post_init__
 
     @property
     def scheduler_text(self) -> str:
