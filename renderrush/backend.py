@@ -116,13 +116,12 @@ def stitch_job(
     return ordered, time.perf_counter() - started, dropped
 
 
-def segment_job(
-    info: VideoInfo, segment: Segment, chain: FilterChain, encode: EncodeSettings, threads: int, folder: JobFolder
-) -> SegmentJob:
-    """What a worker needs to render `segment` of `info`."""
+def segment_source(info: VideoInfo, segment: Segment) -> Source:
+    """Where the decoder finds `segment` of `info`: its first frame's time, the time it stops
+    before, and, for a source read by counting, every frame's time."""
     stop = segment.stop
     counted = info.seek_mode == "count"
-    source = Source(
+    return Source(
         path=str(info.path),
         stream_index=info.stream_index,
         seek_mode=info.seek_mode,
@@ -134,9 +133,15 @@ def segment_job(
         end_pts=info.frame_pts[stop] if stop < info.frame_count else None,
         frame_pts=info.frame_pts[segment.start : stop] if counted else (),
     )
+
+
+def segment_job(
+    info: VideoInfo, segment: Segment, chain: FilterChain, encode: EncodeSettings, threads: int, folder: JobFolder
+) -> SegmentJob:
+    """What a worker needs to render `segment` of `info`."""
     picture = Picture.of(info)
     return SegmentJob(
-        source=source,
+        source=segment_source(info, segment),
         segment=segment,
         fps=info.fps,
         chain=chain,

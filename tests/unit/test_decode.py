@@ -19,6 +19,7 @@ import pytest
 
 from renderrush import decode as decode_module
 from renderrush import plan_segments, probe
+from renderrush.backend import segment_source
 from renderrush.decode import (
     Converter,
     Picture,
@@ -36,23 +37,6 @@ from renderrush.samples import read_frame_index
 from ..support.media import X264, ffmpeg
 
 # ---- sources ----------------------------------------------------------------------------
-
-
-def source_of(info: VideoInfo, segment: Segment) -> Source:
-    """The segment's `Source` as the backend builds it."""
-    counted = info.seek_mode == "count"
-    return Source(
-        path=str(info.path),
-        stream_index=info.stream_index,
-        seek_mode=info.seek_mode,
-        origin=info.origin,
-        time_base=info.time_base,
-        start=segment.start,
-        stop=segment.stop,
-        first_pts=info.frame_pts[segment.start],
-        end_pts=info.frame_pts[segment.stop] if segment.stop < info.frame_count else None,
-        frame_pts=info.frame_pts[segment.start : segment.stop] if counted else (),
-    )
 
 
 def decoded(source: Source, damaged: list[int] | None = None) -> list[tuple[int, int]]:
@@ -144,28 +128,28 @@ def test_each_planned_segment_gives_exactly_its_frames(info: VideoInfo) -> None:
     assert len(segments) > 3 and any(s.start not in info.keyframes for s in segments)
     found: list[tuple[int, int]] = []
     for segment in segments:
-        frames = decoded(source_of(info, segment))
+        frames = decoded(segment_source(info, segment))
         assert frames == expected(info, segment.start, segment.stop), f"segment {segment.index}"
         found += frames
     assert found == expected(info, 0, 90)
 
 
 def test_a_one_frame_segment_and_the_last_frame(info: VideoInfo) -> None:
-    assert decoded(source_of(info, Segment(0, 45, 46))) == expected(info, 45, 46)
-    last = source_of(info, Segment(0, 89, 90))
+    assert decoded(segment_source(info, Segment(0, 45, 46))) == expected(info, 45, 46)
+    last = segment_source(info, Segment(0, 89, 90))
     assert last.end_pts is None
     assert decoded(last) == expected(info, 89, 90)
 
 
 def test_a_segment_from_the_start_decodes_without_seeking(info: VideoInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     seeks = Seeks(monkeypatch)
-    assert decoded(source_of(info, Segment(0, 0, 20))) == expected(info, 0, 20)
+    assert decoded(segment_source(info, Segment(0, 0, 20))) == expected(info, 0, 20)
     assert seeks.targets == []
 
 
 def test_a_segment_seeks_to_its_first_frames_time(info: VideoInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     seeks = Seeks(monkeypatch)
-    assert decoded(source_of(info, Segment(0, 65, 80))) == expected(info, 65, 80)
+    assert decoded(segment_source(info, Segment(0, 65, 80))) == expected(info, 65, 80)
     assert seeks.targets == [pytest.approx(65 / 30, abs=1e-6)]
 
 
@@ -173,7 +157,7 @@ def test_a_seek_that_lands_late_is_aimed_further_back(info: VideoInfo, monkeypat
     # an approximate index: every seek lands 1.5 s later than asked, on the keyframe at 2 s,
     # after the segment's first frame at 1 s; aiming 2 s earlier lands on frame 0
     seeks = Seeks(monkeypatch, moved=lambda seconds: seconds + 1.5)
-    assert decoded(source_of(info, Segment(0, 30, 60))) == expected(info, 30, 60)
+    assert decoded(segment_source(info, Segment(0, 30, 60))) == expected(info, 30, 60)
     assert seeks.targets == [pytest.approx(1.0), pytest.approx(0.0)]
 
 
@@ -182,7 +166,7 @@ def test_when_every_seek_lands_late_the_segment_decodes_from_the_start(
 ) -> None:
     # every seek lands on the keyframe at 2 s, after frame 30 (1 s)
     seeks = Seeks(monkeypatch, moved=lambda seconds: 2.5)
-    assert decoded(source_of(info, Segment(0, 30, 50))) == expected(info, 30, 50)
+    assert decoded(segment_source(info, Segment(0, 30, 50))) == expected(info, 30, 50)
     # the three aims (0, 2 and 10 s before frame 30, not before the file's start) came first
     assert seeks.targets == [pytest.approx(1.0), pytest.approx(0.0), pytest.approx(0.0)]
 
@@ -192,7 +176,7 @@ def test_mpegts_segments_are_exact_though_seeks_land_late(mpegts: VideoInfo, mon
     retried = 0
     for segment in plan_segments(mpegts, 0.25):
         seeks.targets.clear()
-        assert decoded(source_of(mpegts, segment)) == expected(mpegts, segment.start, segment.stop), segment
+        assert decoded(segment_source(mpegts, segment)) == expected(mpegts, segment.start, segment.stop), segment
         # every seek aims at a time on the file's clock, never before its start
         assert all(target >= mpegts.origin - 1e-6 for target in seeks.targets)
         retried += len(seeks.targets) > 1
@@ -201,7 +185,7 @@ def test_mpegts_segments_are_exact_though_seeks_land_late(mpegts: VideoInfo, mon
 
 def test_a_failing_seek_falls_back_to_decoding_from_the_start(info: VideoInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     seeks = Seeks(monkeypatch, fail=True)
-    assert decoded(source_of(info, Segment(0, 40, 50))) == expected(info, 40, 50)
+    assert decoded(segment_source(info, Segment(0, 40, 50))) == expected(info, 40, 50)
     assert len(seeks.targets) == len(decode_module.RETRY_SECONDS)
 
 
@@ -209,12 +193,12 @@ def test_counted_source_takes_timestamps_from_the_listing(raw_h264: VideoInfo) -
     segments = plan_segments(raw_h264, 1)
     assert len(segments) > 2
     for segment in segments:
-        source = source_of(raw_h264, segment)
+        source = segment_source(raw_h264, segment)
         assert decoded(source) == expected(raw_h264, segment.start, segment.stop)
     # the timestamps are the listing's, whatever they are: the decoder's are not used
     middle = segments[1]
     listed = tuple(range(1000, 1000 + middle.frames))
-    shifted = replace(source_of(raw_h264, middle), frame_pts=listed)
+    shifted = replace(segment_source(raw_h264, middle), frame_pts=listed)
     assert decoded(shifted) == list(zip(range(middle.start, middle.stop), listed))
 
 
@@ -235,13 +219,13 @@ def test_frame_times_that_go_back_are_refused(info: VideoInfo, monkeypatch: pyte
     # frame 5 is shown at frame 3's time again
     _retimed(monkeypatch, lambda position, pts: pts - 2 * step if position == 5 else pts)
     with pytest.raises(TimelineError, match=f"decoded frame times go back from {4 * step} to {3 * step} after frame 0"):
-        decoded(source_of(info, Segment(0, 0, 30)))
+        decoded(segment_source(info, Segment(0, 0, 30)))
 
 
 def test_a_frame_without_a_timestamp_is_refused(info: VideoInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     _retimed(monkeypatch, lambda position, pts: None if position == 3 else pts)
     with pytest.raises(TimelineError, match="a frame decoded after frame 0 has no timestamp"):
-        decoded(source_of(info, Segment(0, 0, 30)))
+        decoded(segment_source(info, Segment(0, 0, 30)))
 
 
 # ---- Picture: how decoded frames become upright ------------------------------------------
