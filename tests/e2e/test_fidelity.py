@@ -180,25 +180,16 @@ def frame_ids(path: Path) -> list[int]:
     return [read_frame_index(luma) for luma in gray_frames(path)]
 
 
+def ffmpeg_main_video(path: Path) -> list[str]:
+    """ffmpeg reading the main video stream of `path` with every frame at its own time
+    (passthrough: none repeated or dropped for a constant rate); output options follow."""
+    return [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough"]
+
+
 def ffmpeg_frame_count(path: Path) -> int:
     """Frames the ffmpeg binary decodes from the main video stream of `path`."""
     proc = subprocess.run(
-        [
-            FFMPEG,
-            "-nostdin",
-            "-hide_banner",
-            "-i",
-            str(path),
-            "-map",
-            "0:V:0",
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "null",
-            "-progress",
-            "pipe:1",
-            "-",
-        ],
+        [*ffmpeg_main_video(path), "-f", "null", "-progress", "pipe:1", "-"],
         capture_output=True,
         text=True,
         errors="replace",
@@ -214,24 +205,7 @@ def ffmpeg_upright_gray(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Every frame ffmpeg decodes, as it shows it (display rotation applied; none repeated or
     dropped for a constant rate), N x H x W gray; `size` is the upright (width, height)."""
     proc = subprocess.run(
-        [
-            FFMPEG,
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            "0:V:0",
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ],
+        [*ffmpeg_main_video(path), "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
         capture_output=True,
         check=True,
     )
