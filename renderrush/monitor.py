@@ -5,6 +5,13 @@ process tree (the root process plus every descendant: ffmpeg encoders, dask work
 processes) from a background daemon thread, so the UI can draw live gauges and the
 history can keep a timeline and a summary. Sampling costs well under 2% of one core
 at the default 0.5 s interval; `overhead_seconds` measures it.
+
+Every recording has a reading when it starts (t = 0: memory as the job found it, the job's
+CPU at zero since it has not run yet) and one when it stops, whatever the interval, so a job
+shorter than one interval still charts as a line from its start to its end. Like dask's
+`SystemMonitor`, the samples are kept in a bounded window (`max_samples`, an hour at the
+default interval) that answers range queries (`between`); the summary's figures cover the
+whole recording, not only the window, so a day-long job costs bounded memory.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,6 +31,7 @@ from renderrush.errors import MonitorError, SettingsError
 from renderrush.periodic import Periodic
 
 DEFAULT_INTERVAL = 0.5
+DEFAULT_MAX_SAMPLES = 7200  # an hour at the default interval
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,9 @@ class Monitor:
     Use as a context manager (`with Monitor() as mon: ...`) or call start()/stop().
     `on_sample`, if given, is called from the sampling thread with each `Sample`;
     if it raises, the exception is kept in `callback_error` and the callback is no
-    longer called, so a broken gauge never stops the recording.
+    longer called, so a broken gauge never stops the recording. The newest
+    `max_samples` readings are kept; older ones scroll out of `samples` but still count
+    in `summary()`.
     """
 
     def __init__(
@@ -97,15 +108,21 @@ class Monitor:
         interval: float = DEFAULT_INTERVAL,
         pid: int | None = None,
         on_sample: Callable[[Sample], None] | None = None,
+        *,
+        max_samples: int = DEFAULT_MAX_SAMPLES,
     ) -> None:
         if not interval > 0:
             raise SettingsError(f"monitor interval must be a positive number of seconds, got {interval!r}")
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 2:
+            raise SettingsError(f"monitor max_samples must be an integer of at least 2, got {max_samples!r}")
         self.interval = float(interval)
+        self.max_samples = max_samples
         self.pid = os.getpid() if pid is None else pid
         self.on_sample = on_sample
         self.callback_error: BaseException | None = None
         self.overhead_seconds = 0.0
-        self._samples: list[Sample] = []
+        self._samples: deque[Sample] = deque(maxlen=max_samples)
+        self._totals = _Totals()
         self._lock = threading.Lock()
         self._sampler: Periodic | None = None
         self._started: float | None = None
@@ -130,14 +147,15 @@ class Monitor:
         """Begin a fresh recording (earlier samples are discarded)."""
         if self.running:
             raise MonitorError("monitor is already running; call stop() before starting it again")
-        self._samples = []
+        self._samples = deque(maxlen=self.max_samples)
+        self._totals = _Totals()
         self.overhead_seconds = 0.0
         self.callback_error = None
         self._tree = None
         self._started = time.monotonic()
         self._stopped = None
-        # first_call primes the counters on the sampling thread; final_call gives a job
-        # that ends between two samples its last reading
+        # first_call primes the counters on the sampling thread and takes the start reading;
+        # final_call takes the end reading, however soon after the last one the job ends
         self._sampler = Periodic(
             self.interval, self._sample, name="renderrush-monitor", first_call=True, final_call=True
         )
@@ -154,43 +172,67 @@ class Monitor:
     def _prime(self) -> None:
         self._tree = _ProcessTree(self.pid)
         psutil.cpu_percent(None)  # psutil keeps these counters per thread: prime ours
-        psutil.cpu_percent(None, percpu=True)
-        self._tree.measure()  # starts each process's CPU counter so the first sample has a delta
+        cores = len(psutil.cpu_percent(None, percpu=True))
+        rss, _, count = self._tree.measure()  # starts each process's CPU counter for the next reading
         self._last_disk = psutil.disk_io_counters()
         self._last_t = time.monotonic()
+        # The start reading: memory as the job found it; no CPU has been measured over any period
+        # yet (the job has not run), so CPU and disk rates read zero.
+        self._keep(
+            self._reading(self._last_t, cpu=0.0, per_core=(0.0,) * cores, disk=(0.0, 0.0), tree=(rss, 0.0, count)),
+            measured=False,
+        )
 
     def _sample(self) -> None:
         cpu_start = time.thread_time()
-        if self._tree is None:
-            self._prime()
+        try:
+            if self._tree is None:
+                self._prime()
+                return
+            now = time.monotonic()
+            period = now - self._last_t
+            if period <= 0:
+                return  # stopped in the same clock tick as the last reading: that one is the end
+            disk = psutil.disk_io_counters()
+            rates = _disk_rates(self._last_disk, disk, period)
+            cpu = psutil.cpu_percent(None)
+            per_core = tuple(psutil.cpu_percent(None, percpu=True))
+            sample = self._reading(now, cpu=cpu, per_core=per_core, disk=rates, tree=self._tree.measure())
+            self._last_disk, self._last_t = disk, now
+            self._keep(sample, measured=True)
+        finally:
             self.overhead_seconds += time.thread_time() - cpu_start
-            return
-        now = time.monotonic()
-        sampler = self._sampler
-        if sampler is not None and sampler.stopping and now - self._last_t < self.interval / 2:
-            return  # too short a period for a meaningful final reading
-        disk = psutil.disk_io_counters()
-        read_bps, write_bps = _disk_rates(self._last_disk, disk, now - self._last_t)
-        mem_available = resources.available_memory()
-        rss, job_cpu, count = self._tree.measure()
+
+    def _reading(
+        self,
+        now: float,
+        *,
+        cpu: float,
+        per_core: tuple[float, ...],
+        disk: tuple[float, float],
+        tree: tuple[int, float, int],
+    ) -> Sample:
         assert self._started is not None
-        sample = Sample(
-            t=now - self._started,
-            cpu_percent=psutil.cpu_percent(None),
-            per_core=tuple(psutil.cpu_percent(None, percpu=True)),
+        mem_available = resources.available_memory()
+        rss, job_cpu, count = tree
+        return Sample(
+            t=max(0.0, now - self._started),
+            cpu_percent=cpu,
+            per_core=per_core,
             mem_used=max(0, resources.total_memory() - mem_available),
             mem_available=mem_available,
             swap_percent=psutil.swap_memory().percent,
-            disk_read_bps=read_bps,
-            disk_write_bps=write_bps,
+            disk_read_bps=disk[0],
+            disk_write_bps=disk[1],
             job_rss=rss,
             job_cpu_percent=job_cpu,
             job_processes=count,
         )
-        self._last_disk, self._last_t = disk, now
+
+    def _keep(self, sample: Sample, *, measured: bool) -> None:
         with self._lock:
             self._samples.append(sample)
-        self.overhead_seconds += time.thread_time() - cpu_start
+            self._totals.add(sample, measured=measured)
         self._notify(sample)
 
     def _notify(self, sample: Sample) -> None:
@@ -203,9 +245,14 @@ class Monitor:
 
     @property
     def samples(self) -> list[Sample]:
-        """A copy of the samples so far (safe to read while running)."""
+        """A copy of the samples in the window, oldest first (safe to read while running)."""
         with self._lock:
             return list(self._samples)
+
+    def between(self, start: float, stop: float) -> list[Sample]:
+        """The samples in the window taken from `start` to `stop` seconds (both included)."""
+        with self._lock:
+            return [s for s in self._samples if start <= s.t <= stop]
 
     @property
     def elapsed(self) -> float:
@@ -224,19 +271,50 @@ class Monitor:
         return [s.to_dict() for s in self.samples]
 
     def summary(self) -> dict[str, Any]:
-        """Duration, sample count and the headline figures of the recording."""
-        samples = self.samples
-        n = len(samples)
+        """Duration, sample count and the headline figures of the whole recording (the
+        means and maxima cover every reading taken over a period, not only the window)."""
+        with self._lock:
+            taken, figures = self._totals.taken, self._totals.figures()
         return {
             "duration": self.elapsed,
-            "samples": n,
+            "samples": taken,
             "interval": self.interval,
-            "cpu_mean": sum(s.cpu_percent for s in samples) / n if n else 0.0,
-            "cpu_max": max((s.cpu_percent for s in samples), default=0.0),
-            "job_rss_max": max((s.job_rss for s in samples), default=0),
-            "job_cpu_mean": sum(s.job_cpu_percent for s in samples) / n if n else 0.0,
-            "mem_used_max": max((s.mem_used for s in samples), default=0),
+            **figures,
             "overhead_seconds": self.overhead_seconds,
+        }
+
+
+@dataclass
+class _Totals:
+    """Running sums and maxima of every reading, so the summary needs no stored samples.
+    CPU figures leave out the start reading, whose CPU is zero by construction."""
+
+    taken: int = 0  # every reading, the start one included
+    count: int = 0  # readings over a period
+    cpu_sum: float = 0.0
+    cpu_max: float = 0.0
+    job_cpu_sum: float = 0.0
+    job_rss_max: int = 0
+    mem_used_max: int = 0
+
+    def add(self, sample: Sample, *, measured: bool) -> None:
+        self.taken += 1
+        self.job_rss_max = max(self.job_rss_max, sample.job_rss)
+        self.mem_used_max = max(self.mem_used_max, sample.mem_used)
+        if measured:
+            self.count += 1
+            self.cpu_sum += sample.cpu_percent
+            self.cpu_max = max(self.cpu_max, sample.cpu_percent)
+            self.job_cpu_sum += sample.job_cpu_percent
+
+    def figures(self) -> dict[str, Any]:
+        n = self.count
+        return {
+            "cpu_mean": self.cpu_sum / n if n else 0.0,
+            "cpu_max": self.cpu_max,
+            "job_rss_max": self.job_rss_max,
+            "job_cpu_mean": self.job_cpu_sum / n if n else 0.0,
+            "mem_used_max": self.mem_used_max,
         }
 
 

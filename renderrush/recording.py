@@ -64,9 +64,8 @@ class Recording:
         """The monitor's samples taken while one part of the job ran (a comparison's run),
         timed from that part's start."""
         offset = started_at - self.started_at
-        return [
-            {**s, "t": s["t"] - offset} for s in self.monitor.timeline() if offset <= s["t"] <= offset + seconds + 0.5
-        ]
+        samples = self.monitor.between(offset, offset + seconds + 0.5)
+        return [{**s.to_dict(), "t": s.t - offset} for s in samples]
 
 
 @contextmanager

@@ -33,7 +33,7 @@ def test_samples_busy_child_process_tree() -> None:
         child.wait(timeout=60)
     samples = mon.samples
     expected = mon.elapsed / interval
-    assert expected * 0.3 <= len(samples) <= expected + 2
+    assert expected * 0.3 <= len(samples) <= expected + 3  # + the start and end readings
     assert all(b.t > a.t for a, b in zip(samples, samples[1:], strict=False))
     assert any(s.job_processes >= 2 for s in samples)
     assert all(s.job_rss > 0 for s in samples)
@@ -45,15 +45,36 @@ def test_samples_busy_child_process_tree() -> None:
     assert mon.overhead_seconds > 0
 
 
-def test_stop_is_prompt_and_skips_a_too_short_final_sample() -> None:
+def test_stop_is_prompt_and_a_job_shorter_than_one_interval_has_its_start_and_end() -> None:
     mon = Monitor(interval=60)
     mon.start()
     began = time.monotonic()
+    job = subprocess.run([sys.executable, "-c", "pass"], check=True)  # a job far shorter than 60 s
+    assert job.returncode == 0
     mon.stop()
     assert time.monotonic() - began < 5  # far below the 60 s interval
     assert not mon.running
-    assert mon.samples == []
-    assert mon.summary()["samples"] == 0
+    start, end = mon.samples  # a line from the job's start to its end, not a single dot
+    assert start.t == pytest.approx(0.0, abs=0.5) and start.job_cpu_percent == 0.0 and start.job_rss > 0
+    assert 0 < end.t <= mon.elapsed and end.per_core
+    assert mon.summary()["samples"] == 2
+
+
+def test_window_is_bounded_and_answers_range_queries_while_the_summary_covers_everything() -> None:
+    with Monitor(interval=0.01, max_samples=4) as mon:
+        wait_for(lambda: mon.summary()["samples"] >= 10)
+    samples = mon.samples
+    assert len(samples) == 4  # the oldest scrolled out
+    assert mon.summary()["samples"] >= 10
+    assert samples[0].t > 0  # the start reading is among those gone
+    assert mon.between(samples[1].t, samples[2].t) == samples[1:3]
+    assert mon.between(samples[-1].t + 1, samples[-1].t + 2) == []
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2.5, True, "10"])
+def test_rejects_a_window_that_cannot_hold_a_start_and_an_end(bad: object) -> None:
+    with pytest.raises(SettingsError, match="max_samples"):
+        Monitor(max_samples=bad)  # type: ignore[arg-type]
 
 
 def test_callback_receives_samples_and_a_failing_one_does_not_stop_recording() -> None:
