@@ -29,11 +29,11 @@ import numpy as np
 import psutil
 
 import renderrush as rr
-from renderrush.ffmpeg import ffmpeg_command
-from renderrush.periodic import Periodic
-from renderrush.pools import warm_pool
-from renderrush.progress import SEGMENT_FINISHED, ProgressEvent
-from renderrush.resources import available_cores
+from renderrush.backends.pools import warm_pool
+from renderrush.core.periodic import Periodic
+from renderrush.core.resources import available_cores
+from renderrush.media.ffmpeg import ffmpeg_command
+from renderrush.segments.progress import SEGMENT_FINISHED, ProgressEvent
 
 CHAINS = {
     "grayscale": "hue=s=0",

@@ -178,7 +178,7 @@ def cases(clip: Path, work: Path, cores: int, peers: set[str]) -> dict[tuple[str
     out = str(work / "out.mp4")
     script = str(Path(__file__).resolve())
     env = {**os.environ, "RENDERRUSH_HISTORY": str(work / "history.sqlite3")}
-    from renderrush.ffmpeg import ffmpeg_command
+    from renderrush.media.ffmpeg import ffmpeg_command
 
     found: dict[tuple[str, str], Callable[[], Run]] = {}
 
@@ -326,8 +326,8 @@ def main() -> None:
         CHILDREN[tool](clip, out, workload)
         return
 
-    from renderrush.pools import warm_pool
-    from renderrush.resources import available_cores
+    from renderrush.backends.pools import warm_pool
+    from renderrush.core.resources import available_cores
 
     cores = available_cores()
     width, height = (int(v) for v in args.size.split("x"))

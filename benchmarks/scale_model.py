@@ -31,14 +31,14 @@ from pathlib import Path
 import psutil
 
 from renderrush import make_sample_video, probe, render
-from renderrush.advisor import rule_segment_seconds
-from renderrush.backend import segment_job
-from renderrush.cutting import Cutter
-from renderrush.encode import EncodeSettings
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.periodic import Periodic
-from renderrush.plan import plan_segments
+from renderrush.backends.base import segment_job
+from renderrush.core.periodic import Periodic
+from renderrush.jobs.plan import plan_segments
+from renderrush.media.cutting import Cutter
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.filters import FilterChain
+from renderrush.recording.advisor import rule_segment_seconds
+from renderrush.segments.jobfolder import JobFolder
 
 HOUR = 3600.0
 WORKERS = (10, 100, 1000)

@@ -8,11 +8,9 @@ The public names are loaded on first use (PEP 562): `import renderrush` stays ch
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from .core.errors import (
     AdviceError,
     ClusterError,
     DashboardError,
@@ -46,24 +44,25 @@ from .errors import (
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "advisor": ("advise",),
-    "backend": ("Backend", "BackendRun", "Work"),
-    "compare": ("compare",),
-    "encode": ("EncodeSettings",),
-    "engine": ("render", "run_job"),
-    "filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
-    "health": ("HealthReport", "system_health"),
-    "history": ("History",),
-    "monitor": ("Monitor",),
-    "options": ("RenderOptions",),
-    "plan": ("JobPlan", "Segment", "plan_job", "plan_segments"),
-    "probe": ("VideoInfo", "probe"),
-    "progress": ("ProgressEvent",),
-    "records": ("JobRecord",),
-    "report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
-    "result": ("Comparison", "JobResult"),
-    "samples": ("make_sample_video",),
-    "segment": ("SegmentResult",),
+    "recording.advisor": ("advise",),
+    "backends.base": ("Backend", "BackendRun", "Work"),
+    "jobs.compare": ("compare",),
+    "media.encode": ("EncodeSettings",),
+    "jobs.engine": ("render", "run_job"),
+    "media.filters": ("FilterChain", "Param", "available_filters", "register_filter", "unregister_filter"),
+    "recording.health": ("HealthReport", "system_health"),
+    "recording.history": ("History",),
+    "recording.monitor": ("Monitor",),
+    "jobs.options": ("RenderOptions",),
+    "jobs.plan": ("JobPlan", "plan_job", "plan_segments"),
+    "core.segment": ("Segment",),
+    "media.probe": ("VideoInfo", "probe"),
+    "segments.progress": ("ProgressEvent",),
+    "recording.records": ("JobRecord",),
+    "recording.report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
+    "jobs.result": ("Comparison", "JobResult"),
+    "media.samples": ("make_sample_video",),
+    "segments.render": ("SegmentResult",),
 }
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 """Public name -> the submodule that defines it."""
@@ -80,7 +79,7 @@ __all__ = sorted({*_ERRORS, *_LAZY})
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
-        # AttributeError (not ImportError) lets `from renderrush import resources` fall back to the submodule.
+        # AttributeError (not ImportError) lets `from renderrush import media` fall back to the subpackage.
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module_name}", __name__), name)
     globals()[name] = value  # later look-ups skip this function
@@ -91,36 +90,23 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-class _Package(types.ModuleType):
-    """`renderrush.probe` and `renderrush.compare` are public functions that share their names
-    with submodules. Importing a submodule binds it on its package, which would replace the
-    function (`renderrush.probe(...)` would then fail after any `import renderrush.probe`);
-    this keeps the function."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
-            return  # the function is (or will be) resolved by __getattr__
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
 if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
-    from .advisor import advise
-    from .backend import Backend, BackendRun, Work
-    from .compare import compare
-    from .encode import EncodeSettings
-    from .engine import render, run_job
-    from .filters import FilterChain, Param, available_filters, register_filter, unregister_filter
-    from .health import HealthReport, system_health
-    from .history import History
-    from .monitor import Monitor
-    from .options import RenderOptions
-    from .plan import JobPlan, Segment, plan_job, plan_segments
-    from .probe import VideoInfo, probe
-    from .progress import ProgressEvent
-    from .records import JobRecord
-    from .report import history_report, import_report, job_report, load_report, write_report
-    from .result import Comparison, JobResult
-    from .samples import make_sample_video
-    from .segment import SegmentResult
+    from .backends.base import Backend, BackendRun, Work
+    from .core.segment import Segment
+    from .jobs.compare import compare
+    from .jobs.engine import render, run_job
+    from .jobs.options import RenderOptions
+    from .jobs.plan import JobPlan, plan_job, plan_segments
+    from .jobs.result import Comparison, JobResult
+    from .media.encode import EncodeSettings
+    from .media.filters import FilterChain, Param, available_filters, register_filter, unregister_filter
+    from .media.probe import VideoInfo, probe
+    from .media.samples import make_sample_video
+    from .recording.advisor import advise
+    from .recording.health import HealthReport, system_health
+    from .recording.history import History
+    from .recording.monitor import Monitor
+    from .recording.records import JobRecord
+    from .recording.report import history_report, import_report, job_report, load_report, write_report
+    from .segments.progress import ProgressEvent
+    from .segments.render import SegmentResult

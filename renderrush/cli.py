@@ -14,11 +14,12 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .progress import ProgressEvent
+    from .segments.progress import ProgressEvent
 
-from .errors import RenderRushError, RenderRushWarning, SettingsError
-from .options import PRESETS, cli_options, is_cluster
-from .signals import Stopped, exit_status, stop_on_signals
+from .core.errors import RenderRushError, RenderRushWarning, SettingsError
+from .core.signals import Stopped, exit_status, stop_on_signals
+from .jobs.options import cli_options, is_cluster
+from .media.codecs import PRESETS
 
 # Only the standard library, errors.py and options.py are imported at the top: `renderrush --help` and a
 # mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
@@ -43,7 +44,7 @@ class ProgressBars:
     def __call__(self, event: ProgressEvent) -> None:
         from tqdm import tqdm
 
-        from .progress import FRAMES, STITCHED, STITCHING
+        from .segments.progress import FRAMES, STITCHED, STITCHING
 
         label = event.job or "render"
         bar = self.bars.get(label)
@@ -162,14 +163,14 @@ def _emit(args: argparse.Namespace, data: dict, text: str) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
-    from .samples import make_sample_video
+    from .media.samples import make_sample_video
 
     path = make_sample_video(args.output, seconds=args.seconds, size=args.size, fps=args.fps, audio=not args.no_audio)
     print(f"wrote {path}")
 
 
 def _cmd_probe(args: argparse.Namespace) -> None:
-    from .probe import probe
+    from .media.probe import probe
 
     info = probe(args.input).to_dict()
     _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in info.items()))
@@ -181,7 +182,7 @@ def default_scheduler(filters: str | None) -> str:
     rendered a 20 s 720p clip at least as fast as processes did (whole process, 2 cores:
     see docs/benchmarks.md); processes for a chain with any filter registered outside RenderRush, which may
     hold the GIL."""
-    from .filters import FilterChain
+    from .media.filters import FilterChain
 
     builtin = all(step.spec.bgr.__module__ == FilterChain.__module__ for step in FilterChain.parse(filters).steps)
     return "threads" if builtin else "processes"
@@ -193,14 +194,14 @@ def _say_cluster(scheduler: object) -> logging.Handler | None:
         return None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("renderrush: %(message)s"))
-    logger = logging.getLogger("renderrush.cluster")
+    logger = logging.getLogger("renderrush.backends.cluster")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     return handler
 
 
 def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object) -> Any:
-    from .options import RenderOptions
+    from .jobs.options import RenderOptions
 
     options = RenderOptions.from_mapping({**vars(args), "scheduler": args.scheduler or default_scheduler(args.filters)})
     bars = ProgressBars(enabled=not args.no_progress)
@@ -210,7 +211,7 @@ def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object)
     finally:
         bars.close()
         if handler is not None:
-            logging.getLogger("renderrush.cluster").removeHandler(handler)
+            logging.getLogger("renderrush.backends.cluster").removeHandler(handler)
 
 
 def _say_recommendation(recommendation: dict | None) -> None:
@@ -232,7 +233,7 @@ def _where(result: Any) -> str:
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    from .engine import render
+    from .jobs.engine import render
 
     result = _run_job(args, render, output=args.output)
     _say_recommendation(result.recommendation)
@@ -248,14 +249,14 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    from .compare import compare
+    from .jobs.compare import compare
 
     result = _run_job(args, compare, keep_outputs=args.keep)
     _emit(args, result.to_dict(), result.summary())
 
 
 def _cmd_filters(args: argparse.Namespace) -> None:
-    from .filters import available_filters
+    from .media.filters import available_filters
 
     print("\n".join(spec.usage() for spec in available_filters().values()))
 
@@ -267,8 +268,8 @@ def _cell(value: object) -> str:
 
 
 def _cmd_history(args: argparse.Namespace) -> None:
-    from .history import History
-    from .records import CLI, shown_columns
+    from .recording.history import History
+    from .recording.records import CLI, shown_columns
 
     names = [column.name for column in shown_columns(CLI)]
     records = History().list(kind=args.kind, status=args.status, limit=args.limit)
@@ -280,8 +281,8 @@ def _cmd_history(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    from .history import History
-    from .report import history_report, job_report, write_report
+    from .recording.history import History
+    from .recording.report import history_report, job_report, write_report
 
     store = History()
     if args.all:
@@ -295,7 +296,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 
 def _cmd_health(args: argparse.Namespace) -> None:
-    from .health import system_health
+    from .recording.health import system_health
 
     health = system_health(args.work_dir)
     lines = [f"health {health.score}/100: {health.verdict}"]
@@ -304,10 +305,10 @@ def _cmd_health(args: argparse.Namespace) -> None:
 
 
 def _cmd_advise(args: argparse.Namespace) -> None:
-    from .advisor import advise
-    from .filters import FilterChain
-    from .history import History
-    from .probe import probe
+    from .media.filters import FilterChain
+    from .media.probe import probe
+    from .recording.advisor import advise
+    from .recording.history import History
 
     info = probe(args.input)
     advice = advise(info, str(FilterChain.parse(args.filters)), History())
@@ -319,7 +320,7 @@ def _cmd_advise(args: argparse.Namespace) -> None:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> None:
-    from .dashboard import serve  # Voila is an optional dependency
+    from .webapp.server import serve  # Voila is an optional dependency
 
     serve(args.notebook, port=args.port, ip=args.ip, output_root=args.output_root)
 

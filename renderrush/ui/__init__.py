@@ -1,5 +1,5 @@
 """Notebook components for RenderRush, built from ipywidgets and Plotly `FigureWidget`s on
-the package's public API. Each is a plain class whose `widget` attribute is the root
+the package's public API. A front end: imports the jobs layer and every layer below it. Each is a plain class whose `widget` attribute is the root
 ipywidget; display the component itself or compose `component.widget` in any layout.
 
 - `ControlPanel`: video source, filter chain editor, workers / segment seconds /

@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..errors import RenderRushError
+from ..core.errors import RenderRushError
 
 PREVIEW_WIDTH = 480
 
@@ -121,7 +121,7 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
     import av
     import cv2
 
-    from ..probe import main_video_stream, upright_rotation
+    from ..media.probe import main_video_stream, upright_rotation
 
     image: Any = None
     turn = 0

@@ -8,8 +8,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..errors import FilterError
-from ..filters import FilterChain, Param, available_filters
+from ..core.errors import FilterError
+from ..media.filters import FilterChain, Param, available_filters
 from ._common import Component, message_html
 
 

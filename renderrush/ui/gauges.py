@@ -1,5 +1,5 @@
 """Live gauges (CPU, memory, frames/s, speedup) and a CPU/memory timeline, as Plotly
-`FigureWidget`s fed by a `renderrush.monitor.Monitor` and the engine's progress events."""
+`FigureWidget`s fed by a `renderrush.recording.monitor.Monitor` and the engine's progress events."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import ipywidgets as w
 import plotly.graph_objects as go
 import psutil
 
-from ..monitor import Sample
-from ..progress import ProgressEvent
-from ..resources import available_cores, available_memory, total_memory
+from ..core.resources import available_cores, available_memory, total_memory
+from ..recording.monitor import Sample
+from ..segments.progress import ProgressEvent
 from ._common import Component, sync_figure
 from .figure import Figure
 

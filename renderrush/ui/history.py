@@ -13,9 +13,9 @@ import ipywidgets as w
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..health import HealthReport, system_health
-from ..history import History
-from ..records import UI, JobRecord, shown_columns
+from ..recording.health import HealthReport, system_health
+from ..recording.history import History
+from ..recording.records import UI, JobRecord, shown_columns
 from ._common import Component, fmt_seconds, html_table, message_html, sync_figure
 from .figure import Figure
 from .results import download_link
@@ -72,7 +72,7 @@ class HistoryView(Component):
     Parameters
     ----------
     history:
-        A `renderrush.history.History`, a path to its database, or None for the
+        A `renderrush.recording.history.History`, a path to its database, or None for the
         default one (`$RENDERRUSH_HISTORY` or the per-user data folder).
     limit:
         How many of the newest jobs to show.
@@ -182,7 +182,7 @@ class HistoryView(Component):
 
     def export_report(self, path: str | os.PathLike | None = None) -> Path:
         """Write the shown jobs as one JSON report (default `work_dir/reports/history.json`)."""
-        from ..report import history_report, write_report
+        from ..recording.report import history_report, write_report
 
         if path is None:
             folder = self.work_dir / "reports"

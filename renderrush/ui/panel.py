@@ -11,12 +11,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..advisor import Recommendation, advise
-from ..history import History
-from ..monitor import Sample
-from ..progress import STITCHED, ProgressEvent
-from ..recording import open_history
-from ..resources import available_cores
+from ..core.resources import available_cores
+from ..recording.advisor import Recommendation, advise
+from ..recording.history import History
+from ..recording.monitor import Sample
+from ..recording.recorded import open_history
+from ..segments.progress import STITCHED, ProgressEvent
 from ._common import Component, error_sentence, message_html, section
 from .filters import FilterEditor
 from .gauges import LiveGauges
@@ -57,7 +57,7 @@ class ControlPanel(Component):
     on_finished:
         Called with the `Job` when a job has ended (from the job's thread).
 
-    Workers and segment seconds are pre-set from `renderrush.advisor.recommend` whenever
+    Workers and segment seconds are pre-set from `renderrush.recording.advisor.recommend` whenever
     a video is chosen (the "Advise" button repeats it). From Python: `source.generate()`,
     `render()`, `compare()`, `cancel()`, `wait()`; `job` is the latest `Job`.
     """

@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as w
 
-from ..progress import SEGMENT_FINISHED, STITCHED, STITCHING, ProgressEvent
+from ..segments.progress import SEGMENT_FINISHED, STITCHED, STITCHING, ProgressEvent
 from ._common import Component, fmt_seconds
 
 JOB_TITLES = {"": "Render", "sequential": "Sequential run", "parallel": "Parallel run"}

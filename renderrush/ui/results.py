@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as w
 import plotly.graph_objects as go
 
-from ..result import Comparison, JobResult
+from ..jobs.result import Comparison, JobResult
 from ._common import (
     Component,
     fmt_bytes,
@@ -52,7 +52,7 @@ class ResultsView(Component):
     view: a bar chart of wall time (sequential vs parallel, with speedup and
     efficiency), a before/after frame at `frame_at` seconds (the slider picks another),
     the output video, and an "Export JSON report" button that writes the job's report
-    (`renderrush.report.job_report`) when the job's history `record` is given.
+    (`renderrush.recording.report.job_report`) when the job's history `record` is given.
     """
 
     def __init__(
@@ -274,7 +274,7 @@ class ResultsView(Component):
     def export_report(self, path: str | os.PathLike | None = None) -> Path:
         """Write the shown job's JSON report (to `work_dir/reports/job-<id>.json` by
         default), offer it as a download and return where it was written."""
-        from ..report import job_report, write_report
+        from ..recording.report import job_report, write_report
 
         if self.record is None:
             raise ValueError("no history record for the shown job: nothing to export")

@@ -12,14 +12,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..compare import compare
-from ..engine import render
-from ..errors import JobCancelledError, RenderRushError
-from ..periodic import Periodic
-from ..progress import ProgressEvent
-from ..recording import HistoryOption, open_history
-from ..records import JobRecord
-from ..result import Comparison, JobResult
+from ..core.errors import JobCancelledError, RenderRushError
+from ..core.periodic import Periodic
+from ..jobs.compare import compare
+from ..jobs.engine import render
+from ..jobs.result import Comparison, JobResult
+from ..recording.recorded import HistoryOption, open_history
+from ..recording.records import JobRecord
+from ..segments.progress import ProgressEvent
 from ._common import error_sentence
 
 KINDS = ("render", "compare")

@@ -13,11 +13,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..atomic import atomic_write_bytes
-from ..errors import RenderRushError, UploadError
-from ..periodic import Periodic
-from ..probe import VideoInfo, probe
-from ..samples import make_sample_video
+from ..core.atomic import atomic_write_bytes
+from ..core.errors import RenderRushError, UploadError
+from ..core.periodic import Periodic
+from ..media.probe import VideoInfo, probe
+from ..media.samples import make_sample_video
 from ._common import Component, error_sentence, fmt_bytes, fmt_seconds, message_html
 
 MAX_UPLOAD_BYTES = 200 * 1000 * 1000

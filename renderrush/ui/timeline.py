@@ -10,8 +10,8 @@ from typing import Any
 import ipywidgets as w
 import plotly.graph_objects as go
 
-from ..progress import SEGMENT_FINISHED, SEGMENT_STARTED, ProgressEvent
-from ..timeline import assign_lanes, idle_tail
+from ..segments.progress import SEGMENT_FINISHED, SEGMENT_STARTED, ProgressEvent
+from ..segments.timeline import assign_lanes, idle_tail
 from ._common import Component, fmt_seconds, message_html, sync_figure
 from .figure import Figure
 

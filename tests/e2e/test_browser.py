@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
-from renderrush import cli, dashboard
-from renderrush.errors import DashboardError
-from renderrush.samples import make_sample_video
+from renderrush import cli
+from renderrush.core.errors import DashboardError
+from renderrush.media.samples import make_sample_video
 from renderrush.ui import MAX_UPLOAD_BYTES
+from renderrush.webapp import server as dashboard
 
 from ..support.browser import (
     ARTIFACTS,
@@ -302,7 +303,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A history holding one comparison, as a returning user has."""
     require_browser()
     import renderrush as rr
-    from renderrush.history import History
+    from renderrush.recording.history import History
 
     tmp = tmp_path_factory.mktemp("seeded")
     history = History(tmp / "history.sqlite3")

@@ -13,7 +13,7 @@ import pytest
 
 from renderrush import SegmentError, make_sample_video, probe, render
 from renderrush.cli import main
-from renderrush.progress import SEGMENT_STARTED, ProgressEvent
+from renderrush.segments.progress import SEGMENT_STARTED, ProgressEvent
 
 from ..support.cluster import LoopbackCluster
 from ..support.filters import FilterRegistry

@@ -32,7 +32,7 @@ import imageio_ffmpeg
 import pytest
 
 import renderrush
-from renderrush.errors import RenderRushError
+from renderrush.core.errors import RenderRushError
 
 pytestmark = pytest.mark.corpus
 

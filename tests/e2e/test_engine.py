@@ -24,9 +24,9 @@ from renderrush import (
     probe,
     render,
 )
-from renderrush.encode import heap_fill
-from renderrush.ffmpeg import decoded_md5, run_ffmpeg
-from renderrush.progress import SEGMENT_FINISHED, SEGMENT_STARTED, STITCHED, STITCHING
+from renderrush.media.encode import heap_fill
+from renderrush.media.ffmpeg import decoded_md5, run_ffmpeg
+from renderrush.segments.progress import SEGMENT_FINISHED, SEGMENT_STARTED, STITCHED, STITCHING
 
 from ..support.filters import FilterRegistry
 from ..support.frames import SMALL, decode_frames, frame_indices, stream_codecs

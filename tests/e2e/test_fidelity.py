@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from renderrush import JobResult, RenderRushError, UnsupportedVideoError, make_sample_video, probe, render
-from renderrush.samples import read_frame_index
+from renderrush.media.samples import read_frame_index
 
 from ..support import media
 from ..support.filters import FilterRegistry

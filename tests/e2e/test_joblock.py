@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from renderrush import OutputError, make_sample_video, render
-from renderrush.errors import OutputBusyError
-from renderrush.jobfolder import JobFolder, OutputLock
+from renderrush.core.errors import OutputBusyError
+from renderrush.segments.jobfolder import JobFolder, OutputLock
 
 from ..support.filters import FilterRegistry
 from ..support.frames import frame_indices

@@ -17,7 +17,7 @@ import pytest
 
 from renderrush import make_sample_video, render
 from renderrush.cli import main
-from renderrush.errors import DiskSpaceError, MemoryLimitError, SettingsError
+from renderrush.core.errors import DiskSpaceError, MemoryLimitError, SettingsError
 
 from ..support.filters import FilterRegistry
 from ..support.frames import frame_indices

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from renderrush import make_sample_video, render
-from renderrush.jobfolder import JobFolder
+from renderrush.segments.jobfolder import JobFolder
 
 from ..support import ROOT
 from ..support.filters import FilterRegistry

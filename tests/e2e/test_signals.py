@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from renderrush import History, make_sample_video
-from renderrush.jobfolder import JobFolder, OutputLock
+from renderrush.segments.jobfolder import JobFolder, OutputLock
 
 from ..support.frames import frame_indices
 from ..support.jobs import start_cli, wait_for

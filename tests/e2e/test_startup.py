@@ -80,13 +80,13 @@ def test_every_public_name_resolves_and_is_listed() -> None:
 
 
 def test_functions_named_like_their_modules_stay_functions() -> None:
-    """`renderrush.probe` and `renderrush.compare` are functions even after their submodules load."""
+    """`renderrush.media.probe` and `renderrush.jobs.compare` are functions even after their submodules load."""
     code = """
         import renderrush
-        import renderrush.probe, renderrush.compare  # binding the submodules must not replace the functions
-        from renderrush.probe import probe
-        from renderrush.compare import compare
-        assert renderrush.probe is probe and renderrush.compare is compare, (renderrush.probe, renderrush.compare)
+        import renderrush.media.probe, renderrush.jobs.compare  # binding the submodules must not replace the functions
+        from renderrush.media.probe import probe
+        from renderrush.jobs.compare import compare
+        assert renderrush.media.probe is probe and renderrush.jobs.compare is compare, (renderrush.media.probe, renderrush.jobs.compare)
         from renderrush import probe as p, compare as c
         assert p is probe and c is compare
     """
@@ -98,7 +98,7 @@ def test_cli_flags_are_the_options_fields() -> None:
     from dataclasses import fields
 
     from renderrush.cli import build_parser
-    from renderrush.options import RenderOptions
+    from renderrush.jobs.options import RenderOptions
 
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     flagged = {f.name: f.metadata["commands"] for f in fields(RenderOptions) if f.metadata["flag"]}

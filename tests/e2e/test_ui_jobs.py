@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderrush.errors import RenderRushError
-from renderrush.history import History
-from renderrush.progress import ProgressEvent
-from renderrush.report import load_report
+from renderrush.core.errors import RenderRushError
+from renderrush.recording.history import History
+from renderrush.recording.report import load_report
+from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import ControlPanel, Dashboard, HistoryView, JobRunner, LiveGauges, ProgressView, ResultsView
 
 from ..support.filters import FilterRegistry

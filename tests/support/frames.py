@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from renderrush.samples import read_frame_index
+from renderrush.media.samples import read_frame_index
 
 SMALL = (160, 120)
 

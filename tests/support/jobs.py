@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from renderrush.samples import read_frame_index
+from renderrush.media.samples import read_frame_index
 
 from . import ROOT
 

@@ -118,7 +118,7 @@ def retimed(path: Path, source: Path, pieces: Sequence[Piece], gaps: Sequence[Fr
 
 
 def indexed_clip(folder: Path, frames: int, size: tuple[int, int] = (320, 240)) -> Path:
-    """A 30 fps RenderRush sample (frame-index stripe, see `renderrush.samples`), no audio;
+    """A 30 fps RenderRush sample (frame-index stripe, see `renderrush.media.samples`), no audio;
     made once per folder (several generators start from it)."""
     path = folder / f"indexed-{frames}-{size[0]}x{size[1]}.mp4"
     return path if path.exists() else make_sample_video(path, seconds=frames / 30, size=size, fps=30, audio=False)

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from renderrush.advisor import (
+from renderrush.core.errors import AdviceError
+from renderrush.core.resources import available_cores
+from renderrush.media.probe import VideoInfo
+from renderrush.recording.advisor import (
     RunTiming,
     advise,
     fit_amdahl,
@@ -18,12 +21,9 @@ from renderrush.advisor import (
     recommend,
     worker_memory,
 )
-from renderrush.errors import AdviceError
-from renderrush.history import History
-from renderrush.machine import machine_info
-from renderrush.probe import VideoInfo
-from renderrush.records import JobRecord, utc_timestamp
-from renderrush.resources import available_cores
+from renderrush.recording.history import History
+from renderrush.recording.machine import machine_info
+from renderrush.recording.records import JobRecord, utc_timestamp
 
 W, H, FRAMES = 1920, 1080, 1800
 PLENTY = 10**12  # bytes: memory never limits
@@ -329,7 +329,7 @@ def test_past_runs_of_this_chain_and_machine_a_comparison_giving_two(tmp_path: P
 
 
 def test_the_engine_and_the_panel_ask_the_same_advise() -> None:
-    from renderrush import plan
+    from renderrush.jobs import plan
     from renderrush.ui import panel
 
     assert plan.advise is advise and panel.advise is advise

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from renderrush.atomic import TEMP_NAME_EXTRA, atomic_path, atomic_write_bytes, atomic_write_text
-from renderrush.errors import JobCancelledError
-from renderrush.outputs import WORK_NAME_EXTRA
+from renderrush.core.atomic import TEMP_NAME_EXTRA, atomic_path, atomic_write_bytes, atomic_write_text
+from renderrush.core.errors import JobCancelledError
+from renderrush.media.outputs import WORK_NAME_EXTRA
 
 
 def names(folder: Path) -> list[str]:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import History, RenderOptions, compare, render
-from renderrush import plan as plan_module
-from renderrush.backend import BackendRun, Work
-from renderrush.errors import JobCancelledError, SegmentError
-from renderrush.jobfolder import JobFolder
-from renderrush.segment import SegmentResult
+from renderrush import History, compare, render
+from renderrush.backends.base import BackendRun, Work
+from renderrush.core.errors import JobCancelledError, SegmentError
+from renderrush.jobs import plan as plan_module
+from renderrush.jobs.options import RenderOptions
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.render import SegmentResult
 
 
 class FakeBackend:

@@ -1,4 +1,4 @@
-"""Running a job on a dask cluster (`renderrush.cluster`), without a cluster.
+"""Running a job on a dask cluster (`renderrush.backends.cluster`), without a cluster.
 
 `connect` uses a given `distributed.Client` as it is and leaves it open, starts a
 LocalCluster of one-thread processes for "local", and opens (then closes) a connection to
@@ -36,10 +36,10 @@ from typing import Any
 
 import pytest
 
-from renderrush import cluster, make_sample_video, probe
-from renderrush import resources as resources_module
-from renderrush.backend import BackendRun, Work, reused_result, segment_job
-from renderrush.cluster import (
+from renderrush import make_sample_video, probe
+from renderrush.backends import cluster
+from renderrush.backends.base import BackendRun, Work, reused_result, segment_job
+from renderrush.backends.cluster import (
     CONNECT_TIMEOUT,
     METRICS_INTERVAL,
     ClusterStatus,
@@ -50,17 +50,19 @@ from renderrush.cluster import (
     dashboard_link,
     run_on_cluster,
 )
-from renderrush.cutting import cuttable
-from renderrush.dispatch import Traffic
-from renderrush.encode import EncodeSettings
-from renderrush.errors import ClusterError, JobCancelledError, JobError, SegmentError
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.plan import plan_segments
-from renderrush.probe import VideoInfo
-from renderrush.progress import DONE, SEGMENT_FINISHED, STITCHED, STITCHING, ProgressEvent, stitch_marker
-from renderrush.remote import ClusterReporter, forget_input, render_shared_segment
-from renderrush.segment import SegmentJob, SegmentResult, render_segment
+from renderrush.backends.dispatch import Traffic
+from renderrush.backends.remote import ClusterReporter, forget_input, render_shared_segment
+from renderrush.core import resources as resources_module
+from renderrush.core.errors import ClusterError, JobCancelledError, JobError, SegmentError
+from renderrush.core.layout import stitch_marker
+from renderrush.jobs.plan import plan_segments
+from renderrush.media.cutting import cuttable
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.filters import FilterChain
+from renderrush.media.probe import VideoInfo
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.progress import DONE, SEGMENT_FINISHED, STITCHED, STITCHING, ProgressEvent
+from renderrush.segments.render import SegmentJob, SegmentResult, render_segment
 
 from ..support.frames import frame_indices
 
@@ -350,7 +352,7 @@ def assert_cleaned_up(client: FakeClient, feeder: FakeFeeder) -> None:
 
 def test_a_client_is_used_as_given_and_left_open(dask: FakeDask, caplog: pytest.LogCaptureFixture) -> None:
     given = dask.client()
-    with caplog.at_level(logging.INFO, logger="renderrush.cluster"), connect(given, 4) as client:
+    with caplog.at_level(logging.INFO, logger="renderrush.backends.cluster"), connect(given, 4) as client:
         assert client is given
     assert not given.closed, "the caller's client stays open"
     assert dask.clients == [given] and dask.clusters == []
@@ -362,7 +364,7 @@ def test_a_client_is_used_as_given_and_left_open(dask: FakeDask, caplog: pytest.
 def test_an_address_is_connected_for_the_block_and_closed_after(
     dask: FakeDask, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="renderrush.cluster"), connect(ADDRESS, 2) as client:
+    with caplog.at_level(logging.INFO, logger="renderrush.backends.cluster"), connect(ADDRESS, 2) as client:
         assert (client.address, client.timeout, client.closed) == (ADDRESS, CONNECT_TIMEOUT, False)
     assert client.closed and dask.clients == [client] and dask.clusters == []
     assert len(caplog.records) == 1 and ADDRESS in caplog.records[0].getMessage()
@@ -396,7 +398,7 @@ def test_an_unreachable_scheduler_is_a_cluster_error_naming_it(
 ) -> None:
     dask.refused[address] = error
     with (
-        caplog.at_level(logging.INFO, logger="renderrush.cluster"),
+        caplog.at_level(logging.INFO, logger="renderrush.backends.cluster"),
         pytest.raises(ClusterError) as caught,
         connect(address, 2),
     ):
@@ -459,10 +461,10 @@ def test_announce_logs_the_scheduler_and_its_dashboard(
 ) -> None:
     client = dask.client()
     client.serves_dashboard, client.scheduler.address = serves, scheduler
-    with caplog.at_level(logging.INFO, logger="renderrush.cluster"):
+    with caplog.at_level(logging.INFO, logger="renderrush.backends.cluster"):
         announce(client)
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("renderrush.cluster", logging.INFO, message)
+        ("renderrush.backends.cluster", logging.INFO, message)
     ]
 
 

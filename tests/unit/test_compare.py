@@ -1,4 +1,4 @@
-"""The honest comparison (`renderrush.compare`): one plan (one probe) is rendered twice,
+"""The honest comparison (`renderrush.jobs.compare`): one plan (one probe) is rendered twice,
 sequentially in this process and then on the job's scheduler; the `Comparison` says
 whether both outputs decode to the same frames, each run keeps its own slice of the
 monitor's timeline, outputs live in a temporary folder unless kept, worker processes are
@@ -18,20 +18,21 @@ from typing import Any
 
 import pytest
 
-from renderrush import engine, make_sample_video
-from renderrush.backend import BackendRun, Work
-from renderrush.compare import compare
-from renderrush.errors import SegmentError, SettingsError, TimelineError
-from renderrush.local import LocalBackend
-from renderrush.options import RenderOptions
-from renderrush.plan import JobPlan
-from renderrush.progress import ProgressEvent
-from renderrush.recording import Recording
+from renderrush import make_sample_video
+from renderrush.backends.base import BackendRun, Work
+from renderrush.backends.local import LocalBackend
+from renderrush.core.errors import SegmentError, SettingsError, TimelineError
+from renderrush.jobs import engine
+from renderrush.jobs.compare import compare
+from renderrush.jobs.options import RenderOptions
+from renderrush.jobs.plan import JobPlan
+from renderrush.recording.recorded import Recording
+from renderrush.segments.progress import ProgressEvent
 
 from ..support.frames import SMALL, frame_indices
 
 FRAMES = 15
-compare_module = importlib.import_module("renderrush.compare")  # the package's `compare` attribute is the function
+compare_module = importlib.import_module("renderrush.jobs.compare")  # the package's `compare` attribute is the function
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from renderrush import make_sample_video, probe
-from renderrush.backend import segment_job
-from renderrush.cutting import CutError, Cutter, check_piece, cuttable
-from renderrush.decode import Source, segment_frames
-from renderrush.encode import EncodeSettings
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.plan import plan_segments
-from renderrush.probe import VideoInfo
-from renderrush.samples import read_frame_index
-from renderrush.segment import SegmentJob
+from renderrush.backends.base import segment_job
+from renderrush.jobs.plan import plan_segments
+from renderrush.media.cutting import CutError, Cutter, check_piece, cuttable
+from renderrush.media.decode import Source, segment_frames
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.filters import FilterChain
+from renderrush.media.probe import VideoInfo
+from renderrush.media.samples import read_frame_index
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.render import SegmentJob
 
 from ..support.media import ffmpeg
 
@@ -120,7 +120,7 @@ def test_sources_without_reliable_packet_times_are_not_cut(videos: Path, tmp_pat
 def test_lenient_cutter_gives_none_for_a_bad_piece_and_goes_on(
     videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from renderrush import cutting
+    from renderrush.media import cutting
 
     info = probe(make_sample_video(videos / "cut-lenient.mp4", seconds=4, size=(160, 120), audio=False))
     jobs = jobs_for(info, 1, tmp_path)

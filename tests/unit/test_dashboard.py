@@ -1,4 +1,4 @@
-"""`renderrush.dashboard`: `renderrush dashboard` serves the page installed with the package
+"""`renderrush.webapp.server`: `renderrush dashboard` serves the page installed with the package
 through Voilà, started as an argument list that replaces this process: code cells hidden, on
 loopback by default, on exactly the port asked for (checked free first), with the package's
 `voila.json` first among Voilà's config paths; each visit writes under the output root, which
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from renderrush import dashboard
-from renderrush.errors import DashboardError
+from renderrush.core.errors import DashboardError
 from renderrush.ui.session import OUTPUT_ROOT_ENV
+from renderrush.webapp import server as dashboard
 
 
 class Replaced(Exception):
@@ -161,7 +161,7 @@ def test_serve_becomes_voila(
     assert command == dashboard.voila_command(dashboard.PAGE.resolve(), port, "127.0.0.1")
     assert os.environ[OUTPUT_ROOT_ENV] == str(tmp_path / "root") and (tmp_path / "root").is_dir()
     assert capsys.readouterr().out == (
-        f"RenderRush dashboard: http://127.0.0.1:{port}/  (serving dashboard.ipynb with Voilà; each visit writes "
+        f"RenderRush dashboard: http://127.0.0.1:{port}/  (serving app.ipynb with Voilà; each visit writes "
         f"under {tmp_path / 'root'}; Ctrl-C stops it)\n"
     )
 

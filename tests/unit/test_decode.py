@@ -1,4 +1,4 @@
-"""Unit tests of `renderrush.decode`: a segment's `Source` gives exactly the frames
+"""Unit tests of `renderrush.media.decode`: a segment's `Source` gives exactly the frames
 [start, stop) of the file, each with its output timestamp, whichever way it finds them
 ("time": seek to a keyframe before the first frame, seek again further back when the seek
 lands late, decode from the start in the end; "count": count frames from the start), and
@@ -17,10 +17,12 @@ import av
 import numpy as np
 import pytest
 
-from renderrush import decode as decode_module
 from renderrush import plan_segments, probe
-from renderrush.backend import segment_source
-from renderrush.decode import (
+from renderrush.backends.base import segment_source
+from renderrush.core.errors import TimelineError
+from renderrush.jobs.plan import Segment
+from renderrush.media import decode as decode_module
+from renderrush.media.decode import (
     Converter,
     Picture,
     Source,
@@ -29,10 +31,8 @@ from renderrush.decode import (
     segment_frames,
     yuv_from_bgr,
 )
-from renderrush.errors import TimelineError
-from renderrush.plan import Segment
-from renderrush.probe import VideoInfo
-from renderrush.samples import read_frame_index
+from renderrush.media.probe import VideoInfo
+from renderrush.media.samples import read_frame_index
 
 from ..support.media import X264, ffmpeg
 

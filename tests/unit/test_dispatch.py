@@ -1,4 +1,4 @@
-"""Feeding a cluster from the client (`renderrush.dispatch`), without a cluster.
+"""Feeding a cluster from the client (`renderrush.backends.dispatch`), without a cluster.
 
 `keep` writes a returned segment's bytes and timestamps into the job folder and drops the
 bytes; `Traffic` counts what crossed the network. `PieceDispatcher` cuts one piece per
@@ -29,18 +29,25 @@ from typing import Any
 
 import pytest
 
-from renderrush import dispatch, probe
-from renderrush.backend import segment_job
-from renderrush.cutting import Cutter, Piece
-from renderrush.dispatch import PieceDispatcher, SegmentSubmitter, Traffic, gather, keep
-from renderrush.encode import EncodeSettings
-from renderrush.errors import ClusterError, JobCancelledError, SegmentError
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.plan import plan_segments
-from renderrush.probe import VideoInfo
-from renderrush.remote import InputData, forget_input, render_piece, render_remote_segment, render_shared_segment
-from renderrush.segment import SegmentJob, SegmentResult, read_timestamps
+from renderrush import probe
+from renderrush.backends import dispatch
+from renderrush.backends.base import segment_job
+from renderrush.backends.dispatch import PieceDispatcher, SegmentSubmitter, Traffic, gather, keep
+from renderrush.backends.remote import (
+    InputData,
+    forget_input,
+    render_piece,
+    render_remote_segment,
+    render_shared_segment,
+)
+from renderrush.core.errors import ClusterError, JobCancelledError, SegmentError
+from renderrush.jobs.plan import plan_segments
+from renderrush.media.cutting import Cutter, Piece
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.filters import FilterChain
+from renderrush.media.probe import VideoInfo
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.render import SegmentJob, SegmentResult, read_timestamps
 
 from ..support.frames import frame_indices
 
@@ -404,7 +411,7 @@ def test_a_piece_that_cannot_be_cut_is_sent_as_the_whole_input(
 
     monkeypatch.setattr(dispatch, "Cutter", SecondUncut)
     client = FakeClient({"tcp://a:1": 1})
-    with caplog.at_level(logging.WARNING, logger="renderrush.cluster"):
+    with caplog.at_level(logging.WARNING, logger="renderrush.backends.cluster"):
         results = dispatcher(client, info, folder).run(segment_jobs(info, folder))
     whole = client.tasks[1]
     assert (whole.suffix, whole.stream_index, whole.piece.value) == (".mp4", info.stream_index, clip.read_bytes())

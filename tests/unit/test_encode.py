@@ -1,4 +1,4 @@
-"""Unit tests of the heap-fill reader-writer lock (`renderrush.encode.HeapFill`): filters run
+"""Unit tests of the heap-fill reader-writer lock (`renderrush.media.encode.HeapFill`): filters run
 side by side, a filled block runs alone, a waiting fill goes before new filters, and a block
 that fails leaves the lock and the heap setting as they were."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from renderrush.encode import M_PERTURB, HeapFill
+from renderrush.media.encode import M_PERTURB, HeapFill
 
 WAIT = 5.0
 """Upper bound for a thread to reach a point it is expected to reach (never hit when correct)."""

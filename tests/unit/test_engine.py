@@ -1,4 +1,4 @@
-"""The job layer (`renderrush.engine`): `backend_for` picks where segments run from the
+"""The job layer (`renderrush.jobs.engine`): `backend_for` picks where segments run from the
 scheduler option (a backend object as given, a dask cluster, or this machine); `run_job`
 checks the output, prepares the job folder, hands the backend a `Work` and turns its run
 into a `JobResult`, removing the folder afterwards except after Ctrl-C (kept for resume);
@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from renderrush import History, RenderOptions, engine, limits, make_sample_video, render
-from renderrush.backend import BackendRun, Work
-from renderrush.cluster import DaskBackend
-from renderrush.errors import (
+from renderrush import History, make_sample_video, render
+from renderrush.backends.base import BackendRun, Work
+from renderrush.backends.cluster import DaskBackend
+from renderrush.backends.local import LocalBackend
+from renderrush.core.errors import (
     DiskSpaceError,
     JobCancelledError,
     OutputError,
@@ -32,12 +33,14 @@ from renderrush.errors import (
     SettingsError,
     TimelineError,
 )
-from renderrush.jobfolder import MANIFEST, JobFolder, OutputLock
-from renderrush.local import LocalBackend
-from renderrush.plan import plan_job
-from renderrush.progress import ProgressEvent
-from renderrush.segment import SegmentResult, write_timestamps
-from renderrush.timeline import timing_path
+from renderrush.core.layout import MANIFEST, timing_path
+from renderrush.jobs import engine
+from renderrush.jobs.options import RenderOptions
+from renderrush.jobs.plan import plan_job
+from renderrush.recording import limits
+from renderrush.segments.jobfolder import JobFolder, OutputLock
+from renderrush.segments.progress import ProgressEvent
+from renderrush.segments.render import SegmentResult, write_timestamps
 
 CLIP_FRAMES = 90
 

@@ -26,7 +26,7 @@ from renderrush import (
     probe,
     render,
 )
-from renderrush.ffmpeg import run_ffmpeg
+from renderrush.media.ffmpeg import run_ffmpeg
 
 from ..support.filters import FilterRegistry
 from ..support.frames import SMALL, frame_indices

@@ -13,8 +13,8 @@ from pathlib import Path
 import av
 import pytest
 
-from renderrush.errors import FFmpegError, StitchError
-from renderrush.ffmpeg import BASE_ARGS, decoded_md5, error_reason, ffmpeg_command, ffmpeg_exe, run_ffmpeg
+from renderrush.core.errors import FFmpegError, StitchError
+from renderrush.media.ffmpeg import BASE_ARGS, decoded_md5, error_reason, ffmpeg_command, ffmpeg_exe, run_ffmpeg
 
 LAVFI = ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "5", "-pix_fmt", "yuv420p"]
 

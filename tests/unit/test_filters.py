@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from renderrush import FilterChain, FilterError, Param, available_filters, register_filter, unregister_filter
-from renderrush.filters import BGR, YUV, Planes, gaussian_blur
+from renderrush.media.filters import BGR, YUV, Planes, gaussian_blur
 
 from ..support.filters import FilterRegistry
 

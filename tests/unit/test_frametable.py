@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import av
 import pytest
 
-from renderrush.errors import EmptyVideoError
-from renderrush.frametable import (
+from renderrush.core.errors import EmptyVideoError
+from renderrush.media.frametable import (
     MAX_REORDER,
     Clock,
     FrameTable,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from renderrush.errors import SettingsError
-from renderrush.health import GIB, HealthReadings, system_health
+from renderrush.core.errors import SettingsError
+from renderrush.recording.health import GIB, HealthReadings, system_health
 
 CALM = HealthReadings(
     cpu_percent=5.0,

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import renderrush.history as history_module
+import renderrush.recording.history as history_module
 from renderrush import Comparison, FilterError, JobResult, compare, make_sample_video, render
 from renderrush.cli import main
-from renderrush.errors import RenderRushWarning
-from renderrush.history import History, HistoryError, default_history_path
-from renderrush.records import COLUMNS, JobRecord
+from renderrush.core.errors import RenderRushWarning
+from renderrush.recording.history import History, HistoryError, default_history_path
+from renderrush.recording.records import COLUMNS, JobRecord
 
 TIMELINE = [
     {

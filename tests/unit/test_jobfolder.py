@@ -21,13 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import jobfolder, make_sample_video
-from renderrush.encode import EncodeSettings
-from renderrush.errors import OutputBusyError, OutputError
-from renderrush.jobfolder import MANIFEST, JobFolder, OutputLock, cannot_write, job_signature
-from renderrush.plan import Segment
-from renderrush.progress import cancel_marker, progress_path, read_status, stitch_marker, write_status
-from renderrush.segment import write_timestamps
+from renderrush import make_sample_video
+from renderrush.core.errors import OutputBusyError, OutputError
+from renderrush.core.layout import MANIFEST, cancel_marker, progress_path, stitch_marker
+from renderrush.jobs.plan import Segment
+from renderrush.media.encode import EncodeSettings
+from renderrush.segments import jobfolder
+from renderrush.segments.jobfolder import JobFolder, OutputLock, cannot_write, job_signature
+from renderrush.segments.progress import read_status, write_status
+from renderrush.segments.render import write_timestamps
 
 FRAMES = 10
 PLAN = [Segment(0, 0, 10), Segment(1, 10, 20), Segment(2, 20, 30)]

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import limits
-from renderrush.errors import DiskSpaceError, MemoryLimitError, SettingsError
-from renderrush.limits import (
+from renderrush.core.errors import DiskSpaceError, MemoryLimitError, SettingsError
+from renderrush.media.probe import VideoInfo
+from renderrush.recording import limits
+from renderrush.recording.limits import (
     DISK_MARGIN,
     MEMORY_ENV,
     MIB,
@@ -29,8 +30,7 @@ from renderrush.limits import (
     estimated_output_bytes,
     min_free_memory,
 )
-from renderrush.monitor import Sample
-from renderrush.probe import VideoInfo
+from renderrush.recording.monitor import Sample
 
 GIB = 1024 * MIB
 

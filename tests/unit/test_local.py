@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from renderrush import Param, render
-from renderrush.advisor import RunTiming, recommend
 from renderrush.cli import default_scheduler
-from renderrush.ffmpeg import decoded_md5
+from renderrush.media.ffmpeg import decoded_md5
+from renderrush.recording.advisor import RunTiming, recommend
 
 from ..support.filters import FilterRegistry
 from ..support.frames import frame_indices

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import renderrush
-from renderrush import machine
-from renderrush.machine import machine_info, same_machine
-from renderrush.resources import available_cores, total_memory
+from renderrush.core.resources import available_cores, total_memory
+from renderrush.recording import machine
+from renderrush.recording.machine import machine_info, same_machine
 
 
 def test_machine_info_reports_limits_and_versions(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ from collections import namedtuple
 
 import pytest
 
-from renderrush.errors import MonitorError, SettingsError
-from renderrush.monitor import Monitor, Sample, _disk_rates
+from renderrush.core.errors import MonitorError, SettingsError
+from renderrush.recording.monitor import Monitor, Sample, _disk_rates
 
 BUSY_CHILD = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end:\n    pass\n"
 

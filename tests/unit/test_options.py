@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import History, RenderOptions, render
-from renderrush.errors import FilterError, SchedulerError, SettingsError
-from renderrush.options import cli_options, job_request
+from renderrush import History, render
+from renderrush.core.errors import FilterError, SchedulerError, SettingsError
+from renderrush.jobs.options import RenderOptions, cli_options, job_request
 
 
 def test_values_are_normalised_once() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import outputs
-from renderrush.errors import OutputError
-from renderrush.outputs import WORK_NAME_EXTRA, check_output_path
+from renderrush.core.errors import OutputError
+from renderrush.media import outputs
+from renderrush.media.outputs import WORK_NAME_EXTRA, check_output_path
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import renderrush
-from renderrush import errors
+from renderrush.core import errors
 
 PACKAGE = Path(renderrush.__file__).parent
 

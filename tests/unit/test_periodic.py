@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from renderrush.periodic import Periodic
+from renderrush.core.periodic import Periodic
 
 LONG = 3600.0
 """An interval no test waits for: a call that comes anyway shows a bug."""
@@ -110,7 +110,7 @@ def test_a_failing_function_ends_the_calls_and_is_logged_and_kept(caplog: pytest
         raise ValueError("sensor broke")
 
     periodic = Periodic(0.01, broken, name="test-sampler", final_call=True)
-    with caplog.at_level(logging.ERROR, logger="renderrush.periodic"):
+    with caplog.at_level(logging.ERROR, logger="renderrush.core.periodic"):
         periodic.start()
         assert periodic._thread is not None
         periodic._thread.join(GENEROUS)

@@ -23,8 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 import psutil
 import pytest
 
-from renderrush import pools
-from renderrush.pools import PRELOAD, discard_pool, process_pool, shutdown_pools, warm_pool
+from renderrush.backends import pools
+from renderrush.backends.pools import PRELOAD, discard_pool, process_pool, shutdown_pools, warm_pool
 
 FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
 

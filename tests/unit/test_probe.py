@@ -19,8 +19,8 @@ import av
 import pytest
 
 from renderrush import make_sample_video
-from renderrush.errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UnsupportedVideoError
-from renderrush.probe import (
+from renderrush.core.errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UnsupportedVideoError
+from renderrush.media.probe import (
     RANGE_PC,
     RANGE_TV,
     UNSPECIFIED,
@@ -30,7 +30,7 @@ from renderrush.probe import (
     open_input,
     probe,
 )
-from renderrush.streams import StreamInfo
+from renderrush.media.streams import StreamInfo
 
 from ..support.media import X264, _user_data_first, ffmpeg
 

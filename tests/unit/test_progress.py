@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import progress
-from renderrush.errors import JobCancelledError
-from renderrush.plan import Segment
-from renderrush.progress import (
+from renderrush.core.errors import JobCancelledError
+from renderrush.jobs.plan import Segment
+from renderrush.segments import progress
+from renderrush.segments.progress import (
     DONE,
     FRAMES,
     RUNNING,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from renderrush import records
-from renderrush.errors import FilterError, HistoryError
-from renderrush.history import MIGRATIONS
-from renderrush.records import (
+from renderrush.core.errors import FilterError, HistoryError
+from renderrush.recording import records
+from renderrush.recording.history import MIGRATIONS
+from renderrush.recording.records import (
     BOTH,
     CLI,
     COLUMNS,
@@ -172,7 +172,7 @@ def test_a_result_dict_without_a_column_key_is_refused_not_recorded_as_none() ->
 
 
 def test_a_result_the_history_cannot_read_is_a_history_error_so_the_job_only_goes_unrecorded(tmp_path: Path) -> None:
-    from renderrush.history import History
+    from renderrush.recording.history import History
 
     class Renamed:
         def to_dict(self) -> dict[str, Any]:
@@ -247,7 +247,7 @@ def test_the_cli_history_table_follows_the_definition(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from renderrush.cli import main
-    from renderrush.history import History
+    from renderrush.recording.history import History
 
     monkeypatch.setenv("RENDERRUSH_HISTORY", str(tmp_path / "history.sqlite3"))
     History().record_job("render", "failed", request={"input": "a.mp4", "workers": 2}, error="stopped")

@@ -1,4 +1,4 @@
-"""What runs on cluster workers (`renderrush.remote`): the input travels as `InputData`
+"""What runs on cluster workers (`renderrush.backends.remote`): the input travels as `InputData`
 (name, short digest, bytes); a worker renders a segment from a piece cut for it, from a
 whole input it saves once under its digest, or straight from a shared path; it returns
 the segment file's bytes (not a path on its own disk) named after its address, leaves
@@ -21,16 +21,8 @@ from typing import Any
 import pytest
 
 from renderrush import probe
-from renderrush import progress as progress_module
-from renderrush.backend import segment_job
-from renderrush.cutting import Cutter
-from renderrush.encode import EncodeSettings
-from renderrush.errors import JobCancelledError, SegmentError
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.plan import plan_segments
-from renderrush.probe import VideoInfo
-from renderrush.remote import (
+from renderrush.backends.base import segment_job
+from renderrush.backends.remote import (
     ClusterReporter,
     InputData,
     forget_input,
@@ -39,7 +31,15 @@ from renderrush.remote import (
     render_shared_segment,
     worker_folder,
 )
-from renderrush.segment import SegmentJob, read_timestamps
+from renderrush.core.errors import JobCancelledError, SegmentError
+from renderrush.jobs.plan import plan_segments
+from renderrush.media.cutting import Cutter
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.filters import FilterChain
+from renderrush.media.probe import VideoInfo
+from renderrush.segments import progress as progress_module
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.render import SegmentJob, read_timestamps
 
 from ..support.frames import frame_indices
 

@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 
 import renderrush
-import renderrush.report as report_module
-from renderrush.history import History
-from renderrush.records import JobRecord
-from renderrush.report import (
+import renderrush.recording.report as report_module
+from renderrush.recording.history import History
+from renderrush.recording.records import JobRecord
+from renderrush.recording.report import (
     ReportError,
     history_report,
     import_report,

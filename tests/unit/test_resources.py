@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from renderrush import resources
+from renderrush.core import resources
 
 
 def cgroup(tmp_path: Path, **files: str) -> Path:

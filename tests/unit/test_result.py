@@ -1,4 +1,4 @@
-"""What finished jobs report (`renderrush.result`): a `JobResult` carries a render's
+"""What finished jobs report (`renderrush.jobs.result`): a `JobResult` carries a render's
 settings, segments and timings, derives its frame rate and reused frames, and turns into
 plain JSON-ready values without segment bytes; `source_warnings` names, in a fixed order,
 everything of the source the output does not keep as it was; a `Comparison` puts two runs
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from renderrush.encode import EncodeSettings
-from renderrush.probe import VideoInfo
-from renderrush.result import Comparison, JobResult, source_warnings
-from renderrush.segment import SegmentResult
+from renderrush.jobs.result import Comparison, JobResult, source_warnings
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.probe import VideoInfo
+from renderrush.segments.render import SegmentResult
 
 FRAMES = 90
 

@@ -15,8 +15,8 @@ import av
 import numpy as np
 import pytest
 
-from renderrush.errors import FFmpegError, SettingsError
-from renderrush.samples import INDEX_BITS, make_sample_video, read_frame_index, stripe_height
+from renderrush.core.errors import FFmpegError, SettingsError
+from renderrush.media.samples import INDEX_BITS, make_sample_video, read_frame_index, stripe_height
 
 from ..support.frames import frame_indices
 

@@ -1,4 +1,4 @@
-"""Unit tests of `renderrush.segment.render_segment`: one segment decoded, filtered (YUV or
+"""Unit tests of `renderrush.segments.render.render_segment`: one segment decoded, filtered (YUV or
 BGR chain) and encoded in this process gives a file of exactly its frames with their output
 timestamps beside it, and a `SegmentResult` describing it. The file appears only once the
 segment is complete, so a finished segment can be taken over by a resumed job and a failed
@@ -21,17 +21,19 @@ import numpy as np
 import pytest
 
 from renderrush import plan_segments, probe
-from renderrush import segment as segment_module
-from renderrush.backend import reused_result, segment_job
-from renderrush.encode import EncodeSettings, SegmentWriter
-from renderrush.errors import JobCancelledError, SegmentError, TimelineError
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.plan import Segment
-from renderrush.probe import VideoInfo
-from renderrush.progress import DONE, FileReporter, cancel_marker, progress_path
-from renderrush.samples import read_frame_index
-from renderrush.segment import (
+from renderrush.backends.base import reused_result, segment_job
+from renderrush.core.errors import JobCancelledError, SegmentError, TimelineError
+from renderrush.core.layout import cancel_marker, progress_path
+from renderrush.jobs.plan import Segment
+from renderrush.media.encode import EncodeSettings, SegmentWriter
+from renderrush.media.filters import FilterChain
+from renderrush.media.probe import VideoInfo
+from renderrush.media.samples import read_frame_index
+from renderrush.media.stitch import count_video_packets
+from renderrush.segments import render as segment_module
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.progress import DONE, FileReporter
+from renderrush.segments.render import (
     SegmentJob,
     SegmentResult,
     read_timestamps,
@@ -39,7 +41,6 @@ from renderrush.segment import (
     timestamps_path,
     write_timestamps,
 )
-from renderrush.stitch import count_video_packets
 
 from ..support.filters import FilterRegistry
 from ..support.frames import decode_frames, frame_indices

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from renderrush.signals import FORCE_AFTER, STOP_SIGNALS, Stopped, exit_status, stop_on_signals
+from renderrush.core.signals import FORCE_AFTER, STOP_SIGNALS, Stopped, exit_status, stop_on_signals
 
 from ..support import ROOT
 
@@ -131,7 +131,7 @@ def child(body: str) -> subprocess.CompletedProcess[str]:
     script = textwrap.dedent(
         """
         import signal
-        from renderrush.signals import Stopped, stop_on_signals
+        from renderrush.core.signals import Stopped, stop_on_signals
 
         def say(text):
             print(text, flush=True)  # os._exit does not flush stdout

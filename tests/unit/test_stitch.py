@@ -1,4 +1,4 @@
-"""Unit tests of `renderrush.stitch`: `join_video` copies the segments' packets (no
+"""Unit tests of `renderrush.media.stitch`: `join_video` copies the segments' packets (no
 re-encode) into one video with every frame at its listed time, decode times increasing
 across joins and durations from the next frame's time; `stitch` muxes that video with the
 source's other streams into the output, and renames it into place only once its frame count
@@ -15,17 +15,17 @@ import av
 import pytest
 
 from renderrush import plan_segments, probe
-from renderrush import stitch as stitch_module
-from renderrush.backend import segment_job
-from renderrush.encode import EncodeSettings
-from renderrush.errors import JobCancelledError, StitchError
-from renderrush.filters import FilterChain
-from renderrush.jobfolder import JobFolder
-from renderrush.probe import VideoInfo
-from renderrush.progress import cancel_marker
-from renderrush.segment import render_segment
-from renderrush.stitch import Part, count_video_packets, join_video, output_streams, stitch
-from renderrush.streams import StreamInfo
+from renderrush.backends.base import segment_job
+from renderrush.core.errors import JobCancelledError, StitchError
+from renderrush.core.layout import cancel_marker
+from renderrush.media import stitch as stitch_module
+from renderrush.media.encode import EncodeSettings
+from renderrush.media.filters import FilterChain
+from renderrush.media.probe import VideoInfo
+from renderrush.media.stitch import Part, count_video_packets, join_video, output_streams, stitch
+from renderrush.media.streams import StreamInfo
+from renderrush.segments.jobfolder import JobFolder
+from renderrush.segments.render import render_segment
 
 from ..support.frames import frame_indices, stream_codecs
 

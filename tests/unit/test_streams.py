@@ -14,7 +14,7 @@ from typing import Any
 import av
 import pytest
 
-from renderrush.streams import StreamInfo, other_streams
+from renderrush.media.streams import StreamInfo, other_streams
 
 from ..support.media import SUBTITLES, X264, _spu_packet, ffmpeg
 

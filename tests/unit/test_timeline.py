@@ -11,10 +11,10 @@ import pytest
 
 import renderrush as rr
 from renderrush import cli
-from renderrush.errors import ReportError
-from renderrush.history import History
-from renderrush.report import job_report, validate_report, write_report
-from renderrush.timeline import assign_lanes, idle_tail, segment_timeline, worker_name
+from renderrush.core.errors import ReportError
+from renderrush.recording.history import History
+from renderrush.recording.report import job_report, validate_report, write_report
+from renderrush.segments.timeline import assign_lanes, idle_tail, segment_timeline, worker_name
 
 from ..support.filters import FilterRegistry
 
@@ -112,7 +112,7 @@ def test_compare_keeps_both_runs_timelines(tmp_path: Path, clip: Path, history: 
 
 
 def test_unknown_times_and_lanes() -> None:
-    from renderrush.segment import SegmentResult
+    from renderrush.segments.render import SegmentResult
 
     resumed = SegmentResult(0, 30, 0.0, "/nowhere/segment-0.mp4", 100, 0, reused=True)
     remote = SegmentResult(1, 30, 1.5, "", 100, 77, worker="tcp://10.0.0.5:4000")

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 import renderrush as rr
-from renderrush.monitor import Sample
-from renderrush.progress import ProgressEvent
-from renderrush.result import JobResult
+from renderrush.jobs.result import JobResult
+from renderrush.recording.monitor import Sample
+from renderrush.segments.progress import ProgressEvent
 
 
 @pytest.fixture(autouse=True)

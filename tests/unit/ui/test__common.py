@@ -15,9 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from renderrush.errors import OutputError, RenderRushError
-from renderrush.probe import probe
-from renderrush.samples import read_frame_index
+from renderrush.core.errors import OutputError, RenderRushError
+from renderrush.media.probe import probe
+from renderrush.media.samples import read_frame_index
 from renderrush.ui import (
     Figure,
     FilterEditor,

@@ -14,7 +14,7 @@ import plotly
 import plotly.graph_objects as go
 import pytest
 
-from renderrush.history import History
+from renderrush.recording.history import History
 from renderrush.ui import Dashboard
 from renderrush.ui.figure import BUNDLE, LOADER, Figure, PlotlyBundle, plotly_bundle
 

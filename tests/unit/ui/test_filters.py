@@ -9,8 +9,8 @@ import ipywidgets as w
 import pytest
 
 import renderrush as rr
-from renderrush.errors import FilterError
-from renderrush.filters import Param
+from renderrush.core.errors import FilterError
+from renderrush.media.filters import Param
 from renderrush.ui import FilterEditor
 from renderrush.ui.filters import slider_step
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from renderrush.monitor import Sample
-from renderrush.progress import ProgressEvent
+from renderrush.recording.monitor import Sample
+from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import LiveGauges
 
 EventFactory = Callable[..., ProgressEvent]

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import renderrush as rr
-from renderrush.errors import HistoryError
-from renderrush.health import HealthReadings, system_health
-from renderrush.history import History
-from renderrush.report import load_report
-from renderrush.result import Comparison, JobResult
+from renderrush.core.errors import HistoryError
+from renderrush.jobs.result import Comparison, JobResult
+from renderrush.recording.health import HealthReadings, system_health
+from renderrush.recording.history import History
+from renderrush.recording.report import load_report
 from renderrush.ui import HealthView, HistoryView
 from renderrush.ui.history import history_table, history_to_show
 

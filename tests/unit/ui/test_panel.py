@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import renderrush as rr
-from renderrush.advisor import Recommendation
-from renderrush.history import History
-from renderrush.progress import ProgressEvent
-from renderrush.result import Comparison, JobResult
+from renderrush.jobs.result import Comparison, JobResult
+from renderrush.recording.advisor import Recommendation
+from renderrush.recording.history import History
+from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import (
     ControlPanel,
     Dashboard,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from renderrush.progress import ProgressEvent
+from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import ProgressView
 
 EventFactory = Callable[..., ProgressEvent]

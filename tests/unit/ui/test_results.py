@@ -14,9 +14,9 @@ from pathlib import Path
 import ipywidgets as w
 import pytest
 
-from renderrush.history import History
-from renderrush.report import load_report
-from renderrush.result import Comparison, JobResult
+from renderrush.jobs.result import Comparison, JobResult
+from renderrush.recording.history import History
+from renderrush.recording.report import load_report
 from renderrush.ui import ResultsView, ScalingChart
 from renderrush.ui.results import download_link
 

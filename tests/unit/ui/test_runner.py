@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from renderrush.errors import RenderRushError
-from renderrush.history import History
-from renderrush.result import Comparison, JobResult
+from renderrush.core.errors import RenderRushError
+from renderrush.jobs.result import Comparison, JobResult
+from renderrush.recording.history import History
 from renderrush.ui import Job, JobRunner
 
 from ...support.filters import FilterRegistry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from renderrush.errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UploadError
+from renderrush.core.errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UploadError
 from renderrush.ui import MAX_UPLOAD_BYTES, VideoSource, sanitize_filename
 
 

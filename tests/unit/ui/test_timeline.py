@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from renderrush.history import History
-from renderrush.progress import ProgressEvent
-from renderrush.result import Comparison, JobResult
+from renderrush.jobs.result import Comparison, JobResult
+from renderrush.recording.history import History
+from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import SegmentTimeline
 from renderrush.ui.timeline import RUN_GAP
 

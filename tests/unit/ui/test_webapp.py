@@ -1,4 +1,4 @@
-"""`renderrush.ui.webapp`: the page `renderrush dashboard` serves builds, for each visit, a
+"""`renderrush.webapp.app`: the page `renderrush dashboard` serves builds, for each visit, a
 `Dashboard` writing under a new session folder below the output root (the given one, else
 `$RENDERRUSH_DASHBOARD_ROOT`), recording into the default history. (The dashboard itself:
 test_panel.py; the page served by Voilà: tests/e2e/test_browser.py.)"""

@@ -1,0 +1,104 @@
+"""Plan a job: probe the input once, choose workers and segment length, and split the
+video into frame-exact segments: half-open ranges [start, stop) that cover every frame
+exactly once, each with the seek time that lands the decoder on its first frame."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ..core.errors import SettingsError
+from ..core.resources import encoder_threads
+from ..core.segment import Segment
+from ..media.encode import EncodeSettings
+from ..media.filters import FilterChain
+from ..media.probe import VideoInfo, probe
+from ..recording.advisor import advise, rule_segment_seconds
+from .options import RenderOptions, check_workers
+
+if TYPE_CHECKING:
+    from ..recording.advisor import Recommendation
+    from ..recording.history import History
+
+
+def _frame_time(info: VideoInfo, frame: int) -> float:
+    return info.frame_times[frame] if info.frame_times else frame / float(info.fps)
+
+
+def _seek_time(info: VideoInfo, frame: int) -> float:
+    return (_frame_time(info, frame - 1) + _frame_time(info, frame)) / 2 if frame else 0.0
+
+
+def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
+    """Move a boundary to the nearest keyframe within `tolerance` frames (cheaper seeking)."""
+    pos = bisect.bisect_left(keyframes, boundary)
+    near = [k for k in keyframes[max(0, pos - 1) : pos + 1] if abs(k - boundary) <= tolerance]
+    return min(near, key=lambda k: abs(k - boundary)) if near else boundary
+
+
+def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False) -> list[Segment]:
+    """Segments of about `segment_seconds` each: the frames split evenly into the nearest
+    whole number of segments (so no short last segment runs alone at the end), none empty.
+    A boundary moves to a keyframe at most a tenth of a segment away, where seeking decodes
+    no frame it then drops; `snap_to_keyframes` allows half a segment."""
+    if not (isinstance(segment_seconds, (int, float)) and math.isfinite(segment_seconds) and segment_seconds > 0):
+        raise SettingsError(f"segment length must be a positive number of seconds, got {segment_seconds!r}")
+    length = max(1, round(segment_seconds * float(info.fps)))
+    count = max(1, round(info.frame_count / length))
+    boundaries = [round(i * info.frame_count / count) for i in range(1, count)]
+    if info.keyframes:
+        tolerance = length // 2 if snap_to_keyframes else length // 10
+        boundaries = [_snap(b, info.keyframes, tolerance) for b in boundaries]
+    edges = sorted({0, *boundaries, info.frame_count})
+    return [
+        Segment(index=i, start=start, stop=stop, seek_time=_seek_time(info, start), start_time=_frame_time(info, start))
+        for i, (start, stop) in enumerate(zip(edges, edges[1:]))
+    ]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What a job renders, decided once from one probe: both runs of a comparison share it."""
+
+    info: VideoInfo
+    chain: FilterChain
+    encode: EncodeSettings
+    workers: int
+    segment_seconds: float
+    segments: list[Segment]
+    recommendation: Recommendation | None = None
+    """The advisor's choice, when workers were not given."""
+
+    def sequential(self) -> JobPlan:
+        """The same segments and encoder settings, one worker: the honest baseline."""
+        return replace(self, workers=1, recommendation=None)
+
+
+def plan_job(
+    input: str | os.PathLike, options: RenderOptions, history: History | None = None, *, decode_pass: bool = False
+) -> JobPlan:
+    """Probe `input` once and decide workers, segment length and segments.
+
+    Without `options.workers` the advisor picks workers and segment length from this
+    clip and the history's past runs of the same filters; the synchronous scheduler has
+    one worker. A file whose frames can only be counted (no usable timestamps) gets at
+    most one segment per worker: each such segment decodes the file from its start."""
+    info = probe(input, decode_pass=decode_pass)
+    chain = options.chain
+    encode = EncodeSettings(preset=options.preset, crf=options.crf, threads=encoder_threads())
+    workers, seconds, advice = options.workers, options.segment_seconds, None
+    if options.scheduler == "sync":
+        workers = 1
+    elif workers is None:
+        advice = advise(info, str(chain), history)
+        workers = advice.workers
+        seconds = advice.segment_seconds if seconds is None else seconds
+    workers = check_workers(workers)
+    seconds = rule_segment_seconds(info.duration, workers) if seconds is None else seconds
+    if info.seek_mode == "count":
+        seconds = max(seconds, info.duration / workers)
+    segments = plan_segments(info, seconds, snap_to_keyframes=options.snap_to_keyframes)
+    return JobPlan(info, chain, encode, workers, seconds, segments, advice)

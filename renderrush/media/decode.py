@@ -1,0 +1,270 @@
+"""Decode one segment's frames from the source, upright and in the filter chain's pixel
+format, each with the output timestamp it is shown at.
+
+How a segment finds its frames depends on the source (see `VideoInfo.seek_mode`):
+- "time": seek to the keyframe at or before the segment's first frame and keep the frames
+  whose time lies in [first frame, next segment's first frame). If the seek lands after the
+  first frame (an approximate index, as in MPEG-PS/TS), seek again further back, and in the
+  end decode from the start of the file: a segment never starts on the wrong frame.
+- "count": timestamps are made up by the demuxer (raw streams, GIF, ...) or jump back, so the
+  frames are counted from the start of the file, as the probe's decode pass counted them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import av
+import av.filter
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+
+from ..core.errors import TimelineError, UnsupportedVideoError
+from .frametable import Clock, decode_stream
+from .probe import VideoInfo
+
+YUV = "yuv420p"
+YUV_LAYOUTS = ("yuv420p", "yuvj420p")
+"""Pixel formats whose planes are the chain's YUV layout as they are (yuvj420p is the same
+layout in full range, which the output keeps)."""
+
+RETRY_SECONDS = (0.0, 2.0, 10.0)
+"""How far before a segment's first frame each seek aims, before decoding from the start."""
+
+MATRICES = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+"""AVColorSpace -> swscale matrix for YUV <-> BGR."""
+
+
+def plane_views(frame: av.VideoFrame, width: int, height: int) -> list[np.ndarray]:
+    """Writable NumPy views (no copy) of a frame's planes, `width` x `height` pixels of
+    luma or BGR, rows padded to the plane's line size cut off."""
+    views = []
+    packed = frame.format.name not in YUV_LAYOUTS
+    for index, plane in enumerate(frame.planes):
+        rows, columns = (height, width) if index == 0 else (height // 2, width // 2)
+        if packed:
+            columns *= 3
+        views.append(np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:rows, :columns])
+    return views
+
+
+def matrix_for(colorspace: int, width: int, height: int) -> str:
+    """The YUV matrix of the source: its tag, or what players assume untagged (BT.709 for HD)."""
+    if colorspace in MATRICES:
+        return MATRICES[colorspace]
+    return "itu709" if width >= 1280 or height > 576 else "itu601"
+
+
+@dataclass(frozen=True)
+class Picture:
+    """How a decoded frame becomes the upright frame the filters see (small, picklable)."""
+
+    width: int
+    """Output (upright, even) width."""
+    height: int
+    rotation: int = 0
+    """Clockwise turn applied after decoding."""
+    crop: tuple[int, int] | None = None
+    """Decoded size cut to even sides before turning, when a side is odd."""
+    alpha: bool = False
+    """Composite transparency on black."""
+    full_range: bool = False
+    matrix: str = "itu601"
+
+    @classmethod
+    def of(cls, info: VideoInfo) -> Picture:
+        coded = (info.width - info.width % 2, info.height - info.height % 2)
+        width, height = (coded[1], coded[0]) if info.rotation in (90, 270) else coded
+        return cls(
+            width=width,
+            height=height,
+            rotation=info.rotation,
+            crop=coded if coded != (info.width, info.height) else None,
+            alpha=info.has_alpha,
+            full_range=info.full_range,
+            matrix=matrix_for(info.colorspace, info.width, info.height),
+        )
+
+    @property
+    def yuv_range(self) -> ColorRange:
+        return ColorRange.JPEG if self.full_range else ColorRange.MPEG
+
+
+ROTATE = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
+
+
+class Converter:
+    """Turns decoded frames into upright frames in `target` format: transparency composited
+    on black, odd sides cropped, rotation applied (FFmpeg filters), then colour converted
+    with the source's matrix and range (swscale); frames that need none of it pass as they are."""
+
+    def __init__(self, picture: Picture, target: str, threads: int, first: av.VideoFrame) -> None:
+        self.picture, self.target, self.threads = picture, target, threads
+        self.size, self.format = (first.width, first.height), first.format.name
+        self.reformatter = VideoReformatter()
+        steps: list[str] = []
+        if picture.alpha:
+            steps += ["format=rgba", "premultiply=inplace=1"]
+        if picture.crop:
+            steps.append(f"crop={picture.crop[0]}:{picture.crop[1]}:0:0")
+        steps += ROTATE.get(picture.rotation, [])
+        self.graph = self._graph(first, steps) if steps else None
+
+    def _graph(self, first: av.VideoFrame, steps: list[str]) -> Callable[[av.VideoFrame], av.VideoFrame]:
+        graph = av.filter.Graph()
+        graph.threads = self.threads
+        nodes = [
+            graph.add_buffer(
+                width=first.width, height=first.height, format=first.format, time_base=first.time_base or Fraction(1)
+            )
+        ]
+        for step in steps:
+            name, _, args = step.partition("=")
+            nodes.append(graph.add(name, args or None))
+        nodes.append(graph.add("buffersink"))
+        graph.link_nodes(*nodes).configure()
+
+        def run(frame: av.VideoFrame) -> av.VideoFrame:
+            graph.vpush(frame)
+            return graph.vpull()
+
+        return run
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if (frame.width, frame.height) != self.size or frame.format.name != self.format:
+            # the stream changed size or format mid-way: match the first frame's
+            frame = self.reformatter.reformat(
+                frame, width=self.size[0], height=self.size[1], format=self.format, threads=self.threads
+            )
+        if self.graph is not None:
+            frame = self.graph(frame)
+        name = frame.format.name
+        if self.target == YUV:
+            if name in YUV_LAYOUTS:
+                return frame
+            fmt = frame.format
+            if fmt.is_rgb or fmt.has_palette:  # RGB sources become limited-range YUV in the source's matrix
+                return self.reformatter.reformat(
+                    frame,
+                    format=YUV,
+                    dst_colorspace=Colorspace[self.picture.matrix],
+                    dst_color_range=ColorRange.MPEG,
+                    threads=self.threads,
+                )
+            # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit with its ordered dither
+            return self.reformatter.reformat(
+                frame,
+                format=YUV,
+                src_color_range=self.picture.yuv_range,
+                dst_color_range=self.picture.yuv_range,
+                threads=self.threads,
+            )
+        if frame.format.is_rgb and name != "bgr24":
+            return self.reformatter.reformat(frame, format=self.target, threads=self.threads)
+        if name == self.target:
+            return frame
+        return self.reformatter.reformat(
+            frame,
+            format=self.target,
+            src_colorspace=Colorspace[self.picture.matrix],
+            src_color_range=self.picture.yuv_range,
+            dst_color_range=ColorRange.JPEG,
+            threads=self.threads,
+        )
+
+
+def yuv_from_bgr(reformatter: VideoReformatter, frame: av.VideoFrame, picture: Picture, threads: int) -> av.VideoFrame:
+    """A BGR frame back to the output's YUV, with the source's matrix and range."""
+    return reformatter.reformat(
+        frame, format=YUV, dst_colorspace=Colorspace[picture.matrix], dst_color_range=picture.yuv_range, threads=threads
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a segment's frames come from (small, picklable)."""
+
+    path: str
+    stream_index: int
+    seek_mode: str
+    origin: float
+    time_base: object
+    """Output time base (a Fraction)."""
+    start: int
+    """Index of the segment's first frame."""
+    stop: int
+    first_pts: int
+    """Output timestamp of the first frame."""
+    end_pts: int | None
+    """Output timestamp of the next segment's first frame (None for the last segment)."""
+    frame_pts: tuple[int, ...] = ()
+    """Output timestamps of the segment's frames ("count" mode: the probe's, made up where the source had none)."""
+
+
+def _open(source: Source, threads: int) -> tuple[av.container.InputContainer, Any]:
+    container = av.open(source.path, metadata_errors="ignore")
+    stream: Any = container.streams[source.stream_index]
+    stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = threads
+    return container, stream
+
+
+def _counted(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[av.VideoFrame, int]]:
+    container, stream = _open(source, threads)
+    with container:
+        for index, frame in enumerate(decode_stream(container, stream, damaged)):
+            if index >= source.stop:
+                return
+            if index >= source.start:
+                yield frame, source.frame_pts[index - source.start]
+
+
+def _timed(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[av.VideoFrame, int]]:
+    aims = [None] if source.start == 0 else [*RETRY_SECONDS, None]
+    first_time = float(source.first_pts * source.time_base)  # type: ignore[operator]
+    for aim in aims:
+        container, stream = _open(source, threads)
+        with container:
+            clock = Clock(stream.time_base, source.origin, source.time_base)  # type: ignore[arg-type]
+            if aim is not None:
+                target = max(0.0, first_time - aim) + source.origin
+                try:
+                    container.seek(round(target * av.time_base), backward=True)
+                except av.FFmpegError:
+                    continue
+            started = False
+            last = None
+            for frame in decode_stream(container, stream, damaged):
+                if frame.pts is None:
+                    raise TimelineError(-1, f"a frame decoded after frame {source.start} has no timestamp")
+                pts = clock(frame.pts)
+                if pts < source.first_pts:
+                    continue
+                if last is not None and pts <= last:  # frames are found by time: times must increase
+                    raise TimelineError(
+                        -1, f"decoded frame times go back from {last} to {pts} after frame {source.start}"
+                    )
+                last = pts
+                if source.end_pts is not None and pts >= source.end_pts:
+                    break
+                if not started and aim is not None and pts > source.first_pts:
+                    break  # the seek landed after the first frame: aim further back
+                started = True
+                yield frame, pts
+            if started or aim is None:
+                return
+        damaged.clear()
+    raise UnsupportedVideoError(
+        f"frame {source.start} could not be found in the file"
+    )  # unreachable: the last aim decodes from the start
+
+
+def segment_frames(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[av.VideoFrame, int]]:
+    """The segment's decoded frames in order, each with its output timestamp; rejected
+    packets are counted in `damaged`."""
+    if source.seek_mode == "count":
+        return _counted(source, threads, damaged)
+    return _timed(source, threads, damaged)

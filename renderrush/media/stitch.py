@@ -1,0 +1,177 @@
+"""Join rendered segments into the output: the video without re-encoding, with every frame
+at its source's time, and the source's other streams (every audio track, text subtitles,
+chapters, metadata) muxed in. The result is written under a temporary name and renamed
+into place only once its frame count is checked.
+
+Segments are encoded at a constant rate (x264 sees no timing), so their packets are given
+their real times here: each frame's presentation time is the source frame's, and decode
+times are the presentation times shifted by the encoder's reorder depth, which keeps them
+increasing across every segment join, for variable frame rates and gaps too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from ..core.atomic import atomic_path
+from ..core.errors import JobCancelledError, StitchError
+from ..core.layout import cancel_marker
+from .ffmpeg import run_ffmpeg
+from .probe import VideoInfo
+from .streams import StreamInfo
+
+MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "opus", "flac", "alac")
+"""Audio codecs copied into MP4 as they are; others are encoded to AAC once, at the stitch."""
+MOV_AUDIO_COPY = (*MP4_AUDIO_COPY, "pcm_")
+"""QuickTime also holds PCM (prefix match)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One rendered segment: its file and the output timestamp of each frame."""
+
+    path: Path
+    pts: tuple[int, ...]
+
+
+def count_video_packets(path: Path) -> int:
+    """Video frames in a file we wrote (one packet per frame for H.264)."""
+    with av.open(os.fspath(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.size)
+
+
+def _packet_pts(path: Path) -> list[int]:
+    with av.open(os.fspath(path)) as container:
+        return [p.pts for p in container.demux(video=0) if p.size and p.pts is not None]
+
+
+def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_duration: int) -> int:
+    """Copy the segments' packets into one video-only MP4 file at `target` with their real
+    timestamps; returns the frame count."""
+    orders: list[list[int]] = []
+    times: list[int] = []
+    for part in parts:
+        coded = _packet_pts(part.path)
+        if len(coded) != len(part.pts):
+            raise StitchError(f"segment file {part.path.name} has {len(coded)} frames, its timestamps {len(part.pts)}")
+        rank = {value: offset for offset, value in enumerate(sorted(coded))}
+        orders.append([len(times) + rank[value] for value in coded])
+        times.extend(part.pts)
+    if any(b <= a for a, b in zip(times, times[1:])):
+        raise StitchError("segment timestamps do not increase: segments overlap")
+    flat = [p for order in orders for p in order]
+    reorder = max(0, *(i - p for i, p in enumerate(flat)))
+    first_step = (times[1] - times[0]) if len(times) > 1 else last_duration
+
+    def decode_time(i: int) -> int:
+        return times[i - reorder] if i >= reorder else times[0] - (reorder - i) * max(1, first_step)
+
+    with av.open(os.fspath(parts[0].path)) as first:
+        out = av.open(os.fspath(target), "w", format="mp4")
+        try:
+            stream = out.add_stream_from_template(first.streams.video[0])
+            stream.time_base = time_base
+            i = 0
+            for part, order in zip(parts, orders):
+                with av.open(os.fspath(part.path)) as container:
+                    packets = (p for p in container.demux(video=0) if p.size)
+                    for packet, presented in zip(packets, order):
+                        packet.stream = stream
+                        packet.time_base = time_base
+                        packet.pts = times[presented]
+                        packet.dts = decode_time(i)
+                        following = presented + 1
+                        packet.duration = (
+                            (times[following] - times[presented]) if following < len(times) else last_duration
+                        )
+                        out.mux(packet)
+                        i += 1
+        finally:
+            out.close()
+    return len(times)
+
+
+def _audio_codec(stream: StreamInfo, k: int, container_format: str) -> list[str]:
+    keep = MOV_AUDIO_COPY if container_format == "mov" else MP4_AUDIO_COPY
+    if stream.codec.startswith(keep):
+        return [f"-c:a:{k}", "copy"]
+    bitrate = min(512, 96 * max(1, stream.channels))
+    return [f"-c:a:{k}", "aac", f"-b:a:{k}", f"{bitrate}k"]
+
+
+def output_streams(info: VideoInfo, container_format: str) -> tuple[list[str], list[str]]:
+    """ffmpeg arguments that map and encode the source's streams other than the video
+    (source = input 1), and a description of each stream that cannot be kept."""
+    args: list[str] = []
+    dropped: list[str] = []
+    # naming any stream's metadata turns ffmpeg's copying of the others off: name them all
+    for k, audio in enumerate(info.audio_streams):
+        args += ["-map", f"1:{audio.index}", *_audio_codec(audio, k, container_format)]
+        args += [f"-map_metadata:s:a:{k}", f"1:s:{audio.index}"]
+    kept = [s for s in info.subtitle_streams if s.text]
+    for k, subtitle in enumerate(kept):
+        args += [
+            "-map",
+            f"1:{subtitle.index}",
+            f"-c:s:{k}",
+            "mov_text",
+            f"-map_metadata:s:s:{k}",
+            f"1:s:{subtitle.index}",
+        ]
+    dropped += [f"{s.describe()}: a bitmap subtitle an MP4 cannot hold" for s in info.subtitle_streams if not s.text]
+    dropped += [s.describe() for s in info.other_streams]
+    return args, dropped
+
+
+def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Path) -> list[str]:
+    """Join `parts` (in order) with the source's other streams into `output`; returns
+    descriptions of the source streams that could not be kept."""
+    output = Path(output)
+    video = work_dir / f"video-{os.getpid()}.mp4"
+    container_format = "mov" if output.suffix.lower() == ".mov" else "mp4"
+    streams, dropped = output_streams(info, container_format)
+    args: list[str | Path] = [
+        "-copyts",
+        "-i",
+        video,
+        "-itsoffset",
+        f"{-info.origin:.6f}",
+        "-i",
+        info.path,
+        "-map",
+        "0:v:0",
+        *streams,
+        "-c:v",
+        "copy",
+        "-map_metadata",
+        "1",
+        "-map_metadata:s:v:0",
+        f"1:s:{info.stream_index}",
+        "-map_chapters",
+        "1",
+        "-movflags",
+        "+faststart",
+        "-f",
+        container_format,
+        "-y",
+    ]
+    try:
+        expected = join_video(parts, video, info.time_base, info.last_frame_duration)
+        with atomic_path(output) as partial:
+            run_ffmpeg([*args, partial], what=f"joining {len(parts)} segments into {output.name}", error=StitchError)
+            frames = count_video_packets(partial)
+            if frames != expected:
+                raise StitchError(f"joined file has {frames} frames, expected {expected}; nothing was written")
+            if cancel_marker(work_dir).exists():  # the job was stopped while it stitched: write nothing
+                raise JobCancelledError()
+    except av.FFmpegError as exc:
+        raise StitchError(f"joining segments into {output.name} failed: {exc.strerror or exc}") from None
+    finally:
+        video.unlink(missing_ok=True)
+    return dropped

@@ -1,0 +1,282 @@
+"""Render one segment in one process, in three overlapping stages: a reader thread decodes
+the segment's frames (`decode.py`), the calling thread runs the filter chain on each frame's
+planes, and a writer thread encodes them with libx264 into the segment file (`encode.py`).
+FFmpeg releases the GIL while it decodes, converts and encodes, so the stages share the
+cores and no raw frame crosses a pipe. Memory stays at a few frames whatever the segment
+length. The segment's output timestamps are written beside its file, since the file itself
+is encoded at a constant rate (see `stitch.py`)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from ..core.atomic import atomic_path, atomic_write_text
+from ..core.errors import RenderRushError, SegmentError, TimelineError
+from ..core.layout import timestamps_path
+from ..core.segment import Segment
+from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment_frames
+from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
+from ..media.filters import FilterChain, Planes
+from .progress import DONE, Reporter
+
+__all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    """Everything a worker needs to render one segment (small and picklable)."""
+
+    source: Source
+    segment: Segment
+    fps: Fraction
+    """Nominal rate the segment file is encoded at (its real timestamps travel beside it)."""
+    chain: FilterChain
+    encode: EncodeSettings
+    picture: Picture
+    tags: VideoTags
+    threads: int
+    """Decoder and OpenCV threads of this worker."""
+    output: str
+    """Segment file to write; it appears only once the segment is complete."""
+    reporter: Reporter | None = None
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """What a segment task returns: small, so it travels cheaply back to the caller."""
+
+    index: int
+    frames: int
+    seconds: float
+    output: str
+    bytes: int
+    worker_pid: int
+    worker: str = ""
+    """Host (and dask worker address on a cluster) that rendered the segment."""
+    data: builtins.bytes | None = None
+    """The segment file's bytes, when it travels back from a cluster worker."""
+    reused: bool = False
+    """Taken over from an interrupted earlier run instead of rendered again."""
+    pts: tuple[int, ...] = ()
+    """Output timestamp of each frame, in the source's output time base."""
+    damaged: int = 0
+    """Packets the decoder rejected in this segment (their frames are missing)."""
+    concealed: int = 0
+    """Frames the decoder flagged as damaged and concealed (they are in the output)."""
+
+
+def read_timestamps(segment_file: str | Path) -> tuple[int, ...]:
+    return tuple(json.loads(timestamps_path(segment_file).read_text()))
+
+
+QUEUE_FRAMES = 4
+"""Frames in flight between two stages: enough to absorb jitter, few enough for memory."""
+
+
+class _Handoff:
+    """A bounded queue between two threads. `close()` tells the producer to stop, so a
+    stage that fails or stops early never leaves the other blocked."""
+
+    END = object()
+    """Every item was handed over."""
+    STOP = object()
+    """The job stopped early: drop what is in flight."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(QUEUE_FRAMES)
+        self._closed = threading.Event()
+
+    def put(self, item: Any) -> bool:
+        """Hand over `item`; False once the consumer has closed the hand-off."""
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def get(self) -> Any:
+        return self._queue.get()
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class _Stage(threading.Thread):
+    """A thread running `body`, keeping the exception it ended with for the caller."""
+
+    def __init__(self, name: str, body: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._body = body
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._body()
+        except BaseException as exc:  # reported by the calling thread, which owns the job
+            self.error = exc
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, av.FFmpegError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: FramePool) -> av.VideoFrame | np.ndarray:
+    """The chain applied to decoded `frame`: a pool frame for the encoder (YUV chains, run
+    on a copy of the planes, since decoded frames may still be references of the decoder),
+    or the BGR image the writer converts (BGR chains). Any failure, user filters included,
+    becomes a SegmentError naming the frame."""
+    width, height = job.picture.width, job.picture.height
+    try:
+        if job.chain.pixel_format == YUV:
+            out, views = pool.take()
+            for source, target in zip(plane_views(frame, width, height), views):
+                np.copyto(target, source)
+            job.chain.apply_planes(Planes(*views))
+            return out
+        image = plane_views(frame, width, height)[0].reshape(height, width, 3)
+        return job.chain.apply_bgr(image)
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, RenderRushError) else f"{type(exc).__name__}: {exc}"
+        raise SegmentError(
+            job.segment.index, f"filters '{job.chain}' failed on frame {job.segment.start + index}: {detail}"
+        ) from None
+
+
+def write_timestamps(segment_file: str | Path, pts: Sequence[int]) -> None:
+    """Keep a segment's output timestamps beside its file (written before the file
+    appears, so a complete segment always has them)."""
+    atomic_write_text(timestamps_path(segment_file), json.dumps(list(pts)))
+
+
+def render_segment(job: SegmentJob) -> SegmentResult:
+    """Decode, filter and encode one segment; raises `SegmentError` naming the segment.
+    The segment file appears only once it is complete, with its timestamps beside it."""
+    started = time.perf_counter()
+    cv2.setNumThreads(job.threads)
+    progress = job.reporter or _SilentReporter()
+    progress.update(0, force=True)
+    out = Path(job.output)
+    with atomic_path(out) as partial:
+        timestamps, damaged, concealed = _encode_segment(job, partial, progress)
+        write_timestamps(out, timestamps)
+    progress.update(len(timestamps), DONE, force=True)
+    return SegmentResult(
+        index=job.segment.index,
+        frames=len(timestamps),
+        seconds=time.perf_counter() - started,
+        output=str(out),
+        bytes=out.stat().st_size,
+        worker_pid=os.getpid(),
+        worker=socket.gethostname(),
+        pts=tuple(timestamps),
+        damaged=damaged,
+        concealed=concealed,
+    )
+
+
+def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int]:
+    """Run the three stages, encoding the segment into `path`; returns the frames'
+    timestamps and the counts of damaged and concealed frames, or raises."""
+    decoded, to_encode = _Handoff(), _Handoff()
+    pool = FramePool(job.picture, job.threads)
+    damaged: list[int] = []
+    concealed = 0
+
+    def read() -> None:
+        nonlocal concealed
+        convert: Converter | None = None  # set up from the first frame
+        try:
+            for frame, pts in segment_frames(job.source, job.threads, damaged):
+                convert = convert or Converter(job.picture, job.chain.pixel_format, job.threads, frame)
+                concealed += bool(frame.is_corrupt)
+                if not decoded.put((convert(frame), pts)):
+                    return
+        finally:
+            decoded.put(_Handoff.END)
+
+    try:
+        writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
+    except (av.FFmpegError, OSError) as exc:
+        raise SegmentError(job.segment.index, f"encoder: {_reason(exc)}") from None
+
+    def write() -> None:
+        try:
+            while (item := to_encode.get()) is not _Handoff.END and item is not _Handoff.STOP:
+                frame = item if isinstance(item, av.VideoFrame) else pool.from_bgr(item)
+                writer.write(frame)
+                pool.give_back(frame)
+            if item is _Handoff.END:
+                writer.finish()
+        except BaseException:
+            to_encode.close()
+            raise
+
+    reader, encoder = _Stage("segment-reader", read), _Stage("segment-writer", write)
+    reader.start()
+    encoder.start()
+    timestamps: list[int] = []
+    stopped = False
+    try:
+        while (item := decoded.get()) is not _Handoff.END:
+            frame, pts = item
+            with heap_fill.unfilled():
+                filtered = _filtered(job, frame, len(timestamps), pool)
+            if not to_encode.put(filtered):
+                stopped = True
+                break
+            timestamps.append(pts)
+            progress.update(len(timestamps))
+    except BaseException:
+        stopped = True
+        raise
+    finally:
+        decoded.close()
+        complete = not stopped and reader.error is None and bool(timestamps)
+        to_encode.put(_Handoff.END if complete else _Handoff.STOP)
+        reader.join()
+        encoder.join()
+        if encoder.error or not complete:
+            writer.abandon()
+    if encoder.error:
+        raise SegmentError(job.segment.index, f"encoder: {_reason(encoder.error)}")
+    if isinstance(reader.error, TimelineError):
+        raise TimelineError(job.segment.index, reader.error.reason)
+    if reader.error is None and len(timestamps) != job.segment.frames and not damaged:
+        # the frames in this segment's time range are not the ones listed: the listing is wrong
+        raise TimelineError(
+            job.segment.index, f"decoded {len(timestamps)} frames where the file lists {job.segment.frames}"
+        )
+    if reader.error is not None or not timestamps:
+        reason = _reason(reader.error) if reader.error else "no frame of it could be decoded"
+        raise SegmentError(
+            job.segment.index,
+            f"decoded {len(timestamps)} of {job.segment.frames} frames from frame {job.segment.start} "
+            f"({reason}); the input may be corrupt or truncated there",
+        )
+    return timestamps, len(damaged), concealed
+
+
+class _SilentReporter:
+    """Reporter for segments rendered without progress reporting."""
+
+    def update(self, frames: int, state: str = "", force: bool = False) -> None:
+        pass
