@@ -25,7 +25,7 @@ from ..core.errors import DashboardError
 
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8866
-CONFIG_DIR = Path(__file__).resolve().parent / "webapp"
+CONFIG_DIR = Path(__file__).resolve().parent
 """Holds `voila.json` (the WebSocket message limit for uploads) and the page, `app.ipynb`."""
 PAGE = CONFIG_DIR / "app.ipynb"
 

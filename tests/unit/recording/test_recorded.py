@@ -20,7 +20,7 @@ from renderrush import (
 )
 from renderrush.cli import main
 
-from ..support.filters import FilterRegistry
+from ...support.filters import FilterRegistry
 
 
 def test_finished_render_is_recorded_with_timeline(clip: Path, tmp_path: Path, history: History) -> None:

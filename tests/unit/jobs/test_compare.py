@@ -29,7 +29,7 @@ from renderrush.jobs.plan import JobPlan
 from renderrush.recording.recorded import Recording
 from renderrush.segments.progress import ProgressEvent
 
-from ..support.frames import SMALL, frame_indices
+from ...support.frames import SMALL, frame_indices
 
 FRAMES = 15
 compare_module = importlib.import_module("renderrush.jobs.compare")  # the package's `compare` attribute is the function

@@ -42,8 +42,8 @@ from renderrush.segments.render import (
     write_timestamps,
 )
 
-from ..support.filters import FilterRegistry
-from ..support.frames import decode_frames, frame_indices
+from ...support.filters import FilterRegistry
+from ...support.frames import decode_frames, frame_indices
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from renderrush.media.samples import read_frame_index
 from renderrush.segments.jobfolder import JobFolder
 from renderrush.segments.render import SegmentJob
 
-from ..support.media import ffmpeg
+from ...support.media import ffmpeg
 
 
 def jobs_for(info: VideoInfo, seconds: float, tmp_path: Path) -> list[SegmentJob]:

@@ -19,8 +19,8 @@ from renderrush.cli import default_scheduler
 from renderrush.media.ffmpeg import decoded_md5
 from renderrush.recording.advisor import RunTiming, recommend
 
-from ..support.filters import FilterRegistry
-from ..support.frames import frame_indices
+from ...support.filters import FilterRegistry
+from ...support.frames import frame_indices
 
 CLIP_FRAMES = 90
 PLENTY = 10**12

@@ -32,7 +32,7 @@ from renderrush.media.probe import (
 )
 from renderrush.media.streams import StreamInfo
 
-from ..support.media import X264, _user_data_first, ffmpeg
+from ...support.media import X264, _user_data_first, ffmpeg
 
 GREY = "color=c=0x404040:s=64x48:r=15:d=1"
 """15 frames of a flat 64x48 picture."""

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from renderrush.ui import Dashboard, webapp
+from renderrush.ui import Dashboard
 from renderrush.ui.session import OUTPUT_ROOT_ENV
+from renderrush.webapp import app as webapp
 
 
 @pytest.fixture

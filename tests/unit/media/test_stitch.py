@@ -27,7 +27,7 @@ from renderrush.media.streams import StreamInfo
 from renderrush.segments.jobfolder import JobFolder
 from renderrush.segments.render import render_segment
 
-from ..support.frames import frame_indices, stream_codecs
+from ...support.frames import frame_indices, stream_codecs
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ from renderrush.segments.jobfolder import JobFolder
 from renderrush.segments.progress import DONE, SEGMENT_FINISHED, STITCHED, STITCHING, ProgressEvent
 from renderrush.segments.render import SegmentJob, SegmentResult, render_segment
 
-from ..support.frames import frame_indices
+from ...support.frames import frame_indices
 
 ADDRESS = "tcp://10.0.0.5:8786"
 WORKER = "tcp://10.0.0.7:40000"

@@ -29,7 +29,7 @@ from renderrush.media.frametable import (
     output_time_base,
 )
 
-from ..support.media import FFMPEG, X264, ffmpeg, piece_times, setpts_expression
+from ...support.media import FFMPEG, X264, ffmpeg, piece_times, setpts_expression
 
 SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=64x48:r=30:d=1"]
 """30 frames of a moving 64x48 picture at 30 fps."""

@@ -16,7 +16,7 @@ from renderrush.recording.history import History
 from renderrush.recording.report import job_report, validate_report, write_report
 from renderrush.segments.timeline import assign_lanes, idle_tail, segment_timeline, worker_name
 
-from ..support.filters import FilterRegistry
+from ...support.filters import FilterRegistry
 
 
 @pytest.fixture

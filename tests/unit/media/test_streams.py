@@ -16,7 +16,7 @@ import pytest
 
 from renderrush.media.streams import StreamInfo, other_streams
 
-from ..support.media import SUBTITLES, X264, _spu_packet, ffmpeg
+from ...support.media import SUBTITLES, X264, _spu_packet, ffmpeg
 
 VIDEO = ["-f", "lavfi", "-i", "color=s=64x48:r=15:d=1"]
 

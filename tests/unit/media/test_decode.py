@@ -34,7 +34,7 @@ from renderrush.media.decode import (
 from renderrush.media.probe import VideoInfo
 from renderrush.media.samples import read_frame_index
 
-from ..support.media import X264, ffmpeg
+from ...support.media import X264, ffmpeg
 
 # ---- sources ----------------------------------------------------------------------------
 

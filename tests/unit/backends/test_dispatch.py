@@ -49,7 +49,7 @@ from renderrush.media.probe import VideoInfo
 from renderrush.segments.jobfolder import JobFolder
 from renderrush.segments.render import SegmentJob, SegmentResult, read_timestamps
 
-from ..support.frames import frame_indices
+from ...support.frames import frame_indices
 
 TOKEN = "0123456789ab"
 

@@ -24,7 +24,7 @@ import pytest
 
 from renderrush.core.signals import FORCE_AFTER, STOP_SIGNALS, Stopped, exit_status, stop_on_signals
 
-from ..support import ROOT
+from ...support import ROOT
 
 INT, TERM, HUP = signal.SIGINT, signal.SIGTERM, signal.SIGHUP
 

@@ -18,7 +18,7 @@ import pytest
 from renderrush.core.errors import FFmpegError, SettingsError
 from renderrush.media.samples import INDEX_BITS, make_sample_video, read_frame_index, stripe_height
 
-from ..support.frames import frame_indices
+from ...support.frames import frame_indices
 
 
 def streams(path: Path) -> dict[str, object]:

@@ -41,7 +41,7 @@ from renderrush.segments import progress as progress_module
 from renderrush.segments.jobfolder import JobFolder
 from renderrush.segments.render import SegmentJob, read_timestamps
 
-from ..support.frames import frame_indices
+from ...support.frames import frame_indices
 
 TOPIC, CANCEL, TOKEN = "renderrush-progress-t", "renderrush-cancel-t", "0123456789ab"
 

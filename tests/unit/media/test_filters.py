@@ -9,7 +9,7 @@ import pytest
 from renderrush import FilterChain, FilterError, Param, available_filters, register_filter, unregister_filter
 from renderrush.media.filters import BGR, YUV, Planes, gaussian_blur
 
-from ..support.filters import FilterRegistry
+from ...support.filters import FilterRegistry
 
 W, H = 64, 48
 BUILTINS = {"grayscale", "blur", "brightness", "contrast", "sepia", "sharpen", "invert"}

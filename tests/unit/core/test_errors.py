@@ -28,8 +28,8 @@ from renderrush import (
 )
 from renderrush.media.ffmpeg import run_ffmpeg
 
-from ..support.filters import FilterRegistry
-from ..support.frames import SMALL, frame_indices
+from ...support.filters import FilterRegistry
+from ...support.frames import SMALL, frame_indices
 
 FAST = {"scheduler": "threads", "workers": 2, "segment_seconds": 1}
 """Several segments, no process start-up: enough for everything but pickling."""
