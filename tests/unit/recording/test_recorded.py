@@ -32,6 +32,10 @@ def test_finished_render_is_recorded_with_timeline(clip: Path, tmp_path: Path, h
     assert record.filters == "grayscale" and record.width == 160
     assert record.monitor_summary["duration"] > 0
     assert record.details["output"] == str(tmp_path / "a.mp4")
+    # however fast the job, its chart runs from a reading at its start to one at its end
+    machine = [s for s in record.timeline if s.get("source") != "worker"]
+    assert len(machine) >= 2 and machine[0]["t"] < machine[-1]["t"] <= record.monitor_summary["duration"]
+    assert machine[0]["job_cpu_percent"] == 0.0 and machine[0]["job_rss"] > 0  # the start reading
 
 
 def test_failed_and_cancelled_jobs_are_recorded(
