@@ -31,9 +31,17 @@ the same, it is a base too, so `except FileNotFoundError` or `except ValueError`
     └── DashboardError                 the web app cannot start (port, folder, Voila missing)
 
     RenderRushWarning (UserWarning)    something beside the job went wrong; the job goes on
+
+PyAV's errors become these in one place, `translate_av_errors` (a context manager, like
+httpx's `map_exceptions`): the caller names the error class and the sentence, FFmpeg's own
+reason fills `{reason}`.
 """
 
 from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager
+from types import TracebackType
 
 
 class RenderRushError(Exception):
@@ -165,3 +173,42 @@ class MonitorError(RenderRushError, RuntimeError):
 
 class DashboardError(RenderRushError, ValueError):
     """The dashboard web app cannot start: its port, its output folder, or Voila missing."""
+
+
+def av_reason(exc: BaseException) -> str:
+    """What went wrong, in FFmpeg's words where the error is one of PyAV's (its `strerror`,
+    without the Python class and errno that `str()` adds), else the exception's text."""
+    reason = getattr(exc, "strerror", None) if _is_av_error(exc) else None
+    return str(reason or exc) or type(exc).__name__
+
+
+def _is_av_error(exc: BaseException) -> bool:
+    # PyAV is imported by whoever raised the error: looking it up in sys.modules keeps this
+    # module (imported by `renderrush --help`) free of PyAV's import time.
+    av = sys.modules.get("av")
+    return av is not None and isinstance(exc, av.FFmpegError)
+
+
+class translate_av_errors(AbstractContextManager[None]):
+    """The one place where PyAV's errors become RenderRush's: inside `with
+    translate_av_errors(StitchError, "joining into {name} failed: {reason}", name=...)`, an
+    `av.FFmpegError` (and any of `also`) is raised again as `error` with the message filled
+    in (`{reason}` is FFmpeg's own sentence), from None: users see one line, not a chain of
+    tracebacks through PyAV. Other exceptions pass through untouched."""
+
+    def __init__(
+        self,
+        error: type[RenderRushError],
+        message: str,
+        *,
+        also: tuple[type[BaseException], ...] = (),
+        **fields: object,
+    ) -> None:
+        self.error, self.message, self.also, self.fields = error, message, also, fields
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is None or isinstance(exc, RenderRushError):
+            return None
+        if _is_av_error(exc) or (self.also and isinstance(exc, self.also)):
+            raise self.error(self.message.format(reason=av_reason(exc), **self.fields)) from None
+        return None

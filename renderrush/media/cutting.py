@@ -27,7 +27,7 @@ from typing import Any
 
 import av
 
-from ..core.errors import RenderRushError
+from ..core.errors import RenderRushError, translate_av_errors
 from .decode import Source
 from .frametable import Clock
 from .probe import VideoInfo
@@ -143,7 +143,8 @@ class Cutter:
         self, index: int, template: av.video.stream.VideoStream, packets: list[_Packet], source: Source
     ) -> Piece:
         buffer = io.BytesIO()
-        try:
+        refused = "segment {index}: the {format} muxer refused the packets ({reason})"
+        with translate_av_errors(CutError, refused, also=(ValueError,), index=index, format=self.format):
             with av.open(buffer, "w", format=self.format) as out:
                 stream = out.add_stream_from_template(template)
                 time_base: Any = template.time_base
@@ -154,8 +155,6 @@ class Cutter:
                     packet.is_keyframe = kept.key
                     packet.stream = stream
                     out.mux(packet)
-        except (av.FFmpegError, ValueError) as exc:
-            raise CutError(f"segment {index}: the {self.format} muxer refused the packets ({exc})") from None
         data = buffer.getvalue()
         check_piece(data, self.info, source)
         return Piece(index=index, data=data, suffix=self.suffix, packets=len(packets))
@@ -197,14 +196,13 @@ def check_piece(data: bytes, info: VideoInfo, source: Source) -> None:
     """Raise `CutError` unless the piece, demuxed again, shows exactly the segment's frames at
     their times (nothing missing, nothing extra between its first and its end)."""
     expected = set(info.frame_pts[source.start : source.stop])
-    try:
+    unreadable = "segment {start}-{stop}: the piece does not read back ({reason})"
+    with translate_av_errors(CutError, unreadable, also=(ValueError,), start=source.start, stop=source.stop):
         with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
             assert isinstance(container, av.container.InputContainer)
             stream: Any = container.streams.video[0]
             clock = Clock(Fraction(stream.time_base), info.origin, info.time_base)
             shown = [clock(p.pts) for p in container.demux(stream) if p.size and p.pts is not None and not p.is_discard]
-    except av.FFmpegError as exc:
-        raise CutError(f"segment {source.start}-{source.stop}: the piece does not read back ({exc})") from None
     inside = {pts for pts in shown if pts >= source.first_pts and (source.end_pts is None or pts < source.end_pts)}
     if inside != expected:
         missing, extra = len(expected - inside), len(inside - expected)

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import av
 
-from ..core.errors import EmptyVideoError, InputNotFoundError, NotAVideoError, UnsupportedVideoError
+from ..core.errors import (
+    EmptyVideoError,
+    InputNotFoundError,
+    NotAVideoError,
+    UnsupportedVideoError,
+    translate_av_errors,
+)
 from .frametable import decode_stream, list_frames
 from .streams import StreamInfo, other_streams
 
@@ -165,13 +171,12 @@ def check_input_path(path: Path) -> None:
 def open_input(path: Path) -> av.container.InputContainer:
     """The source opened for demuxing, or a clear error."""
     check_input_path(path)
-    try:
+    unreadable = (
+        "input '{name}' is not a readable video ({reason}): "
+        "it may be another kind of file or truncated; use an MP4, MOV, MKV or AVI video"
+    )
+    with translate_av_errors(NotAVideoError, unreadable, name=path.name):
         return av.open(os.fspath(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise NotAVideoError(
-            f"input '{path.name}' is not a readable video ({exc.strerror or exc}): "
-            "it may be another kind of file or truncated; use an MP4, MOV, MKV or AVI video"
-        ) from None
 
 
 def _is_still(stream: av.video.stream.VideoStream) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 
 from ..core.atomic import atomic_path
-from ..core.errors import JobCancelledError, StitchError
+from ..core.errors import JobCancelledError, StitchError, translate_av_errors
 from ..core.layout import cancel_marker
 from .ffmpeg import run_ffmpeg
 from .probe import VideoInfo
@@ -161,17 +161,19 @@ def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Pa
         container_format,
         "-y",
     ]
+    failed = "joining segments into {name} failed: {reason}"
     try:
-        expected = join_video(parts, video, info.time_base, info.last_frame_duration)
-        with atomic_path(output) as partial:
-            run_ffmpeg([*args, partial], what=f"joining {len(parts)} segments into {output.name}", error=StitchError)
-            frames = count_video_packets(partial)
-            if frames != expected:
-                raise StitchError(f"joined file has {frames} frames, expected {expected}; nothing was written")
-            if cancel_marker(work_dir).exists():  # the job was stopped while it stitched: write nothing
-                raise JobCancelledError()
-    except av.FFmpegError as exc:
-        raise StitchError(f"joining segments into {output.name} failed: {exc.strerror or exc}") from None
+        with translate_av_errors(StitchError, failed, name=output.name):
+            expected = join_video(parts, video, info.time_base, info.last_frame_duration)
+            with atomic_path(output) as partial:
+                run_ffmpeg(
+                    [*args, partial], what=f"joining {len(parts)} segments into {output.name}", error=StitchError
+                )
+                frames = count_video_packets(partial)
+                if frames != expected:
+                    raise StitchError(f"joined file has {frames} frames, expected {expected}; nothing was written")
+                if cancel_marker(work_dir).exists():  # the job was stopped while it stitched: write nothing
+                    raise JobCancelledError()
     finally:
         video.unlink(missing_ok=True)
     return dropped

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..core.atomic import atomic_path, atomic_write_text
-from ..core.errors import RenderRushError, SegmentError, TimelineError
+from ..core.errors import RenderRushError, SegmentError, TimelineError, av_reason, translate_av_errors
 from ..core.layout import timestamps_path
 from ..core.segment import Segment
 from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment_frames
@@ -133,12 +133,6 @@ class _Stage(threading.Thread):
             self.error = exc
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, av.FFmpegError):
-        return exc.strerror or str(exc)
-    return str(exc) or type(exc).__name__
-
-
 def _filtered(job: SegmentJob, frame: av.VideoFrame, index: int, pool: FramePool) -> av.VideoFrame | np.ndarray:
     """The chain applied to decoded `frame`: a pool frame for the encoder (YUV chains, run
     on a copy of the planes, since decoded frames may still be references of the decoder),
@@ -213,10 +207,10 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
         finally:
             decoded.put(_Handoff.END)
 
-    try:
+    with translate_av_errors(
+        SegmentError, "segment {index}: encoder: {reason}", also=(OSError,), index=job.segment.index
+    ):
         writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
-    except (av.FFmpegError, OSError) as exc:
-        raise SegmentError(job.segment.index, f"encoder: {_reason(exc)}") from None
 
     def write() -> None:
         try:
@@ -257,7 +251,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
         if encoder.error or not complete:
             writer.abandon()
     if encoder.error:
-        raise SegmentError(job.segment.index, f"encoder: {_reason(encoder.error)}")
+        raise SegmentError(job.segment.index, f"encoder: {av_reason(encoder.error)}")
     if isinstance(reader.error, TimelineError):
         raise TimelineError(job.segment.index, reader.error.reason)
     if reader.error is None and len(timestamps) != job.segment.frames and not damaged:
@@ -266,7 +260,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
             job.segment.index, f"decoded {len(timestamps)} frames where the file lists {job.segment.frames}"
         )
     if reader.error is not None or not timestamps:
-        reason = _reason(reader.error) if reader.error else "no frame of it could be decoded"
+        reason = av_reason(reader.error) if reader.error else "no frame of it could be decoded"
         raise SegmentError(
             job.segment.index,
             f"decoded {len(timestamps)} of {job.segment.frames} frames from frame {job.segment.start} "

@@ -321,3 +321,25 @@ def test_failed_threads_job_stops_every_segment_before_raising(
     finally:
         release.set()
         resumed.wait(10)
+
+
+def test_translate_av_errors_is_the_one_translation_of_pyav_errors(tmp_path) -> None:
+    import av
+
+    from renderrush.core.errors import StitchError, av_reason, translate_av_errors
+
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(StitchError) as caught:
+        with translate_av_errors(StitchError, "joining into {name} failed: {reason}", name="out.mp4"):
+            av.open(str(missing))
+    assert str(caught.value) == "joining into out.mp4 failed: No such file or directory"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # one line, no PyAV chain
+    # errors of RenderRush's own and unrelated ones pass through untouched; `also` widens the net
+    with pytest.raises(KeyError), translate_av_errors(StitchError, "{reason}"):
+        raise KeyError("k")
+    with (
+        pytest.raises(StitchError, match="^bad: boom$"),
+        translate_av_errors(StitchError, "bad: {reason}", also=(OSError,)),
+    ):
+        raise OSError("boom")
+    assert av_reason(ValueError("")) == "ValueError"
