@@ -6,7 +6,7 @@ sentence (`ClusterError`), for the notebook panel and the web app."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..core.errors import ClusterError
 
@@ -35,7 +35,8 @@ def worker_can_render(decoder: str | None) -> list[str]:
     import av
 
     missing = []
-    for name, mode in ((ENCODER, "w"), (decoder, "r")):
+    wanted: tuple[tuple[str | None, Literal["r", "w"]], ...] = ((ENCODER, "w"), (decoder, "r"))
+    for name, mode in wanted:
         if name is None:
             continue
         try:

@@ -145,7 +145,8 @@ class Cutter:
         buffer = io.BytesIO()
         # The MOV muxer writes a piece's start (an empty edit) in the movie's timescale, 1000
         # by default: 8.333 s became 5 ticks early in 1/15360. The stream's own timescale is exact.
-        options = {"movie_timescale": str(Fraction(template.time_base).denominator)} if self.format == "mov" else {}
+        scale = Fraction(template.time_base or self.info.time_base).denominator
+        options = {"movie_timescale": str(scale)} if self.format == "mov" else {}
         try:
             with av.open(buffer, "w", format=self.format, options=options) as out:
                 stream = out.add_stream_from_template(template)

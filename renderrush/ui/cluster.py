@@ -104,11 +104,14 @@ class ClusterChoice(Component):
             if report.dashboard
             else "no Dask dashboard (the scheduler needs bokeh installed)"
         )
-        return message_html(
-            f"{report.workers} worker{'s' if report.workers != 1 else ''}, {report.cores} cores at "
-            f"{report.address}",
-            "ok",
-        ) + f"<small>{board}</small>"
+        return (
+            message_html(
+                f"{report.workers} worker{'s' if report.workers != 1 else ''}, {report.cores} cores at "
+                f"{report.address}",
+                "ok",
+            )
+            + f"<small>{board}</small>"
+        )
 
     def _local_client(self) -> Any:
         """A client of this panel's LocalCluster, started (again) with the current worker count."""

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import SegmentError, make_sample_video, probe, render
+from renderrush import ClusterError, SegmentError, make_sample_video, probe, render
+from renderrush.backends.reach import check_scheduler
 from renderrush.cli import main
 from renderrush.segments.progress import SEGMENT_STARTED, ProgressEvent
+from renderrush.ui.cluster import LOCAL_CLUSTER
+from renderrush.ui.panel import ControlPanel
+from renderrush.ui.results import ResultsView
 
 from ..support.cluster import LoopbackCluster
 from ..support.filters import FilterRegistry
@@ -222,11 +226,15 @@ def test_long_and_single_keyframe_gops_cross_the_network_once(
     result = render(clip, out, "grayscale", workers=2, segment_seconds=5, scheduler=cluster.address)
     assert result.frames == 360 and frame_indices(out) == list(range(360))
     size = clip.stat().st_size
-    print(f"{gop} GOP: input {size} B, sent {result.input_bytes_to_workers} B, by worker {result.input_bytes_by_worker}")
+    print(
+        f"{gop} GOP: input {size} B, sent {result.input_bytes_to_workers} B, by worker {result.input_bytes_by_worker}"
+    )
     assert 0 < result.input_bytes_to_workers <= TRAFFIC_TARGET * size
     assert sum(result.input_bytes_by_worker.values()) == result.input_bytes_to_workers
     assert set(result.input_bytes_by_worker) == {s.worker for s in result.segments}
-    assert [s.frames for s in sorted(result.segments, key=lambda s: s.index)] == ([250, 110] if gop == "long" else [360])
+    assert [s.frames for s in sorted(result.segments, key=lambda s: s.index)] == (
+        [250, 110] if gop == "long" else [360]
+    )
     if gop == "single":
         assert any("allow 1 segment where 2" in w for w in result.warnings), result.warnings
 
@@ -256,7 +264,9 @@ def test_worker_killed_holding_the_only_copy_of_its_piece(
                 return
 
     out = tmp_path / "out.mp4"
-    result = render(clip, out, slow_filter, workers=2, segment_seconds=5, scheduler=cluster.address, progress=on_progress)
+    result = render(
+        clip, out, slow_filter, workers=2, segment_seconds=5, scheduler=cluster.address, progress=on_progress
+    )
     assert killed, "a worker holding the only copy of its piece was killed mid-job"
     assert result.frames == 360 and frame_indices(out) == list(range(360))
     survivors = {s.worker for s in result.segments}
@@ -268,3 +278,34 @@ def test_worker_killed_holding_the_only_copy_of_its_piece(
     # the survivor received both pieces (about the whole video), the killed worker one of them
     assert by_worker[survivor] > max(v for w, v in by_worker.items() if w != survivor)
     assert result.input_bytes_to_workers <= 2 * clip.stat().st_size
+
+
+def test_a_scheduler_is_checked_before_a_job(cluster: LoopbackCluster) -> None:
+    report = check_scheduler(cluster.address, "h264")
+    assert (report.address, report.workers, report.cores, report.dashboard) == (cluster.address, 2, 2, None)
+    with pytest.raises(ClusterError) as excinfo:
+        check_scheduler(cluster.address, "no-such-codec")
+    assert str(excinfo.value).startswith("2 of 2 workers lack the no-such-codec decoder this job needs")
+
+
+def test_the_panel_runs_a_job_on_its_local_cluster(clip: Path, tmp_path: Path) -> None:
+    """ "Run on: local Dask cluster" starts a LocalCluster of the panel's workers, shows its
+    workers and cores, and the job runs there with its traffic shown in the results."""
+    results = ResultsView(tmp_path)
+    panel = ControlPanel(tmp_path, history=False, results=results)
+    panel.source.use_file(clip)
+    panel.workers.value = 2
+    panel.cluster.where.value = LOCAL_CLUSTER
+    try:
+        report = panel.cluster.check()
+        assert (report.workers, report.cores) == (2, 2) and report.address.startswith("tcp://127.0.0.1:")
+        assert "2 workers, 2 cores at tcp://127.0.0.1:" in panel.cluster.info.value
+        job = panel.render()
+        panel.wait(180)
+        assert job.result is not None, job.error
+        assert job.request["scheduler"] == report.address and job.result.scheduler.startswith("distributed")
+        assert job.result.frames == 90 and frame_indices(job.result.output) == list(range(90))
+        assert set(job.result.input_bytes_by_worker) == {s.worker for s in job.result.segments}
+        assert "Sent to workers" in results.summary.value
+    finally:
+        panel.cluster.close()

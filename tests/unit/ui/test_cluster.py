@@ -4,6 +4,7 @@ checked before the job starts (one sentence when it cannot be used)."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
 
 from renderrush import ClusterError
