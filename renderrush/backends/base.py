@@ -75,6 +75,7 @@ class BackendRun:
     worker_metrics: list[dict[str, Any]] = field(default_factory=list)
     input_bytes_to_workers: int = 0
     output_bytes_from_workers: int = 0
+    input_bytes_by_worker: dict[str, int] = field(default_factory=dict)
 
 
 class Backend(Protocol):

@@ -190,6 +190,7 @@ class DaskBackend:
             worker_metrics=metrics,
             input_bytes_to_workers=traffic.input_bytes_to_workers,
             output_bytes_from_workers=traffic.output_bytes_from_workers,
+            input_bytes_by_worker=dict(traffic.input_bytes_by_worker),
         )
 
 

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.atomic import atomic_write_bytes
@@ -51,6 +51,13 @@ class Traffic:
 
     input_bytes_to_workers: int = 0
     output_bytes_from_workers: int = 0
+    input_bytes_by_worker: dict[str, int] = field(default_factory=dict)
+    """Input bytes each worker received (its address), where the client knows the receiver."""
+
+    def sent(self, worker: str, size: int) -> None:
+        """`size` input bytes went to `worker`."""
+        self.input_bytes_to_workers += size
+        self.input_bytes_by_worker[worker] = self.input_bytes_by_worker.get(worker, 0) + size
 
 
 class PieceDispatcher:
@@ -183,7 +190,7 @@ class PieceDispatcher:
             self._gone[worker] = time.monotonic()
             self._workers_at = -1.0
             return False
-        self.traffic.input_bytes_to_workers += len(data)
+        self.traffic.sent(worker, len(data))
         del data
         key = f"renderrush-{self.token}-segment-{job.segment.index}-{self.losses.get(job.segment.index, 0)}"
         future = self.client.submit(
@@ -230,10 +237,13 @@ class SegmentSubmitter:
         return self.client.compute(segment_tasks(jobs, render_remote_segment, scattered, self.token, prefix=prefix))
 
     def count_copies(self, results: list[SegmentResult]) -> None:
-        """Every other worker that rendered a segment fetched a whole copy from a peer."""
+        """Every other worker that rendered a segment fetched a whole copy from a peer (per
+        worker: one copy each to those that rendered)."""
         if self.source is not None:
-            workers = {r.worker for r in results if not r.reused}
+            workers = sorted({r.worker for r in results if not r.reused})
             self.traffic.input_bytes_to_workers += len(self.source.data) * max(0, len(workers) - 1)
+            for worker in workers:
+                self.traffic.input_bytes_by_worker[worker] = len(self.source.data)
 
     def forget_input(self) -> None:
         if self.source is not None:

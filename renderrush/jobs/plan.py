@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from ..core.errors import SettingsError
 from ..core.resources import encoder_threads
 from ..core.segment import Segment
+from ..media.cutting import cuttable
 from ..media.encode import EncodeSettings
 from ..media.filters import FilterChain
 from ..media.probe import VideoInfo, probe
 from ..recording.advisor import advise, rule_segment_seconds
-from .options import RenderOptions, check_workers
+from .options import RenderOptions, check_workers, is_cluster
 
 if TYPE_CHECKING:
     from ..recording.advisor import Recommendation
@@ -53,10 +54,36 @@ def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bo
         tolerance = length // 2 if snap_to_keyframes else length // 10
         boundaries = [_snap(b, info.keyframes, tolerance) for b in boundaries]
     edges = sorted({0, *boundaries, info.frame_count})
+    return _segments(info, edges)
+
+
+def _segments(info: VideoInfo, edges: list[int]) -> list[Segment]:
     return [
         Segment(index=i, start=start, stop=stop, seek_time=_seek_time(info, start), start_time=_frame_time(info, start))
         for i, (start, stop) in enumerate(zip(edges, edges[1:]))
     ]
+
+
+def plan_gop_segments(info: VideoInfo, segment_seconds: float) -> tuple[list[Segment], str | None]:
+    """Segments of whole GOPs, for an input shipped to workers in pieces: each piece then
+    starts at its own keyframe and ends before the next segment's, so every GOP crosses
+    the network once. The boundaries `plan_segments` would choose move to the nearest
+    keyframe (they may merge): GOPs are grouped into segments of about `segment_seconds`,
+    and a GOP longer than that makes its segment grow to it (a single-keyframe file is
+    one segment). Returns the segments and, when the keyframes allowed fewer segments than
+    asked, a sentence for `JobResult.warnings` saying so."""
+    asked = plan_segments(info, segment_seconds)
+    keyframes = sorted({0, *info.keyframes})
+    edges = sorted({0, *(_snap(s.start, tuple(keyframes), info.frame_count) for s in asked[1:]), info.frame_count})
+    segments = _segments(info, edges)
+    if len(segments) >= len(asked):
+        return segments, None
+    gop = max(b - a for a, b in zip(keyframes, [*keyframes[1:], info.frame_count])) / float(info.fps)
+    return segments, (
+        f"the input's keyframes allow {len(segments)} segment{'s' if len(segments) != 1 else ''} where {len(asked)} "
+        f"of about {segment_seconds:g} s were asked (its longest GOP is {gop:.1f} s): on a cluster each segment "
+        "starts at a keyframe so that each GOP is sent to the workers once"
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,8 @@ class JobPlan:
     segments: list[Segment]
     recommendation: Recommendation | None = None
     """The advisor's choice, when workers were not given."""
+    notes: tuple[str, ...] = ()
+    """What the plan could not do as asked, for `JobResult.warnings` (fewer, longer segments)."""
 
     def sequential(self) -> JobPlan:
         """The same segments and encoder settings, one worker: the honest baseline."""
@@ -85,7 +114,9 @@ def plan_job(
     Without `options.workers` the advisor picks workers and segment length from this
     clip and the history's past runs of the same filters; the synchronous scheduler has
     one worker. A file whose frames can only be counted (no usable timestamps) gets at
-    most one segment per worker: each such segment decodes the file from its start."""
+    most one segment per worker: each such segment decodes the file from its start. On a
+    cluster without shared storage, an input cut into pieces gets segments of whole GOPs
+    (`plan_gop_segments`)."""
     info = probe(input, decode_pass=decode_pass)
     chain = options.chain
     encode = EncodeSettings(preset=options.preset, crf=options.crf, threads=encoder_threads())
@@ -100,5 +131,10 @@ def plan_job(
     seconds = rule_segment_seconds(info.duration, workers) if seconds is None else seconds
     if info.seek_mode == "count":
         seconds = max(seconds, info.duration / workers)
-    segments = plan_segments(info, seconds, snap_to_keyframes=options.snap_to_keyframes)
-    return JobPlan(info, chain, encode, workers, seconds, segments, advice)
+    notes: tuple[str, ...] = ()
+    if is_cluster(options.scheduler) and not options.shared_storage and cuttable(info):
+        segments, note = plan_gop_segments(info, seconds)  # pieces of whole GOPs: each GOP crosses the network once
+        notes = (note,) if note else ()
+    else:
+        segments = plan_segments(info, seconds, snap_to_keyframes=options.snap_to_keyframes)
+    return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes)

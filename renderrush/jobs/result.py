@@ -49,6 +49,8 @@ class JobResult:
     """Input bytes sent to cluster workers, summed over workers (0 for local jobs)."""
     output_bytes_from_workers: int = 0
     """Segment bytes cluster workers sent back (0 for local jobs and shared storage)."""
+    input_bytes_by_worker: dict[str, int] = field(default_factory=dict)
+    """Input bytes each cluster worker received, by its address (empty for local jobs)."""
 
     @property
     def fps(self) -> float:
@@ -88,6 +90,7 @@ class JobResult:
             "timeline": self.segment_timeline,
             "input_bytes_to_workers": self.input_bytes_to_workers,
             "output_bytes_from_workers": self.output_bytes_from_workers,
+            "input_bytes_by_worker": self.input_bytes_by_worker,
         }
 
 

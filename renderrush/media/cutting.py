@@ -143,9 +143,13 @@ class Cutter:
         self, index: int, template: av.video.stream.VideoStream, packets: list[_Packet], source: Source
     ) -> Piece:
         buffer = io.BytesIO()
+        # The MOV muxer writes a piece's start (an empty edit) in the movie's timescale, 1000
+        # by default: 8.333 s became 5 ticks early in 1/15360. The stream's own timescale is exact.
+        scale = Fraction(template.time_base or self.info.time_base).denominator
+        options = {"movie_timescale": str(scale)} if self.format == "mov" else {}
         refused = "segment {index}: the {format} muxer refused the packets ({reason})"
         with translate_av_errors(CutError, refused, also=(ValueError,), index=index, format=self.format):
-            with av.open(buffer, "w", format=self.format) as out:
+            with av.open(buffer, "w", format=self.format, options=options) as out:
                 stream = out.add_stream_from_template(template)
                 time_base: Any = template.time_base
                 for kept in packets:

@@ -18,6 +18,7 @@ from ..recording.monitor import Sample
 from ..recording.recorded import open_history
 from ..segments.progress import STITCHED, ProgressEvent
 from ._common import Component, error_sentence, message_html, section
+from .cluster import ClusterChoice
 from .filters import FilterEditor
 from .gauges import LiveGauges
 from .history import HealthView, HistoryView
@@ -136,13 +137,7 @@ class ControlPanel(Component):
             [
                 section("1. Video", self.source.widget),
                 section("2. Filters", self.filters.widget),
-                section(
-                    "3. Settings",
-                    self.workers,
-                    self.segment_seconds,
-                    self.scheduler,
-                    w.HBox([self.advise_button, self.advice]),
-                ),
+                self._settings_section(),
                 section("4. Run", w.HBox([self.render_button, self.compare_button, self.cancel_button]), self.status),
             ]
         )
@@ -171,6 +166,16 @@ class ControlPanel(Component):
             "segment_seconds": float(self.segment_seconds.value),
             "scheduler": self.scheduler.value,
         }
+
+    def _settings_section(self) -> w.Widget:
+        self.cluster = ClusterChoice(lambda: self.workers.value, local_widget=self.scheduler)
+        advice = w.HBox([self.advise_button, self.advice])
+        return section("3. Settings", self.workers, self.segment_seconds, self.cluster.widget, self.scheduler, advice)
+
+    def job_settings(self) -> dict[str, Any]:
+        """`settings()` with the scheduler "Run on" gives: a cluster is checked first (`ClusterError`)."""
+        decoder = self.source.info.codec if self.source.info is not None else None
+        return {**self.settings(), "scheduler": self.cluster.scheduler(self.scheduler.value, decoder)}
 
     def _set_status(self, text: str, kind: str = "info") -> None:
         self.status.value = message_html(text, kind)
@@ -225,14 +230,14 @@ class ControlPanel(Component):
         folder = self.work_dir / "renders"
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"{source.stem}.rendered.mp4"
-        return self.runner.start("render", input=str(source), output=str(output), **self.settings())
+        return self.runner.start("render", input=str(source), output=str(output), **self.job_settings())
 
     def compare(self) -> Job:
         """Start a sequential-versus-parallel comparison (returns at once)."""
         source = self._require_video()
         folder = self.work_dir / "compare"
         folder.mkdir(parents=True, exist_ok=True)
-        return self.runner.start("compare", input=str(source), keep_outputs=str(folder), **self.settings())
+        return self.runner.start("compare", input=str(source), keep_outputs=str(folder), **self.job_settings())
 
     def cancel(self) -> None:
         """Stop the running job (nothing is written)."""

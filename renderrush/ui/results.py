@@ -27,6 +27,22 @@ from .figure import Figure
 MAX_INLINE_VIDEO_BYTES = 50 * 1000 * 1000
 
 
+def traffic_html(result: JobResult) -> str:
+    """The bytes a cluster job sent to each worker and in all ("" for a local job)."""
+    if not result.input_bytes_to_workers:
+        return ""
+    size = result.input.stat().st_size if result.input.exists() else 0
+    ratio = f" ({result.input_bytes_to_workers / size:.2f}x the input)" if size else ""
+    each = ", ".join(
+        f"{html.escape(worker)} {fmt_bytes(sent)}" for worker, sent in sorted(result.input_bytes_by_worker.items())
+    )
+    return (
+        f"<br>Sent to workers: {fmt_bytes(result.input_bytes_to_workers)}{ratio}"
+        + (f" ({each})" if each else "")
+        + f"; back from workers: {fmt_bytes(result.output_bytes_from_workers)}."
+    )
+
+
 def download_link(path: str | os.PathLike, data: bytes | None = None, mime: str = "application/json") -> str:
     """HTML link that downloads `path`'s content from the browser (a data: URL, so it
     works wherever the notebook runs: locally, on Binder, behind a proxy)."""
@@ -133,6 +149,7 @@ class ResultsView(Component):
                 f"({result.fps:.0f} frames/s) with {result.workers} worker(s), {result.scheduler} scheduler, "
                 f"{len(result.segments)} segments, filters <code>{html.escape(result.filters)}</code>, "
                 f"CPU {result.cpu_percent:.0f}% of all cores. Run <i>Compare</i> to measure the speedup."
+                + traffic_html(result)
             )
             with self.chart.batch_update():
                 bar = self.chart.data[0]

@@ -11,13 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import SegmentError, make_sample_video, probe, render
+from renderrush import ClusterError, SegmentError, make_sample_video, probe, render
+from renderrush.backends.reach import check_scheduler
 from renderrush.cli import main
 from renderrush.segments.progress import SEGMENT_STARTED, ProgressEvent
+from renderrush.ui.cluster import LOCAL_CLUSTER
+from renderrush.ui.panel import ControlPanel
+from renderrush.ui.results import ResultsView
 
 from ..support.cluster import LoopbackCluster
 from ..support.filters import FilterRegistry
 from ..support.frames import decode_frames, frame_indices, stream_codecs
+from ..support.gops import gop_clip
 
 pytestmark = pytest.mark.cluster
 
@@ -70,7 +75,8 @@ def test_render_without_shared_storage(cluster: LoopbackCluster, long_clip: Path
     assert max(pieces) >= 1, "workers read their segment's piece from their own local directory"
     assert not list(cluster.folder.glob("worker-*/**/renderrush/*-piece-*")), "pieces are removed afterwards"
     assert not list(cluster.folder.glob("worker-*/**/renderrush/input-*")), "no worker received the whole input"
-    # 1 s segments on 2 s GOPs: half the pieces start a second before their first frame
+    # 1 s segments asked on 2 s GOPs: segments of whole GOPs, each GOP sent once
+    assert any("allow 3 segments where 6" in w for w in result.warnings), result.warnings
     assert 0 < result.input_bytes_to_workers <= 1.3 * long_clip.stat().st_size
     assert result.output_bytes_from_workers == sum(s.bytes for s in result.segments)
     assert result.to_dict()["input_bytes_to_workers"] == result.input_bytes_to_workers
@@ -148,7 +154,7 @@ def test_cli_on_cluster_matches_a_sequential_render(
         "--workers",
         "2",
         "--segment-seconds",
-        "1",
+        "2",
         "--scheduler",
         cluster.address,
         "--json",
@@ -162,8 +168,10 @@ def test_cli_on_cluster_matches_a_sequential_render(
     assert "serves no dashboard" in said[0], "the loopback scheduler runs with --no-dashboard"
     assert 0 < report["input_bytes_to_workers"] <= TRAFFIC_TARGET * long_clip.stat().st_size
     assert report["output_bytes_from_workers"] == sum(s["bytes"] for s in report["segments"]) > 0
+    assert sum(report["input_bytes_by_worker"].values()) == report["input_bytes_to_workers"]
+    assert set(report["input_bytes_by_worker"]) == {s["worker"] for s in report["segments"]}
 
-    render(long_clip, sequential, "contrast:1.4,blur:3", segment_seconds=1, scheduler="sync")
+    render(long_clip, sequential, "contrast:1.4,blur:3", segment_seconds=2, scheduler="sync")
     cluster_frames, sync_frames = decode_frames(out, "yuv420p"), decode_frames(sequential, "yuv420p")
     assert len(cluster_frames) == len(sync_frames) == 180
     assert all((a == b).all() for a, b in zip(cluster_frames, sync_frames)), "same frames as the sequential render"
@@ -204,3 +212,100 @@ def test_three_workers_one_killed_exact_output_and_traffic(
     assert 0 < result.input_bytes_to_workers <= TRAFFIC_TARGET * size
     for live in ("a", "c"):
         assert not list(three_workers.folder.glob(f"worker-{live}/**/renderrush/*-piece-*")), "pieces are removed"
+
+
+@pytest.mark.parametrize("gop", ["long", "single"])
+def test_long_and_single_keyframe_gops_cross_the_network_once(
+    cluster: LoopbackCluster, videos: Path, tmp_path: Path, gop: str
+) -> None:
+    """x264's default GOP (keyframes at frames 0 and 250 of 360) and a single keyframe, 5 s
+    segments asked: segments of whole GOPs, each GOP sent to one worker once (before, 3.6 and
+    3.2 times the input went out)."""
+    clip = gop_clip(videos, gop)
+    out = tmp_path / "out.mp4"
+    result = render(clip, out, "grayscale", workers=2, segment_seconds=5, scheduler=cluster.address)
+    assert result.frames == 360 and frame_indices(out) == list(range(360))
+    size = clip.stat().st_size
+    print(
+        f"{gop} GOP: input {size} B, sent {result.input_bytes_to_workers} B, by worker {result.input_bytes_by_worker}"
+    )
+    assert 0 < result.input_bytes_to_workers <= TRAFFIC_TARGET * size
+    assert sum(result.input_bytes_by_worker.values()) == result.input_bytes_to_workers
+    assert set(result.input_bytes_by_worker) == {s.worker for s in result.segments}
+    assert [s.frames for s in sorted(result.segments, key=lambda s: s.index)] == (
+        [250, 110] if gop == "long" else [360]
+    )
+    if gop == "single":
+        assert any("allow 1 segment where 2" in w for w in result.warnings), result.warnings
+
+
+def test_worker_killed_holding_the_only_copy_of_its_piece(
+    own_cluster: LoopbackCluster, videos: Path, tmp_path: Path, slow_filter: str
+) -> None:
+    """Two segments of whole GOPs, one piece on each worker; the worker holding a piece that
+    exists nowhere else is killed while it renders it: the piece is cut again and sent to the
+    survivor, and the output is complete."""
+    cluster = own_cluster
+    clip = gop_clip(videos, "long")
+    killed: list[str] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        if killed or event.frames_done < 20:
+            return
+        held = {
+            name: {p.name for p in cluster.folder.glob(f"worker-{name}/**/renderrush/*-piece-*")}
+            for name in cluster.workers
+        }
+        for name, pieces in held.items():
+            others = set().union(*(held[other] for other in held if other != name))
+            if pieces and not pieces & others:
+                cluster.workers[name].kill()
+                killed.append(name)
+                return
+
+    out = tmp_path / "out.mp4"
+    result = render(
+        clip, out, slow_filter, workers=2, segment_seconds=5, scheduler=cluster.address, progress=on_progress
+    )
+    assert killed, "a worker holding the only copy of its piece was killed mid-job"
+    assert result.frames == 360 and frame_indices(out) == list(range(360))
+    survivors = {s.worker for s in result.segments}
+    assert len(survivors) == 1, "both segments were rendered by the worker left"
+    [survivor] = survivors
+    by_worker = result.input_bytes_by_worker
+    assert set(by_worker) == {survivor, *by_worker} and len(by_worker) == 2
+    assert sum(by_worker.values()) == result.input_bytes_to_workers
+    # the survivor received both pieces (about the whole video), the killed worker one of them
+    assert by_worker[survivor] > max(v for w, v in by_worker.items() if w != survivor)
+    assert result.input_bytes_to_workers <= 2 * clip.stat().st_size
+
+
+def test_a_scheduler_is_checked_before_a_job(cluster: LoopbackCluster) -> None:
+    report = check_scheduler(cluster.address, "h264")
+    assert (report.address, report.workers, report.cores, report.dashboard) == (cluster.address, 2, 2, None)
+    with pytest.raises(ClusterError) as excinfo:
+        check_scheduler(cluster.address, "no-such-codec")
+    assert str(excinfo.value).startswith("2 of 2 workers lack the no-such-codec decoder this job needs")
+
+
+def test_the_panel_runs_a_job_on_its_local_cluster(clip: Path, tmp_path: Path) -> None:
+    """ "Run on: local Dask cluster" starts a LocalCluster of the panel's workers, shows its
+    workers and cores, and the job runs there with its traffic shown in the results."""
+    results = ResultsView(tmp_path)
+    panel = ControlPanel(tmp_path, history=False, results=results)
+    panel.source.use_file(clip)
+    panel.workers.value = 2
+    panel.cluster.where.value = LOCAL_CLUSTER
+    try:
+        report = panel.cluster.check()
+        assert (report.workers, report.cores) == (2, 2) and report.address.startswith("tcp://127.0.0.1:")
+        assert "2 workers, 2 cores at tcp://127.0.0.1:" in panel.cluster.info.value
+        job = panel.render()
+        panel.wait(180)
+        assert job.result is not None, job.error
+        assert job.request["scheduler"] == report.address and job.result.scheduler.startswith("distributed")
+        assert job.result.frames == 90 and frame_indices(job.result.output) == list(range(90))
+        assert set(job.result.input_bytes_by_worker) == {s.worker for s in job.result.segments}
+        assert "Sent to workers" in results.summary.value
+    finally:
+        panel.cluster.close()

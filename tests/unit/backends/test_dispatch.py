@@ -267,6 +267,7 @@ def test_every_segment_is_cut_sent_to_one_worker_and_kept(info: VideoInfo, folde
         assert target.read_bytes() == f"segment {result.index} from tcp://a:1".encode()
         assert read_timestamps(target) == tuple(range(30))
     assert sender.traffic.input_bytes_to_workers == sum(len(p.data) for p in pieces if p is not None)
+    assert sender.traffic.input_bytes_by_worker == {"tcp://a:1": sender.traffic.input_bytes_to_workers}
     assert sender.traffic.output_bytes_from_workers == sum(len(f"segment {i} from tcp://a:1") for i in range(3))
     assert all(t.future.released and t.piece.released for t in client.tasks), "nothing stays on the cluster"
     assert client.cancelled == []
@@ -388,6 +389,7 @@ def test_a_worker_that_cannot_take_a_piece_is_passed_over(info: VideoInfo, folde
     assert {t.worker for t in client.tasks} == {"tcp://b:1"}
     assert [t.job.segment.index for t in client.tasks] == [0, 1, 2] and len(results) == 3
     assert sender.traffic.input_bytes_to_workers == sum(size for w, size, _ in client.scatters if w == "tcp://b:1")
+    assert sender.traffic.input_bytes_by_worker == {"tcp://b:1": sender.traffic.input_bytes_to_workers}
 
 
 def test_no_workers_for_too_long_stops_the_job(
@@ -468,6 +470,8 @@ def test_every_further_worker_fetches_a_copy_and_the_input_is_forgotten(
     ]
     submitter.count_copies(results)
     assert traffic.input_bytes_to_workers == 2 * clip.stat().st_size
+    size = clip.stat().st_size
+    assert traffic.input_bytes_by_worker == {"tcp://a:1": size, "tcp://b:1": size, "tcp://c:1": size}
     submitter.forget_input()
     assert submitter.source is not None
     assert client.ran == [(forget_input, f"input-{submitter.source.digest}")]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from renderrush import SettingsError, VideoInfo, plan_segments
+from renderrush import RenderOptions, SettingsError, VideoInfo, plan_segments
+from renderrush.jobs.plan import plan_gop_segments, plan_job
+
+from ...support.gops import gop_clip
 
 
 def fake_info(frames: int, fps: Fraction = Fraction(30), keyframes: tuple[int, ...] = ()) -> VideoInfo:
@@ -86,3 +90,52 @@ def test_boundaries_move_to_keyframes_within_a_tenth_of_a_segment() -> None:
 def test_bad_segment_length_is_rejected(bad: object) -> None:
     with pytest.raises(SettingsError, match="positive number of seconds"):
         plan_segments(fake_info(10), bad)  # type: ignore[arg-type]
+
+
+def test_gop_segments_group_whole_gops_as_x264_defaults_place_them() -> None:
+    """x264's default keyint: keyframes at 0 and 250 of 360 frames (12 s at 30 fps)."""
+    info = fake_info(360, keyframes=(0, 250))
+    segments, note = plan_gop_segments(info, 5)
+    assert [(s.start, s.stop) for s in segments] == [(0, 250), (250, 360)] and note is None
+    segments, note = plan_gop_segments(info, 2)
+    assert [(s.start, s.stop) for s in segments] == [(0, 250), (250, 360)]
+    assert note is not None and "allow 2 segments where 6 of about 2 s were asked" in note and "8.3 s" in note
+    assert info.frame_times[249] < segments[1].seek_time < info.frame_times[250] == segments[1].start_time
+
+
+def test_a_single_keyframe_makes_one_segment_and_says_so() -> None:
+    segments, note = plan_gop_segments(fake_info(360, keyframes=(0,)), 2)
+    assert [(s.start, s.stop) for s in segments] == [(0, 360)]
+    assert note is not None and "allow 1 segment where 6" in note and "12.0 s" in note
+
+
+def test_short_gops_plan_as_asked_with_every_boundary_on_a_keyframe() -> None:
+    info = fake_info(360, keyframes=tuple(range(0, 360, 30)))
+    segments, note = plan_gop_segments(info, 2)
+    assert [(s.start, s.stop) for s in segments] == [(a, a + 60) for a in range(0, 360, 60)] and note is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_gop_segments_start_on_keyframes_and_cover_every_frame(seed: int) -> None:
+    rng = random.Random(seed)
+    frames = rng.randint(1, 900)
+    keyframes = tuple(sorted({0, *rng.sample(range(frames), min(frames, rng.randint(0, 12)))}))
+    seconds = rng.choice([0.3, 1, 2, 5, 40])
+    segments, note = plan_gop_segments(fake_info(frames, keyframes=keyframes), seconds)
+    assert [f for s in segments for f in range(s.start, s.stop)] == list(range(frames))
+    assert all(s.start in keyframes for s in segments), "each piece starts at its own keyframe"
+    asked = len(plan_segments(fake_info(frames), seconds))
+    assert len(segments) <= asked and (note is None) == (len(segments) == asked)
+
+
+def test_plan_job_groups_gops_only_for_pieces_sent_to_a_cluster(videos: Path) -> None:
+    clip = gop_clip(videos, "long")
+    cluster = plan_job(clip, RenderOptions(workers=3, segment_seconds=2, scheduler="tcp://127.0.0.1:8786"))
+    assert [(s.start, s.stop) for s in cluster.segments] == [(0, 250), (250, 360)]
+    assert len(cluster.notes) == 1 and "allow 2 segments where 6" in cluster.notes[0]
+    for shared in (
+        RenderOptions(workers=3, segment_seconds=2, scheduler="tcp://127.0.0.1:8786", shared_storage=True),
+        RenderOptions(workers=3, segment_seconds=2, scheduler="threads"),
+    ):
+        plan = plan_job(clip, shared)
+        assert len(plan.segments) == 6 and plan.notes == (), "shared storage and local jobs plan as before"

@@ -87,6 +87,7 @@ def test_to_dict_is_json_ready_and_drops_segment_bytes() -> None:
         recommendation={"workers": 2},
         input_bytes_to_workers=11,
         output_bytes_from_workers=22,
+        input_bytes_by_worker={"tcp://10.0.0.5:4001": 7, "tcp://10.0.0.6:4001": 4},
     )
     data = json.loads(json.dumps(result.to_dict()))
     assert set(data) == {
@@ -94,6 +95,7 @@ def test_to_dict_is_json_ready_and_drops_segment_bytes() -> None:
         "preset", "crf", "encoder_threads", "video", "segments", "frames", "frames_reused", "wall_seconds",
         "stitch_seconds", "fps", "cpu_percent", "started_at", "worker_metrics", "recommendation", "job_id",
         "warnings", "timeline", "input_bytes_to_workers", "output_bytes_from_workers",
+        "input_bytes_by_worker",
     }  # fmt: skip
     assert (data["input"], data["output"], data["filters"]) == ("/videos/in.mp4", "/videos/out.mp4", "grayscale,blur:3")
     assert (data["preset"], data["crf"], data["encoder_threads"]) == ("fast", 20, 3)
@@ -109,6 +111,7 @@ def test_to_dict_is_json_ready_and_drops_segment_bytes() -> None:
         {"workers": 2},
     )
     assert (data["input_bytes_to_workers"], data["output_bytes_from_workers"]) == (11, 22)
+    assert data["input_bytes_by_worker"] == {"tcp://10.0.0.5:4001": 7, "tcp://10.0.0.6:4001": 4}
 
 
 def test_a_clean_source_rendered_whole_has_no_warnings() -> None:

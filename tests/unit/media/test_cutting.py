@@ -10,7 +10,7 @@ import pytest
 
 from renderrush import make_sample_video, probe
 from renderrush.backends.base import segment_job
-from renderrush.jobs.plan import plan_segments
+from renderrush.jobs.plan import plan_gop_segments, plan_segments
 from renderrush.media.cutting import CutError, Cutter, check_piece, cuttable
 from renderrush.media.decode import Source, segment_frames
 from renderrush.media.encode import EncodeSettings
@@ -20,6 +20,7 @@ from renderrush.media.samples import read_frame_index
 from renderrush.segments.jobfolder import JobFolder
 from renderrush.segments.render import SegmentJob
 
+from ...support.gops import gop_clip
 from ...support.media import ffmpeg
 
 
@@ -136,3 +137,22 @@ def test_lenient_cutter_gives_none_for_a_bad_piece_and_goes_on(
     assert [p is None for p in pieces] == [False, True, False, False]
     with pytest.raises(CutError, match="refused for the test"):
         list(Cutter(info).pieces((j.segment.index, j.source) for j in jobs))
+
+
+def test_a_piece_starting_between_milliseconds_keeps_its_exact_start(videos: Path, tmp_path: Path) -> None:
+    """x264's default GOP: the second piece starts at frame 250, 8.333... s, 128000 ticks of
+    1/15360. With the MOV muxer's default movie timescale (1000) its start came back 5 ticks
+    early and the check sent the whole input instead."""
+    clip = gop_clip(videos, "long")
+    info = probe(clip)
+    jobs = [
+        segment_job(info, s, FilterChain.parse(None), EncodeSettings(), 1, JobFolder(tmp_path / "out.mp4"))
+        for s in plan_gop_segments(info, 5)[0]
+    ]
+    pieces = list(Cutter(info).pieces((j.segment.index, j.source) for j in jobs))  # strict: raises CutError
+    assert [p.packets for p in pieces if p is not None] == [250, 110]
+    path = tmp_path / "piece-1.mov"
+    path.write_bytes(pieces[1].data if pieces[1] else b"")
+    frames = decoded(pieces[1].source(jobs[1].source, str(path)) if pieces[1] else jobs[1].source)
+    assert [index for index, _ in frames] == list(range(250, 360))
+    assert [pts for _, pts in frames] == list(info.frame_pts[250:360])
