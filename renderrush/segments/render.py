@@ -32,6 +32,7 @@ from ..core.segment import Segment
 from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment_frames
 from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from ..media.filters import FilterChain, Planes
+from ..media.quality import Quality, QualityMeter
 from .progress import DONE, Reporter
 
 __all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
@@ -54,6 +55,8 @@ class SegmentJob:
     output: str
     """Segment file to write; it appears only once the segment is complete."""
     reporter: Reporter | None = None
+    vmaf: bool = False
+    """Measure VMAF too (every frame, through the ffmpeg binary's libvmaf), besides PSNR and SSIM."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class SegmentResult:
     """Packets the decoder rejected in this segment (their frames are missing)."""
     concealed: int = 0
     """Frames the decoder flagged as damaged and concealed (they are in the output)."""
+    quality: dict[str, Any] | None = None
+    """Encoded quality against the encoder's input (`media.quality.Quality.to_dict()`);
+    None for a segment taken over from an interrupted run."""
+    crf: float | None = None
+    """The CRF the segment was encoded with."""
 
 
 def read_timestamps(segment_file: str | Path) -> tuple[int, ...]:
@@ -176,7 +184,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     progress.update(0, force=True)
     out = Path(job.output)
     with atomic_path(out) as partial:
-        timestamps, damaged, concealed = _encode_segment(job, partial, progress)
+        timestamps, damaged, concealed, quality = _encode_segment(job, partial, progress)
         write_timestamps(out, timestamps)
     progress.update(len(timestamps), DONE, force=True)
     return SegmentResult(
@@ -190,12 +198,14 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         pts=tuple(timestamps),
         damaged=damaged,
         concealed=concealed,
+        quality=quality.to_dict(),
+        crf=job.encode.crf,
     )
 
 
-def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int]:
+def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int, Quality]:
     """Run the three stages, encoding the segment into `path`; returns the frames'
-    timestamps and the counts of damaged and concealed frames, or raises."""
+    timestamps, the counts of damaged and concealed frames and the encoded quality, or raises."""
     decoded, to_encode = _Handoff(), _Handoff()
     pool = FramePool(job.picture, job.threads)
     damaged: list[int] = []
@@ -217,18 +227,38 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
         writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
     except (av.FFmpegError, OSError) as exc:
         raise SegmentError(job.segment.index, f"encoder: {_reason(exc)}") from None
+    try:
+        meter = QualityMeter(
+            writer.stream.codec_context,
+            job.picture.width,
+            job.picture.height,
+            job.segment.frames,
+            fps=job.fps,
+            vmaf=job.vmaf,
+        )
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        writer.abandon()
+        raise SegmentError(job.segment.index, f"quality meter: {_reason(exc)}") from None
+    writer.on_packets = meter.packets
+    measured: list[Quality] = []
 
     def write() -> None:
+        written = 0
         try:
             while (item := to_encode.get()) is not _Handoff.END and item is not _Handoff.STOP:
                 frame = item if isinstance(item, av.VideoFrame) else pool.from_bgr(item)
+                meter.keep(written, frame)
                 writer.write(frame)
+                written += 1
                 pool.give_back(frame)
             if item is _Handoff.END:
                 writer.finish()
+                measured.append(meter.finish())
         except BaseException:
             to_encode.close()
             raise
+        finally:
+            meter.close()
 
     reader, encoder = _Stage("segment-reader", read), _Stage("segment-writer", write)
     reader.start()
@@ -272,7 +302,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
             f"decoded {len(timestamps)} of {job.segment.frames} frames from frame {job.segment.start} "
             f"({reason}); the input may be corrupt or truncated there",
         )
-    return timestamps, len(damaged), concealed
+    return timestamps, len(damaged), concealed, measured[0]
 
 
 class _SilentReporter:
