@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import FFmpegError
+from .encode import SegmentWriter
 from .ffmpeg import error_reason, ffmpeg_command
 
 SAMPLE_EVERY = 10
@@ -102,9 +103,7 @@ def ssim_of(reference: np.ndarray, distorted: np.ndarray) -> float:
     a = reference[:rows, :cols].astype(np.float32)
     b = distorted[:rows, :cols].astype(np.float32)
     sums = [_block_sums(x) for x in (a, b, a * a + b * b, a * b)]
-    s1, s2, ss, s12 = (
-        (x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:]).astype(np.float64) for x in sums
-    )
+    s1, s2, ss, s12 = ((x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:]).astype(np.float64) for x in sums)
     c1 = math.floor(0.01 * 0.01 * 255 * 255 * 64 + 0.5)
     c2 = math.floor(0.03 * 0.03 * 255 * 255 * 64 * 63 + 0.5)
     variance = ss * 64 - s1 * s1 - s2 * s2
@@ -182,6 +181,19 @@ class VmafPipe:
         self._dir.cleanup()
 
 
+def meter_beside(writer: SegmentWriter, frames: int, *, vmaf: bool = False) -> QualityMeter:
+    """A meter that sees every packet `writer` muxes, for a segment of `frames` frames; if
+    it cannot start, the writer is abandoned (its file removed) and the error raised."""
+    context = writer.stream.codec_context
+    try:
+        meter = QualityMeter(context, context.width, context.height, frames, fps=1 / context.time_base, vmaf=vmaf)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.on_packets = meter.packets
+    return meter
+
+
 class QualityMeter:
     """Compares an encoder's input frames with its decoded output as it encodes (see the
     module's docstring). Call `keep` with each input frame before encoding it, `packets`
@@ -201,10 +213,12 @@ class QualityMeter:
     ) -> None:
         self.width, self.height, self.frames, self.every = width, height, frames, every
         name = codec.codec.canonical_name
-        self.decoder = av.CodecContext.create(DECODERS.get(name, name), "r")
+        self.decoder: Any = av.CodecContext.create(DECODERS.get(name, name), "r")  # a video decoder
         self.decoder.extradata = codec.extradata
         self.decoder.thread_count = 1
         self._skipping = False
+        self._next = 0
+        """Index of the next input frame."""
         self._inputs: dict[int, np.ndarray] = {}
         self._squared_error = 0.0
         self._ssim = 0.0
@@ -214,10 +228,11 @@ class QualityMeter:
     def _wanted(self, index: int) -> bool:
         return self.vmaf is not None or is_sampled(index, self.frames, self.every)
 
-    def keep(self, index: int, frame: av.VideoFrame) -> None:
-        """Note input frame `index` (the encoder is about to take it)."""
-        if self._wanted(index):
-            self._inputs[index] = luma(frame, self.width, self.height)
+    def keep(self, frame: av.VideoFrame) -> None:
+        """Note the next input frame (the encoder is about to take it)."""
+        if self._wanted(self._next):
+            self._inputs[self._next] = luma(frame, self.width, self.height)
+        self._next += 1
 
     def packets(self, packets: Iterable[av.Packet]) -> None:
         """Decode the encoder's `packets`, measuring the frames that come out."""
@@ -231,11 +246,12 @@ class QualityMeter:
 
     def _measure(self, decoded: Iterable[av.VideoFrame]) -> None:
         for frame in decoded:
-            reference = self._inputs.pop(int(frame.pts), None) if frame.pts is not None else None
-            if reference is None:
+            index = frame.pts
+            reference = self._inputs.pop(index, None) if index is not None else None
+            if index is None or reference is None:
                 continue
             output = luma(frame, self.width, self.height)
-            if is_sampled(int(frame.pts), self.frames, self.every):
+            if is_sampled(index, self.frames, self.every):
                 self._squared_error += mse_of(reference, output)
                 self._ssim += ssim_of(reference, output)
                 self.measured += 1

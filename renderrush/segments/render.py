@@ -32,7 +32,7 @@ from ..core.segment import Segment
 from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment_frames
 from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from ..media.filters import FilterChain, Planes
-from ..media.quality import Quality, QualityMeter
+from ..media.quality import Quality, meter_beside
 from .progress import DONE, Reporter
 
 __all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
@@ -225,31 +225,17 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
 
     try:
         writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
-    except (av.FFmpegError, OSError) as exc:
-        raise SegmentError(job.segment.index, f"encoder: {_reason(exc)}") from None
-    try:
-        meter = QualityMeter(
-            writer.stream.codec_context,
-            job.picture.width,
-            job.picture.height,
-            job.segment.frames,
-            fps=job.fps,
-            vmaf=job.vmaf,
-        )
+        meter = meter_beside(writer, job.segment.frames, vmaf=job.vmaf)  # measures what it encodes
     except (av.FFmpegError, OSError, ValueError) as exc:
-        writer.abandon()
-        raise SegmentError(job.segment.index, f"quality meter: {_reason(exc)}") from None
-    writer.on_packets = meter.packets
+        raise SegmentError(job.segment.index, f"encoder: {_reason(exc)}") from None
     measured: list[Quality] = []
 
     def write() -> None:
-        written = 0
         try:
             while (item := to_encode.get()) is not _Handoff.END and item is not _Handoff.STOP:
                 frame = item if isinstance(item, av.VideoFrame) else pool.from_bgr(item)
-                meter.keep(written, frame)
+                meter.keep(frame)
                 writer.write(frame)
-                written += 1
                 pool.give_back(frame)
             if item is _Handoff.END:
                 writer.finish()

@@ -30,7 +30,9 @@ def psnr_of_mean(mse: list[float]) -> float:
 def ffmpeg_vmaf(distorted: Path, reference: Path, folder: Path) -> list[float]:
     """VMAF (vmaf_v0.6.1) of every frame of `distorted` against `reference`."""
     log = folder / "vmaf.json"
-    ffmpeg("-i", distorted, "-i", reference, "-lavfi", f"[0:v][1:v]libvmaf=log_path={log}:log_fmt=json", "-f", "null", "-")
+    ffmpeg(
+        "-i", distorted, "-i", reference, "-lavfi", f"[0:v][1:v]libvmaf=log_path={log}:log_fmt=json", "-f", "null", "-"
+    )
     return [frame["metrics"]["vmaf"] for frame in json.loads(log.read_text())["frames"]]
 
 

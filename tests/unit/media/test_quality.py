@@ -18,6 +18,7 @@ from renderrush.media.quality import (
     QualityMeter,
     is_sampled,
     luma,
+    meter_beside,
     mse_of,
     psnr_of,
     ssim_of,
@@ -40,11 +41,10 @@ def encode(frames: list[av.VideoFrame], path: Path, crf: float, vmaf: bool = Fal
     """Encode `frames` through a SegmentWriter with a meter beside it, as a segment does."""
     width, height = frames[0].width, frames[0].height
     writer = SegmentWriter(path, Fraction(30), EncodeSettings(crf=crf, threads=1), Picture(width, height), VideoTags())
-    meter = QualityMeter(writer.stream.codec_context, width, height, len(frames), fps=Fraction(30), vmaf=vmaf)
-    writer.on_packets = meter.packets
-    for index, frame in enumerate(frames):
+    meter = meter_beside(writer, len(frames), vmaf=vmaf)
+    for frame in frames:
         copy = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
-        meter.keep(index, copy)
+        meter.keep(copy)
         writer.write(copy)
     writer.finish()
     return meter
