@@ -47,10 +47,15 @@ class Work:
     output: Path
     progress: ProgressCallback | None = None
     label: str = ""
+    vmaf: bool = False
+    """Measure each segment's VMAF besides its PSNR and SSIM."""
 
     def jobs(self, threads: int) -> list[SegmentJob]:
-        """What the workers need to render the pending segments, `threads` each."""
-        return [segment_job(self.info, s, self.chain, self.encode, threads, self.folder) for s in self.pending]
+        """What the workers need to render the pending segments, `threads` each, in index order."""
+        return [
+            segment_job(self.info, s, self.chain, self.encode, threads, self.folder, vmaf=self.vmaf)
+            for s in self.pending
+        ]
 
     def poller_options(self, cancel: threading.Event | None) -> dict[str, Any]:
         """Keyword arguments of the job's `ProgressPoller`, besides its status source."""
@@ -138,7 +143,14 @@ def segment_source(info: VideoInfo, segment: Segment) -> Source:
 
 
 def segment_job(
-    info: VideoInfo, segment: Segment, chain: FilterChain, encode: EncodeSettings, threads: int, folder: JobFolder
+    info: VideoInfo,
+    segment: Segment,
+    chain: FilterChain,
+    encode: EncodeSettings,
+    threads: int,
+    folder: JobFolder,
+    *,
+    vmaf: bool = False,
 ) -> SegmentJob:
     """What a worker needs to render `segment` of `info`."""
     picture = Picture.of(info)
@@ -153,6 +165,7 @@ def segment_job(
         threads=threads,
         output=str(folder.segment_file(segment.index)),
         reporter=FileReporter(progress_path(folder.path, segment.index)),
+        vmaf=vmaf,
     )
 
 

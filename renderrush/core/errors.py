@@ -194,7 +194,8 @@ class translate_av_errors(AbstractContextManager[None]):
     translate_av_errors(StitchError, "joining into {name} failed: {reason}", name=...)`, an
     `av.FFmpegError` (and any of `also`) is raised again as `error` with the message filled
     in (`{reason}` is FFmpeg's own sentence), from None: users see one line, not a chain of
-    tracebacks through PyAV. Other exceptions pass through untouched."""
+    tracebacks through PyAV. Other exceptions pass through untouched. `leading` arguments
+    come before the message, for errors that take more (`SegmentError(index, message)`)."""
 
     def __init__(
         self,
@@ -202,13 +203,14 @@ class translate_av_errors(AbstractContextManager[None]):
         message: str,
         *,
         also: tuple[type[BaseException], ...] = (),
+        leading: tuple[object, ...] = (),
         **fields: object,
     ) -> None:
-        self.error, self.message, self.also, self.fields = error, message, also, fields
+        self.error, self.message, self.also, self.leading, self.fields = error, message, also, leading, fields
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is None or isinstance(exc, RenderRushError):
             return None
         if _is_av_error(exc) or (self.also and isinstance(exc, self.also)):
-            raise self.error(self.message.format(reason=av_reason(exc), **self.fields)) from None
+            raise self.error(*self.leading, self.message.format(reason=av_reason(exc), **self.fields)) from None
         return None

@@ -84,6 +84,7 @@ def run_job(
         output=output,
         progress=progress,
         label=options.label,
+        vmaf=options.vmaf,
     )
     cpu_before = psutil.cpu_times()
     try:

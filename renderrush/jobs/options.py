@@ -113,6 +113,9 @@ class RenderOptions:
     preset: str = _option("veryfast", "x264 preset (default veryfast)")
     crf: float = _option(23, "x264 quality, 0-51, lower is better (default 23)")
     snap_to_keyframes: bool = _option(False, "move segment boundaries up to half a segment to a keyframe")
+    vmaf: bool = _option(
+        False, "measure each segment's VMAF too (every frame, libvmaf's vmaf_v0.6.1 model; PSNR and SSIM always)"
+    )
     resume: bool = _option(
         False, "reuse the segments an interrupted run of the same job left behind", commands=("render",)
     )
@@ -138,7 +141,7 @@ class RenderOptions:
         set_(self, "scheduler", check_scheduler(self.scheduler))
         check_preset(self.preset)
         check_crf(self.crf)
-        for name in ("snap_to_keyframes", "resume", "shared_storage", "force"):
+        for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.label, str):

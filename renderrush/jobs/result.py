@@ -58,6 +58,24 @@ class JobResult:
         return self.frames / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     @property
+    def quality(self) -> dict[str, Any]:
+        """The worst segment's figures (`worst_psnr`, `worst_ssim`, `worst_vmaf`, None where
+        no segment has one) and the VMAF model: the whole output is as good as its worst part."""
+        measured = [s.quality for s in self.segments if s.quality]
+
+        def worst(key: str) -> float | None:
+            values = [q[key] for q in measured if q.get(key) is not None]
+            return min(values) if values else None
+
+        models = {q.get("vmaf_model") for q in measured} - {None}
+        return {
+            "worst_psnr": worst("psnr"),
+            "worst_ssim": worst("ssim"),
+            "worst_vmaf": worst("vmaf"),
+            "vmaf_model": models.pop() if len(models) == 1 else None,
+        }
+
+    @property
     def frames_reused(self) -> int:
         """Frames taken over from an interrupted earlier run (resume)."""
         return sum(s.frames for s in self.segments if s.reused)
@@ -76,6 +94,7 @@ class JobResult:
             "encoder_threads": self.encode.threads,
             "video": self.info.to_dict(),
             "segments": [{k: v for k, v in vars(s).items() if k != "data"} for s in self.segments],
+            "quality": self.quality,
             "frames": self.frames,
             "frames_reused": self.frames_reused,
             "wall_seconds": self.wall_seconds,

@@ -8,7 +8,7 @@ import os
 import platform
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -111,6 +111,8 @@ class SegmentWriter:
         tags.apply(context)
         self.stream.options = {"preset": encode.preset, "crf": f"{encode.crf:g}", "x264-params": X264_PARAMS}
         self._written = 0
+        self.on_packets: Callable[[list[av.Packet]], None] | None = None
+        """Called with the encoder's packets before they are muxed (the quality meter decodes them)."""
         self._fill_until: int | None = None
         """Frames encoded with the heap filled; None until the first packet."""
         with heap_fill.filled():
@@ -132,12 +134,17 @@ class SegmentWriter:
     def write(self, frame: av.VideoFrame) -> None:
         """Encode `frame` as the segment's next frame (this sets its `pts`)."""
         frame.pts = self._written
-        self.container.mux(self._encode(frame))
+        self._mux(self._encode(frame))
         self._written += 1
 
     def finish(self) -> None:
-        self.container.mux(self._encode(None))
+        self._mux(self._encode(None))
         self.container.close()
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        if self.on_packets is not None and packets:
+            self.on_packets(packets)  # before muxing, which moves their timestamps to the stream's time base
+        self.container.mux(packets)
 
     def abandon(self) -> None:
         """Close without finishing and remove the unfinished file."""

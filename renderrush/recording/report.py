@@ -20,7 +20,9 @@ from .history import History
 from .records import JobRecord, utc_timestamp
 
 SCHEMA_NAME = "renderrush.report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The version written; every version from 1 up to it is read (version 2 added each segment's
+encoded quality and CRF, and the worst segment's figures, to a render's details)."""
 FIELDS = ("id", "created_at", "kind", "status", "error", "input")
 """Job fields copied as they are, in report order."""
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -38,8 +40,8 @@ def report_schema(version: object = SCHEMA_VERSION) -> dict[str, Any]:
     resource = resources.files("renderrush") / "schemas" / f"report-v{version}.schema.json"
     if isinstance(version, bool) or not isinstance(version, int) or not resource.is_file():
         raise ReportError(
-            f"report schema version {version!r} is not supported: this renderrush reads version "
-            f"{SCHEMA_VERSION}; upgrade renderrush to read newer reports"
+            f"report schema version {version!r} is not supported: this renderrush reads versions "
+            f"1 to {SCHEMA_VERSION}; upgrade renderrush to read newer reports"
         )
     return json.loads(resource.read_text(encoding="utf-8"))
 

@@ -32,6 +32,7 @@ from ..core.segment import Segment
 from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment_frames
 from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from ..media.filters import FilterChain, Planes
+from ..media.quality import Quality, meter_beside
 from .progress import DONE, Reporter
 
 __all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
@@ -54,6 +55,8 @@ class SegmentJob:
     output: str
     """Segment file to write; it appears only once the segment is complete."""
     reporter: Reporter | None = None
+    vmaf: bool = False
+    """Measure VMAF too (every frame, through the ffmpeg binary's libvmaf), besides PSNR and SSIM."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class SegmentResult:
     """Packets the decoder rejected in this segment (their frames are missing)."""
     concealed: int = 0
     """Frames the decoder flagged as damaged and concealed (they are in the output)."""
+    quality: dict[str, Any] | None = None
+    """Encoded quality against the encoder's input (`media.quality.Quality.to_dict()`);
+    None for a segment taken over from an interrupted run."""
+    crf: float | None = None
+    """The CRF the segment was encoded with."""
 
 
 def read_timestamps(segment_file: str | Path) -> tuple[int, ...]:
@@ -170,7 +178,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     progress.update(0, force=True)
     out = Path(job.output)
     with atomic_path(out) as partial:
-        timestamps, damaged, concealed = _encode_segment(job, partial, progress)
+        timestamps, damaged, concealed, quality = _encode_segment(job, partial, progress)
         write_timestamps(out, timestamps)
     progress.update(len(timestamps), DONE, force=True)
     return SegmentResult(
@@ -184,12 +192,14 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         pts=tuple(timestamps),
         damaged=damaged,
         concealed=concealed,
+        quality=quality.to_dict(),
+        crf=job.encode.crf,
     )
 
 
-def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int]:
+def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int, Quality]:
     """Run the three stages, encoding the segment into `path`; returns the frames'
-    timestamps and the counts of damaged and concealed frames, or raises."""
+    timestamps, the counts of damaged and concealed frames and the encoded quality, or raises."""
     decoded, to_encode = _Handoff(), _Handoff()
     pool = FramePool(job.picture, job.threads)
     damaged: list[int] = []
@@ -208,21 +218,27 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
             decoded.put(_Handoff.END)
 
     with translate_av_errors(
-        SegmentError, "segment {index}: encoder: {reason}", also=(OSError,), index=job.segment.index
+        SegmentError, "encoder: {reason}", also=(OSError, ValueError), leading=(job.segment.index,)
     ):
         writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
+        meter = meter_beside(writer, job.segment.frames, vmaf=job.vmaf)  # measures what it encodes
+    measured: list[Quality] = []
 
     def write() -> None:
         try:
             while (item := to_encode.get()) is not _Handoff.END and item is not _Handoff.STOP:
                 frame = item if isinstance(item, av.VideoFrame) else pool.from_bgr(item)
+                meter.keep(frame)
                 writer.write(frame)
                 pool.give_back(frame)
             if item is _Handoff.END:
                 writer.finish()
+                measured.append(meter.finish())
         except BaseException:
             to_encode.close()
             raise
+        finally:
+            meter.close()
 
     reader, encoder = _Stage("segment-reader", read), _Stage("segment-writer", write)
     reader.start()
@@ -266,7 +282,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
             f"decoded {len(timestamps)} of {job.segment.frames} frames from frame {job.segment.start} "
             f"({reason}); the input may be corrupt or truncated there",
         )
-    return timestamps, len(damaged), concealed
+    return timestamps, len(damaged), concealed, measured[0]
 
 
 class _SilentReporter:

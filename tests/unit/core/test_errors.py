@@ -343,3 +343,14 @@ def test_translate_av_errors_is_the_one_translation_of_pyav_errors(tmp_path) -> 
     ):
         raise OSError("boom")
     assert av_reason(ValueError("")) == "ValueError"
+
+
+def test_translate_av_errors_gives_errors_that_take_more_than_a_message_their_arguments() -> None:
+    from renderrush.core.errors import SegmentError, translate_av_errors
+
+    with (
+        pytest.raises(SegmentError) as caught,
+        translate_av_errors(SegmentError, "encoder: {reason}", also=(OSError,), leading=(3,)),
+    ):
+        raise OSError("no encoder")
+    assert caught.value.index == 3 and str(caught.value) == "segment 3 failed: encoder: no encoder"

@@ -95,7 +95,7 @@ def test_to_dict_is_json_ready_and_drops_segment_bytes() -> None:
         "preset", "crf", "encoder_threads", "video", "segments", "frames", "frames_reused", "wall_seconds",
         "stitch_seconds", "fps", "cpu_percent", "started_at", "worker_metrics", "recommendation", "job_id",
         "warnings", "timeline", "input_bytes_to_workers", "output_bytes_from_workers",
-        "input_bytes_by_worker",
+        "input_bytes_by_worker", "quality",
     }  # fmt: skip
     assert (data["input"], data["output"], data["filters"]) == ("/videos/in.mp4", "/videos/out.mp4", "grayscale,blur:3")
     assert (data["preset"], data["crf"], data["encoder_threads"]) == ("fast", 20, 3)
@@ -187,3 +187,20 @@ def test_comparison_to_dict_holds_both_runs() -> None:
     assert (data["identical"], data["startup_seconds"], data["job_id"]) == (False, 0.5, 3)
     assert data["sequential"]["scheduler"] == "sync" and data["parallel"]["scheduler"] == "processes"
     assert data["parallel"]["wall_seconds"] == 2.0
+
+
+def test_quality_is_the_worst_segments_and_names_one_vmaf_model() -> None:
+    def measured(psnr: float, ssim: float, vmaf: float | None) -> dict[str, Any]:
+        return {"psnr": psnr, "ssim": ssim, "vmaf": vmaf, "vmaf_model": "vmaf_v0.6.1" if vmaf else None}
+
+    result = job_result(
+        segments=[
+            segment(0, 30, quality=measured(41.0, 0.97, 93.0), crf=24),
+            segment(1, 30, quality=measured(38.5, 0.99, 91.2), crf=21),
+            segment(2, 30, reused=True),  # taken over from an earlier run: nothing measured
+        ]
+    )
+    assert result.quality == {"worst_psnr": 38.5, "worst_ssim": 0.97, "worst_vmaf": 91.2, "vmaf_model": "vmaf_v0.6.1"}
+    data = result.to_dict()
+    assert [s["crf"] for s in data["segments"]] == [24, 21, None]
+    assert job_result().quality == {"worst_psnr": None, "worst_ssim": None, "worst_vmaf": None, "vmaf_model": None}

@@ -27,7 +27,7 @@ from renderrush.recording.report import (
 
 from .test_history import SUMMARY, TIMELINE, fill, jobs  # noqa: F401  (jobs is a fixture)
 
-SCHEMA_FILE = Path(renderrush.__file__).parent / "schemas" / "report-v1.schema.json"
+SCHEMA_FILE = Path(renderrush.__file__).parent / "schemas" / "report-v2.schema.json"
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_job_report_holds_one_job_with_its_timeline(history: History, tmp_path: 
     record = history.list(kind="render", status="finished")[0]
     report = job_report(record)
     check_schema(report)
-    assert report["schema"] == "renderrush.report" and report["schema_version"] == 1
+    assert report["schema"] == "renderrush.report" and report["schema_version"] == 2
     assert report["generator"] == {"renderrush": renderrush.__version__}
     (job,) = report["jobs"]
     assert job["timeline"] == TIMELINE and job["monitor_summary"] == SUMMARY
@@ -132,7 +132,7 @@ def _remove(path: tuple) -> Callable[[dict], None]:
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
-        (_set(("schema_version",), 2), "schema version 2 is not supported: .* upgrade renderrush"),
+        (_set(("schema_version",), 3), "schema version 3 is not supported: .* upgrade renderrush"),
         (_set(("schema_version",), "1"), "schema version '1' is not supported"),
         (_remove(("schema_version",)), "schema version None is not supported"),
         (_set(("schema",), "something.else"), 'not a RenderRush report: it needs "schema": "renderrush.report"'),
@@ -247,6 +247,29 @@ def test_import_of_invalid_report_adds_nothing(history: History, tmp_path: Path)
 
 
 def test_report_schema_refuses_unknown_versions() -> None:
-    for version in (0, 2, True, "1"):
+    for version in (0, 3, True, "1"):
         with pytest.raises(ReportError, match="is not supported"):
             report_schema(version)  # type: ignore[arg-type]
+
+
+def test_a_version_1_report_is_still_read_and_imported(history: History, tmp_path: Path) -> None:
+    report = history_report(history.list())
+    report["schema_version"] = 1  # written before segments carried their quality: same job layout
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(report))
+    assert load_report(path)["schema_version"] == 1
+    target = History(tmp_path / "elsewhere.sqlite3")
+    assert len(import_report(path, target)) == len(report["jobs"])
+
+
+def test_version_2_checks_each_segments_quality(history: History, tmp_path: Path) -> None:
+    report = job_report(history.list(kind="render", status="finished")[0])
+    segment = {"index": 0, "frames": 30, "seconds": 1.0, "output": "s.mp4", "bytes": 10, "worker_pid": 1, "crf": 23}
+    measured = {"psnr": 41.5, "ssim": 0.98, "vmaf": None, "vmaf_model": None, "frames": 4, "sample_every": 10}
+    report["jobs"][0]["details"]["segments"] = [{**segment, "quality": measured}]
+    check_schema(report)
+    report["jobs"][0]["details"]["segments"] = [{**segment, "quality": {**measured, "ssim": 1.5}}]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(report))
+    with pytest.raises(ReportError, match="1.5 is greater than the maximum of 1"):
+        load_report(path)

@@ -117,8 +117,12 @@ def test_a_segment_file_holds_exactly_its_frames(info: VideoInfo, middle: Segmen
         pts=info.frame_pts[30:60],
         damaged=0,
         concealed=0,
+        quality=result.quality,
+        crf=23,
     )
     assert result.seconds > 0 and not result.reused and result.data is None
+    # measured against the encoder's input (tests/unit/media/test_quality.py checks the figures)
+    assert result.quality is not None and result.quality["frames"] == 4 and 30 < result.quality["psnr"] < 100
     # the file is encoded at a constant rate; its real times are kept beside it
     assert read_timestamps(out) == info.frame_pts[30:60]
     assert sorted(p.name for p in folder.path.iterdir()) == [out.name, timestamps_path(out).name]

@@ -1,0 +1,281 @@
+"""Measure what an encoder made of its input, while it encodes: luma PSNR and SSIM on a
+sample of frames, VMAF on request.
+
+`QualityMeter` sits beside a segment's encoder. It keeps a copy of the luma plane of each
+sampled input frame (`keep`), decodes the encoder's packets as they come out (`packets`),
+and compares each decoded frame with the input it came from, then forgets both: memory is
+the encoder's delay in frames, whatever the segment length. The sample is every
+`SAMPLE_EVERY`-th frame plus the segment's last; frames that are neither are not decoded
+at all where the codec lets a decoder skip them (non-reference frames).
+
+The figures are computed as ffmpeg's own `psnr` and `ssim` filters compute them, so the two
+agree: PSNR from the mean squared error of all measured frames (`-10 log10(mse / 255^2)`,
+capped at `PSNR_CAP` for identical pictures), SSIM as the mean over frames of x264's SSIM
+(8x8 windows on a 4-pixel grid, the constants of Wang et al.).
+
+VMAF needs every frame in order (its motion feature compares neighbours), and PyAV's
+FFmpeg has no libvmaf: with `vmaf=True` each input luma plane is kept until its decoded
+frame arrives and both are piped, stacked in one picture, to the ffmpeg binary's
+`libvmaf` filter (model `VMAF_MODEL`, built into that binary), which runs on another core.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from ..core.errors import FFmpegError
+from .encode import SegmentWriter
+from .ffmpeg import error_reason, ffmpeg_command
+
+SAMPLE_EVERY = 10
+"""Frames 0, 10, 20, ... and the last frame of each segment are measured."""
+PSNR_CAP = 100.0
+"""PSNR reported for identical pictures (ffmpeg says inf, which JSON cannot hold)."""
+VMAF_MODEL = "vmaf_v0.6.1"
+"""The model libvmaf uses by default; built into the imageio-ffmpeg binary."""
+DECODERS = {"av1": "libdav1d"}
+"""Decoders to use for a codec whose FFmpeg-native decoder cannot decode in software."""
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Encoded quality of one segment against the frames that went into its encoder."""
+
+    psnr: float
+    """Luma PSNR in dB over the measured frames (from their mean squared error)."""
+    ssim: float
+    """Mean luma SSIM of the measured frames, 0..1."""
+    vmaf: float | None = None
+    """Mean VMAF over every frame, 0..100 (None unless asked for)."""
+    vmaf_model: str | None = None
+    frames: int = 0
+    """Frames measured for PSNR and SSIM."""
+    sample_every: int = SAMPLE_EVERY
+    """1 when every frame was measured; n when every n-th frame and the last were."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "psnr": round(self.psnr, 3),
+            "ssim": round(self.ssim, 5),
+            "vmaf": None if self.vmaf is None else round(self.vmaf, 3),
+            "vmaf_model": self.vmaf_model,
+            "frames": self.frames,
+            "sample_every": self.sample_every,
+        }
+
+
+def psnr_of(mse: float) -> float:
+    """Luma PSNR of 8-bit pictures with mean squared error `mse`, as ffmpeg computes it."""
+    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10 * math.log10(255.0**2 / mse))
+
+
+def mse_of(reference: np.ndarray, distorted: np.ndarray) -> float:
+    diff = reference.astype(np.int32) - distorted
+    return float(np.einsum("ij,ij->", diff, diff, dtype=np.int64)) / diff.size
+
+
+def _block_sums(plane: np.ndarray) -> np.ndarray:
+    """Sums over 4x4 blocks of a float32 plane whose sides are multiples of 4: OpenCV's area
+    resize at a whole factor is the block mean, exact in float32 for these integers."""
+    rows, cols = plane.shape[0] // 4, plane.shape[1] // 4
+    return cv2.resize(plane, (cols, rows), interpolation=cv2.INTER_AREA) * 16
+
+
+def ssim_of(reference: np.ndarray, distorted: np.ndarray) -> float:
+    """x264's SSIM of two 8-bit luma planes, as ffmpeg's `ssim` filter computes it: sums
+    over 4x4 blocks, combined into overlapping 8x8 windows on a 4-pixel grid (pixels past
+    the last whole block are left out, as there)."""
+    rows, cols = reference.shape[0] // 4 * 4, reference.shape[1] // 4 * 4
+    if rows < 8 or cols < 8:
+        return 1.0 if np.array_equal(reference, distorted) else 0.0
+    a = reference[:rows, :cols].astype(np.float32)
+    b = distorted[:rows, :cols].astype(np.float32)
+    sums = [_block_sums(x) for x in (a, b, a * a + b * b, a * b)]
+    s1, s2, ss, s12 = ((x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:]).astype(np.float64) for x in sums)
+    c1 = math.floor(0.01 * 0.01 * 255 * 255 * 64 + 0.5)
+    c2 = math.floor(0.03 * 0.03 * 255 * 255 * 64 * 63 + 0.5)
+    variance = ss * 64 - s1 * s1 - s2 * s2
+    covariance = s12 * 64 - s1 * s2
+    ssim = (2 * s1 * s2 + c1) * (2 * covariance + c2) / ((s1 * s1 + s2 * s2 + c1) * (variance + c2))
+    return float(ssim.mean())
+
+
+def is_sampled(index: int, frames: int, every: int = SAMPLE_EVERY) -> bool:
+    """Whether frame `index` of a segment of `frames` frames is measured."""
+    return index % every == 0 or index == frames - 1
+
+
+def luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """A copy of the visible luma plane of a YUV frame."""
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+    return rows[:height, :width].copy()
+
+
+class VmafPipe:
+    """libvmaf in an ffmpeg process: pairs of (reference, distorted) luma planes go in
+    through its stdin, stacked in one picture twice the height with neutral chroma; the mean score comes
+    out of its JSON log."""
+
+    def __init__(self, width: int, height: int, fps: Fraction, threads: int = 1) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="renderrush-vmaf-")
+        self.log = Path(self._dir.name) / "vmaf.json"
+        self._stderr = open(Path(self._dir.name) / "stderr.txt", "w+")  # noqa: SIM115 - closed in finish()
+        # yuv420p with neutral chroma, not gray: ffmpeg takes gray as full range and would
+        # stretch the luma when converting it for libvmaf
+        self._chroma = bytes([128]) * (width * height)  # U and V of the double-height picture
+        graph = (
+            f"[0:v]split[a][b];[a]crop={width}:{height}:0:0[ref];"
+            f"[b]crop={width}:{height}:0:{height}[dist];"
+            f"[dist][ref]libvmaf=log_path={self.log}:log_fmt=json:n_threads={threads}"
+        )
+        args = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{2 * height}", "-r", str(fps), "-i", "pipe:0"]
+        command = ffmpeg_command(*args, "-lavfi", graph, "-f", "null", "-")
+        command.remove("-nostdin")  # its input is stdin
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self.pairs = 0
+
+    def add(self, reference: np.ndarray, distorted: np.ndarray) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(reference.tobytes())
+            self.proc.stdin.write(distorted.tobytes())
+            self.proc.stdin.write(self._chroma)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped: finish() reports why
+        self.pairs += 1
+
+    def finish(self) -> float:
+        """The mean VMAF of every pair; raises `FFmpegError` if libvmaf failed."""
+        try:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            self.proc.wait()
+            self._stderr.seek(0)
+            if self.proc.returncode != 0 or not self.log.exists():
+                raise FFmpegError(f"measuring VMAF failed: {error_reason(self._stderr.read())}")
+            return float(json.loads(self.log.read_text())["pooled_metrics"]["vmaf"]["mean"])
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
+        self._dir.cleanup()
+
+
+def meter_beside(writer: SegmentWriter, frames: int, *, vmaf: bool = False) -> QualityMeter:
+    """A meter that sees every packet `writer` muxes, for a segment of `frames` frames; if
+    it cannot start, the writer is abandoned (its file removed) and the error raised."""
+    context = writer.stream.codec_context
+    try:
+        meter = QualityMeter(context, context.width, context.height, frames, fps=1 / context.time_base, vmaf=vmaf)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.on_packets = meter.packets
+    return meter
+
+
+class QualityMeter:
+    """Compares an encoder's input frames with its decoded output as it encodes (see the
+    module's docstring). Call `keep` with each input frame before encoding it, `packets`
+    with each batch of packets the encoder returns (before they are muxed), `finish` once
+    the encoder is flushed."""
+
+    def __init__(
+        self,
+        codec: av.CodecContext,
+        width: int,
+        height: int,
+        frames: int,
+        *,
+        fps: Fraction = Fraction(25),
+        vmaf: bool = False,
+        every: int = SAMPLE_EVERY,
+    ) -> None:
+        self.width, self.height, self.frames, self.every = width, height, frames, every
+        name = codec.codec.canonical_name
+        self.decoder: Any = av.CodecContext.create(DECODERS.get(name, name), "r")  # a video decoder
+        self.decoder.extradata = codec.extradata
+        self.decoder.thread_count = 1
+        self._skipping = False
+        self._next = 0
+        """Index of the next input frame."""
+        self._inputs: dict[int, np.ndarray] = {}
+        self._squared_error = 0.0
+        self._ssim = 0.0
+        self.measured = 0
+        self.vmaf = VmafPipe(width, height, fps) if vmaf else None
+
+    def _wanted(self, index: int) -> bool:
+        return self.vmaf is not None or is_sampled(index, self.frames, self.every)
+
+    def keep(self, frame: av.VideoFrame) -> None:
+        """Note the next input frame (the encoder is about to take it)."""
+        if self._wanted(self._next):
+            self._inputs[self._next] = luma(frame, self.width, self.height)
+        self._next += 1
+
+    def packets(self, packets: Iterable[av.Packet]) -> None:
+        """Decode the encoder's `packets`, measuring the frames that come out."""
+        for packet in packets:
+            # frames no one measures need not be decoded, unless later frames refer to them
+            skip = packet.pts is not None and not self._wanted(int(packet.pts))
+            if skip != self._skipping:
+                self.decoder.skip_frame = "NONREF" if skip else "DEFAULT"
+                self._skipping = skip
+            self._measure(self.decoder.decode(packet))
+
+    def _measure(self, decoded: Iterable[av.VideoFrame]) -> None:
+        for frame in decoded:
+            index = frame.pts
+            reference = self._inputs.pop(index, None) if index is not None else None
+            if index is None or reference is None:
+                continue
+            output = luma(frame, self.width, self.height)
+            if is_sampled(index, self.frames, self.every):
+                self._squared_error += mse_of(reference, output)
+                self._ssim += ssim_of(reference, output)
+                self.measured += 1
+            if self.vmaf is not None:
+                self.vmaf.add(reference, output)
+
+    def finish(self) -> Quality:
+        """Flush the decoder and return the segment's figures."""
+        if self._skipping:
+            self.decoder.skip_frame = "DEFAULT"
+        self._measure(self.decoder.decode(None))
+        vmaf = self.vmaf.finish() if self.vmaf is not None else None
+        if not self.measured:
+            raise FFmpegError("measuring quality failed: no encoded frame could be decoded back")
+        return Quality(
+            psnr=psnr_of(self._squared_error / self.measured),
+            ssim=self._ssim / self.measured,
+            vmaf=vmaf,
+            vmaf_model=VMAF_MODEL if vmaf is not None else None,
+            frames=self.measured,
+            sample_every=self.every,
+        )
+
+    def close(self) -> None:
+        """Release the VMAF process of a segment that did not finish."""
+        if self.vmaf is not None:
+            self.vmaf.close()

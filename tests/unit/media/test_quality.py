@@ -1,0 +1,94 @@
+"""The quality meter: its PSNR and SSIM agree with ffmpeg's filters frame by frame, it
+measures the frames it says it does, and VMAF through the ffmpeg binary agrees with libvmaf."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from renderrush.media.decode import Picture
+from renderrush.media.encode import EncodeSettings, SegmentWriter, VideoTags
+from renderrush.media.quality import (
+    PSNR_CAP,
+    VMAF_MODEL,
+    QualityMeter,
+    is_sampled,
+    luma,
+    meter_beside,
+    mse_of,
+    psnr_of,
+    ssim_of,
+)
+
+from ...support.quality import ffmpeg_luma_stats, ffmpeg_vmaf, noisy_clip, psnr_of_mean
+
+
+@pytest.fixture(scope="module")
+def grainy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return noisy_clip(tmp_path_factory.mktemp("quality") / "grainy.mp4", seconds=1, noise=12)
+
+
+def frames_of(path: Path) -> list[av.VideoFrame]:
+    with av.open(str(path)) as container:
+        return [frame.reformat(format="yuv420p") for frame in container.decode(video=0)]
+
+
+def encode(frames: list[av.VideoFrame], path: Path, crf: float, vmaf: bool = False) -> QualityMeter:
+    """Encode `frames` through a SegmentWriter with a meter beside it, as a segment does."""
+    width, height = frames[0].width, frames[0].height
+    writer = SegmentWriter(path, Fraction(30), EncodeSettings(crf=crf, threads=1), Picture(width, height), VideoTags())
+    meter = meter_beside(writer, len(frames), vmaf=vmaf)
+    for frame in frames:
+        copy = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+        meter.keep(copy)
+        writer.write(copy)
+    writer.finish()
+    return meter
+
+
+def test_frame_measures_equal_ffmpegs_filters(grainy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    encode(frames_of(grainy), out, crf=30).finish()
+    mse, ssim = ffmpeg_luma_stats(out, grainy, tmp_path)
+    pairs = list(zip(frames_of(grainy), frames_of(out)))
+    assert len(pairs) == len(mse) == 30
+    for i, (reference, distorted) in enumerate(pairs):
+        a, b = luma(reference, 320, 180), luma(distorted, 320, 180)
+        assert mse_of(a, b) == pytest.approx(mse[i], abs=0.01)  # ffmpeg prints two decimals
+        assert ssim_of(a, b) == pytest.approx(ssim[i], abs=1e-5)
+    assert ssim_of(a, a) == 1.0 and psnr_of(0.0) == PSNR_CAP
+    assert psnr_of(mse_of(a, b)) < 40  # grain at CRF 30 costs real quality: the check is not vacuous
+
+
+def test_the_meter_measures_every_tenth_frame_and_the_last_as_ffmpeg_does(grainy: Path, tmp_path: Path) -> None:
+    frames = frames_of(grainy)[:25]
+    out = tmp_path / "out.mp4"
+    quality = encode(frames, out, crf=28).finish()
+    sampled = [i for i in range(25) if is_sampled(i, 25)]
+    assert sampled == [0, 10, 20, 24]
+    assert (quality.frames, quality.sample_every, quality.vmaf, quality.vmaf_model) == (4, 10, None, None)
+    mse, ssim = ffmpeg_luma_stats(out, grainy, tmp_path)  # ffmpeg stops at the shorter input
+    assert quality.psnr == pytest.approx(psnr_of_mean([mse[i] for i in sampled]), abs=0.01)
+    assert quality.ssim == pytest.approx(np.mean([ssim[i] for i in sampled]), abs=1e-4)
+    assert quality.psnr == pytest.approx(psnr_of_mean(mse[:25]), abs=1.0)  # and the sample stands for them all
+    assert quality.ssim == pytest.approx(np.mean(ssim[:25]), abs=0.01)
+
+
+def test_a_worse_encode_measures_worse(grainy: Path, tmp_path: Path) -> None:
+    frames = frames_of(grainy)
+    good = encode(frames, tmp_path / "good.mp4", crf=18).finish()
+    bad = encode(frames, tmp_path / "bad.mp4", crf=40).finish()
+    assert good.psnr > bad.psnr + 6 and good.ssim > bad.ssim + 0.05
+
+
+def test_vmaf_through_the_ffmpeg_binary_agrees_with_libvmaf_on_the_files(grainy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    quality = encode(frames_of(grainy), out, crf=30, vmaf=True).finish()
+    expected = np.mean(ffmpeg_vmaf(out, grainy, tmp_path))
+    assert quality.vmaf_model == VMAF_MODEL and quality.frames == 4  # PSNR and SSIM still on the sample
+    assert quality.vmaf == pytest.approx(expected, abs=0.5)  # VMAF reads luma only: neutral chroma changes nothing
+    assert 20 < quality.vmaf < 95
