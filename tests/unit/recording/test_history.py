@@ -65,7 +65,9 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobResult, Compariso
     """One real render and one real comparison of a tiny generated clip."""
     folder = tmp_path_factory.mktemp("history-jobs")
     clip = make_sample_video(folder / "tiny.mp4", seconds=1, size=(96, 64))
-    options = dict(workers=2, segment_seconds=0.5, scheduler="threads")
+    # history=False: a module fixture runs before any test's private default history is set up,
+    # and must not write into the user's own history
+    options = dict(workers=2, segment_seconds=0.5, scheduler="threads", history=False)
     return render(clip, folder / "tiny.gray.mp4", "grayscale", **options), compare(clip, "invert", **options)
 
 
