@@ -71,7 +71,12 @@ class ProgressBars:
             bar.close()
 
 
-FLAG_TYPES: dict[str, Callable[[str], Any]] = {"workers": int, "segment_seconds": float, "crf": float}
+FLAG_TYPES: dict[str, Callable[[str], Any]] = {
+    "workers": int,
+    "segment_seconds": float,
+    "crf": float,
+    "target_quality": float,
+}
 """How the CLI reads the non-text, non-switch options (the rest are strings or switches)."""
 
 

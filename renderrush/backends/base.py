@@ -26,6 +26,7 @@ from ..media.stitch import Part, stitch
 from ..segments.jobfolder import JobFolder, cannot_write
 from ..segments.progress import FileReporter, ProgressCallback
 from ..segments.render import SegmentJob, SegmentResult, read_timestamps, render_segment
+from ..segments.target import Target
 
 
 @dataclass
@@ -49,11 +50,22 @@ class Work:
     label: str = ""
     vmaf: bool = False
     """Measure each segment's VMAF besides its PSNR and SSIM."""
+    targets: dict[int, Target] = field(default_factory=dict)
+    """VMAF target of each segment (by index) whose CRF is searched, with its cached probes."""
 
     def jobs(self, threads: int) -> list[SegmentJob]:
         """What the workers need to render the pending segments, `threads` each, in index order."""
         return [
-            segment_job(self.info, s, self.chain, self.encode, threads, self.folder, vmaf=self.vmaf)
+            segment_job(
+                self.info,
+                s,
+                self.chain,
+                self.encode,
+                threads,
+                self.folder,
+                vmaf=self.vmaf,
+                target=self.targets.get(s.index),
+            )
             for s in self.pending
         ]
 
@@ -151,6 +163,7 @@ def segment_job(
     folder: JobFolder,
     *,
     vmaf: bool = False,
+    target: Target | None = None,
 ) -> SegmentJob:
     """What a worker needs to render `segment` of `info`."""
     picture = Picture.of(info)
@@ -166,6 +179,7 @@ def segment_job(
         output=str(folder.segment_file(segment.index)),
         reporter=FileReporter(progress_path(folder.path, segment.index)),
         vmaf=vmaf,
+        target=target,
     )
 
 

@@ -26,11 +26,13 @@ from ..recording.limits import check_disk_space
 from ..recording.monitor import Sample
 from ..recording.recorded import Recording, recorded
 from ..segments.jobfolder import JobFolder, job_signature
+from ..segments.probecache import ProbeCache
 from ..segments.progress import ProgressCallback
 from ..segments.timeline import segment_timeline
 from .options import RenderOptions, is_backend, is_cluster, job_request
 from .plan import JobPlan, plan_job
 from .result import JobResult, source_warnings
+from .targets import remember_probes, segment_targets, target_warnings
 
 T = TypeVar("T")
 
@@ -72,19 +74,27 @@ def run_job(
     folder = JobFolder(output)
     signature = job_signature(info.path, str(plan.chain), plan.encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, plan.segments, options.resume)
+    pending = [s for s in segments if s.index not in done]
+    target, cache = options.target_quality, ProbeCache()
+    targets, keys = (
+        segment_targets(target, str(info.path), pending, str(plan.chain), plan.encode, picture, cache)
+        if target is not None
+        else ({}, {})
+    )
     work = Work(
         info=info,
         chain=plan.chain,
         encode=plan.encode,
         workers=plan.workers,
         segments=segments,
-        pending=[s for s in segments if s.index not in done],
+        pending=pending,
         reused=[reused_result(s, folder) for s in segments if s.index in done],
         folder=folder,
         output=output,
         progress=progress,
         label=options.label,
-        vmaf=options.vmaf,
+        vmaf=options.vmaf or target is not None,  # a target is checked on the final encode
+        targets=targets,
     )
     cpu_before = psutil.cpu_times()
     try:
@@ -95,6 +105,7 @@ def run_job(
     except BaseException:
         folder.remove()
         raise
+    remember_probes(cache, keys, run.results)
     timeline = segment_timeline(run.results, started_at)  # before the folder (and its timing files) goes
     folder.remove()
     return JobResult(
@@ -115,7 +126,11 @@ def run_job(
         started_at=started_at,
         worker_metrics=run.worker_metrics,
         recommendation=plan.recommendation.to_dict() if plan.recommendation else None,
-        warnings=[*plan.notes, *source_warnings(info, run.results, run.dropped)],
+        warnings=[
+            *plan.notes,
+            *source_warnings(info, run.results, run.dropped),
+            *(target_warnings(run.results, target) if target is not None else []),
+        ],
         segment_timeline=timeline,
         input_bytes_to_workers=run.input_bytes_to_workers,
         output_bytes_from_workers=run.output_bytes_from_workers,

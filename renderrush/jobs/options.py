@@ -57,6 +57,13 @@ def check_segment_seconds(seconds: object) -> float:
     return float(seconds)
 
 
+def check_target_quality(target: object) -> float:
+    """A VMAF target between 0 and 100."""
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not (0 <= target <= 100):
+        raise SettingsError(f"target quality is a VMAF score between 0 and 100 (e.g. 92), got {target!r}")
+    return float(target)
+
+
 def is_cluster(scheduler: object) -> bool:
     """True for a distributed Client, "local" (a LocalCluster) or a scheduler address."""
     if hasattr(scheduler, "submit") and hasattr(scheduler, "scheduler_info"):
@@ -116,6 +123,11 @@ class RenderOptions:
     vmaf: bool = _option(
         False, "measure each segment's VMAF too (every frame, libvmaf's vmaf_v0.6.1 model; PSNR and SSIM always)"
     )
+    target_quality: float | None = _option(
+        None,
+        "search each segment's CRF for this VMAF (0-100; e.g. 92), from a few probe encodes; VMAF is then measured",
+    )
+    """A VMAF target: each segment's CRF is searched for it (`segments.target`); `crf` is the first guess."""
     resume: bool = _option(
         False, "reuse the segments an interrupted run of the same job left behind", commands=("render",)
     )
@@ -141,6 +153,8 @@ class RenderOptions:
         set_(self, "scheduler", check_scheduler(self.scheduler))
         check_preset(self.preset)
         check_crf(self.crf)
+        if self.target_quality is not None:
+            set_(self, "target_quality", check_target_quality(self.target_quality))
         for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be True or False, got {getattr(self, name)!r}")

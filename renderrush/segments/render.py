@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, 
 from ..media.filters import FilterChain, Planes
 from ..media.quality import Quality, meter_beside
 from .progress import DONE, Reporter
+from .target import Prober, Target
 
 __all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
 
@@ -57,6 +58,7 @@ class SegmentJob:
     reporter: Reporter | None = None
     vmaf: bool = False
     """Measure VMAF too (every frame, through the ffmpeg binary's libvmaf), besides PSNR and SSIM."""
+    target: Target | None = None  # a VMAF target: the CRF is searched first (`target.py`), VMAF then measured
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class SegmentResult:
     None for a segment taken over from an interrupted run."""
     crf: float | None = None
     """The CRF the segment was encoded with."""
+    target: dict[str, Any] | None = None  # the CRF search for a VMAF target (`target.Search.to_dict()`)
 
 
 def read_timestamps(segment_file: str | Path) -> tuple[int, ...]:
@@ -177,6 +180,9 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     progress = job.reporter or _SilentReporter()
     progress.update(0, force=True)
     out = Path(job.output)
+    search = Prober.of(job, _filtered, out.parent).search(job.target) if job.target is not None else None
+    if search is not None:
+        job = replace(job, encode=replace(job.encode, crf=search.crf), vmaf=True)
     with atomic_path(out) as partial:
         timestamps, damaged, concealed, quality = _encode_segment(job, partial, progress)
         write_timestamps(out, timestamps)
@@ -194,6 +200,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         concealed=concealed,
         quality=quality.to_dict(),
         crf=job.encode.crf,
+        target=search.to_dict() if search is not None else None,
     )
 
 
