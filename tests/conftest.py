@@ -56,6 +56,14 @@ def isolated_history(history_file: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return history_file
 
 
+@pytest.fixture(autouse=True)
+def isolated_probe_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Quality-target probes are cached in a throwaway folder, never the user's cache."""
+    folder = tmp_path_factory.getbasetemp() / "probe-cache"
+    monkeypatch.setenv("RENDERRUSH_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def history(tmp_path: Path) -> History:
     """A history of this test's own."""

@@ -23,6 +23,7 @@ from ..core.atomic import atomic_path
 from ..core.errors import JobCancelledError, StitchError, translate_av_errors
 from ..core.layout import cancel_marker
 from .ffmpeg import run_ffmpeg
+from .paramsets import differ, parameter_sets, with_parameter_sets
 from .probe import VideoInfo
 from .streams import StreamInfo
 
@@ -51,6 +52,12 @@ def _packet_pts(path: Path) -> list[int]:
         return [p.pts for p in container.demux(video=0) if p.size and p.pts is not None]
 
 
+def _parameter_sets(path: Path) -> tuple[bytes, int] | None:
+    with av.open(os.fspath(path)) as container:
+        context = container.streams.video[0].codec_context
+        return parameter_sets(context.name, context.extradata)
+
+
 def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_duration: int) -> int:
     """Copy the segments' packets into one video-only MP4 file at `target` with their real
     timestamps; returns the frame count."""
@@ -72,15 +79,18 @@ def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_du
     def decode_time(i: int) -> int:
         return times[i - reorder] if i >= reorder else times[0] - (reorder - i) * max(1, first_step)
 
+    sets = [_parameter_sets(part.path) for part in parts]
+    inband = differ(sets)  # segments at different CRFs: each keyframe carries its own (paramsets.py)
     with av.open(os.fspath(parts[0].path)) as first:
         out = av.open(os.fspath(target), "w", format="mp4")
         try:
             stream = out.add_stream_from_template(first.streams.video[0])
             stream.time_base = time_base
             i = 0
-            for part, order in zip(parts, orders):
+            for part, order, part_sets in zip(parts, orders, sets):
                 with av.open(os.fspath(part.path)) as container:
-                    packets = (p for p in container.demux(video=0) if p.size)
+                    demuxed = (p for p in container.demux(video=0) if p.size)
+                    packets = with_parameter_sets(demuxed, part_sets if inband else None)
                     for packet, presented in zip(packets, order):
                         packet.stream = stream
                         packet.time_base = time_base

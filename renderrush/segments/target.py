@@ -154,10 +154,16 @@ def next_crf(points: dict[int, float], target: float, start: int, limits: tuple[
 
 
 def choose(points: dict[int, float], target: float) -> tuple[int, float]:
-    """The whole CRF between the probes whose interpolated VMAF is nearest `target` (the
-    lower CRF on a tie), with that VMAF."""
+    """The whole CRF between the probes whose interpolated VMAF is nearest `target`, with
+    that VMAF. On a tie, one that meets the target; among equals above it the highest CRF
+    (fewest bits: a flat picture scores the same at any CRF), below it the lowest."""
     crfs = range(min(points), max(points) + 1)
-    best = min(crfs, key=lambda c: (abs(predict(points, c) - target), c))
+
+    def rank(crf: int) -> tuple[float, int]:
+        vmaf = predict(points, crf)
+        return abs(vmaf - target), (-crf if vmaf >= target else crf)
+
+    best = min(crfs, key=rank)
     return best, predict(points, best)
 
 

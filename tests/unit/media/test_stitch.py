@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from renderrush import plan_segments, probe
@@ -104,6 +105,42 @@ def test_join_gives_every_frame_its_listed_time(parts: list[Part], info: VideoIn
     assert all(b > a for a, b in zip(decode_times, decode_times[1:])), "decode times must increase across joins"
     assert all(dts <= pts for pts, dts in packets)
     assert frame_indices(target) == list(range(90))  # copied in order, not re-encoded out of it
+
+
+def decoded(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(f.to_ndarray(format="gray")) for f in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_segments_at_different_crfs_decode_as_they_were_encoded(info: VideoInfo, tmp_path: Path, codec: str) -> None:
+    # x264 writes the CRF into its PPS: without each segment's parameter sets in-band, the
+    # segments after the first decoded as noise with the first one's
+    parts = []
+    for k, crf in enumerate((18, 40, 18)):
+        path = tmp_path / f"part{k}.mp4"
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream(codec, rate=30)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "ultrafast", "x265-params": "log-level=error:keyint=10"}
+            if codec == "libx264":
+                stream.options = {"crf": str(crf), "preset": "ultrafast", "g": "10"}  # a keyframe mid-part too
+            for i in range(20):
+                picture = np.full((48, 64, 3), (37 * (i + 7 * k)) % 256, np.uint8)
+                picture[::4, ::3] = 255 - picture[::4, ::3]
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
+                frame.pts = i
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        parts.append(Part(path, tuple(range(20 * k, 20 * k + 20))))
+    sets = [stitch_module._parameter_sets(p.path) for p in parts]
+    if codec == "libx264":
+        assert sets[0] == sets[2] != sets[1]
+    else:
+        assert sets[0] == sets[1] == sets[2]  # x265 keeps the CRF out of them (only in an SEI)
+    target = tmp_path / "joined.mp4"
+    assert join_video(parts, target, Fraction(1, 30), 1) == 60
+    assert decoded(target) == [frame for p in parts for frame in decoded(p.path)]
 
 
 def test_join_refuses_a_part_whose_timestamps_do_not_match_its_frames(
