@@ -29,6 +29,7 @@ from ..segments.jobfolder import JobFolder, job_signature
 from ..segments.probecache import ProbeCache
 from ..segments.progress import ProgressCallback
 from ..segments.timeline import segment_timeline
+from .joins import join_report, join_warnings, mark_pulses
 from .options import RenderOptions, is_backend, is_cluster, job_request
 from .plan import JobPlan, plan_job
 from .result import JobResult, source_warnings
@@ -107,6 +108,8 @@ def run_job(
         raise
     remember_probes(cache, keys, run.results)
     timeline = segment_timeline(run.results, started_at)  # before the folder (and its timing files) goes
+    joins = join_report(run.results)
+    mark_pulses(timeline, joins)
     folder.remove()
     return JobResult(
         input=info.path,
@@ -130,7 +133,9 @@ def run_job(
             *plan.notes,
             *source_warnings(info, run.results, run.dropped),
             *(target_warnings(run.results, target) if target is not None else []),
+            *join_warnings(joins),
         ],
+        joins=joins,
         segment_timeline=timeline,
         input_bytes_to_workers=run.input_bytes_to_workers,
         output_bytes_from_workers=run.output_bytes_from_workers,

@@ -51,6 +51,8 @@ class JobResult:
     """Segment bytes cluster workers sent back (0 for local jobs and shared storage)."""
     input_bytes_by_worker: dict[str, int] = field(default_factory=dict)
     """Input bytes each cluster worker received, by its address (empty for local jobs)."""
+    joins: list[dict[str, Any]] = field(default_factory=list)
+    """Quality either side of each segment join against the segments' middles (`joins.join_report`)."""
 
     @property
     def fps(self) -> float:
@@ -110,6 +112,7 @@ class JobResult:
             "input_bytes_to_workers": self.input_bytes_to_workers,
             "output_bytes_from_workers": self.output_bytes_from_workers,
             "input_bytes_by_worker": self.input_bytes_by_worker,
+            "joins": self.joins,
         }
 
 

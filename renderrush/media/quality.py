@@ -64,6 +64,9 @@ class Quality:
     """Frames measured for PSNR and SSIM."""
     sample_every: int = SAMPLE_EVERY
     """1 when every frame was measured; n when every n-th frame and the last were."""
+    edges: tuple[float, float, float] | None = None
+    """PSNR of the first frame, of the middle (the measured frames in the middle third) and
+    of the last frame: a join whose sides differ from their middles pulses."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +76,23 @@ class Quality:
             "vmaf_model": self.vmaf_model,
             "frames": self.frames,
             "sample_every": self.sample_every,
+            "edges": None if self.edges is None else dict(zip(("first", "middle", "last"), map(_dB, self.edges))),
         }
+
+
+def _dB(value: float) -> float:
+    return round(value, 3)
+
+
+def edge_psnr(frame_mse: dict[int, float], frames: int) -> tuple[float, float, float] | None:
+    """(first, middle, last) PSNR of a segment of `frames` frames from the squared error of
+    its measured frames (the middle: those in its middle third, else the one nearest it)."""
+    if 0 not in frame_mse or frames - 1 not in frame_mse:
+        return None
+    middle = [mse for index, mse in frame_mse.items() if frames / 3 <= index <= 2 * frames / 3]
+    if not middle:
+        middle = [frame_mse[min(frame_mse, key=lambda index: abs(index - frames / 2))]]
+    return psnr_of(frame_mse[0]), psnr_of(sum(middle) / len(middle)), psnr_of(frame_mse[frames - 1])
 
 
 def psnr_of(mse: float) -> float:
@@ -221,6 +240,8 @@ class QualityMeter:
         """Index of the next input frame."""
         self._inputs: dict[int, np.ndarray] = {}
         self._squared_error = 0.0
+        self.frame_mse: dict[int, float] = {}
+        """Squared error of each measured frame, by index (a few per segment)."""
         self._ssim = 0.0
         self.measured = 0
         self.vmaf = VmafPipe(width, height, fps) if vmaf else None
@@ -252,7 +273,8 @@ class QualityMeter:
                 continue
             output = luma(frame, self.width, self.height)
             if is_sampled(index, self.frames, self.every):
-                self._squared_error += mse_of(reference, output)
+                self.frame_mse[index] = mse_of(reference, output)
+                self._squared_error += self.frame_mse[index]
                 self._ssim += ssim_of(reference, output)
                 self.measured += 1
             if self.vmaf is not None:
@@ -273,6 +295,7 @@ class QualityMeter:
             vmaf_model=VMAF_MODEL if vmaf is not None else None,
             frames=self.measured,
             sample_every=self.every,
+            edges=edge_psnr(self.frame_mse, self.frames),
         )
 
     def close(self) -> None:

@@ -71,3 +71,30 @@ def test_render_json_reports_quality_crf_and_vmaf_per_segment(
         assert segment["quality"]["vmaf"] == pytest.approx(np.mean(vmaf[start:stop]), abs=1.0)
         start = stop
     assert start == 90 and data["quality"]["worst_vmaf"] == min(s["quality"]["vmaf"] for s in data["segments"])
+
+
+def test_each_join_compares_the_frames_either_side_with_their_segments_middles(grainy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    result = render(grainy, out, workers=2, segment_seconds=1, crf=23, scheduler="threads")
+    mse, _ = ffmpeg_luma_stats(out, grainy, tmp_path)  # ffmpeg's own per-frame figures
+
+    def edges(start: int, frames: int) -> tuple[float, float, float]:
+        middle = [mse[start + i] for i in range(0, frames, 10) if frames / 3 <= i <= 2 * frames / 3]
+        return psnr_of_mean([mse[start]]), psnr_of_mean(middle), psnr_of_mean([mse[start + frames - 1]])
+
+    starts = [sum(s.frames for s in result.segments[:k]) for k in range(len(result.segments))]
+    for segment, start in zip(result.segments, starts):
+        assert segment.quality is not None
+        measured = segment.quality["edges"]
+        expected = edges(start, segment.frames)
+        assert [measured["first"], measured["middle"], measured["last"]] == pytest.approx(expected, abs=0.05)
+    assert [j["frame"] for j in result.joins] == starts[1:] == [30, 60]
+    for join in result.joins:
+        before = result.segments[join["index"] - 1].quality["edges"]  # type: ignore[index]
+        after = result.segments[join["index"]].quality["edges"]  # type: ignore[index]
+        assert join["before_db"] == pytest.approx(before["last"] - before["middle"], abs=0.01)
+        assert join["after_db"] == pytest.approx(after["first"] - after["middle"], abs=0.01)
+        assert join["pulse"] == (max(abs(join["before_db"]), abs(join["after_db"])) > 2)
+        pulsing = [w for w in result.warnings if f"join at frame {join['frame']} " in w]
+        assert len(pulsing) == join["pulse"]
+    assert [entry["pulse"] for entry in result.segment_timeline] == [False, *(j["pulse"] for j in result.joins)]

@@ -92,3 +92,14 @@ def test_vmaf_through_the_ffmpeg_binary_agrees_with_libvmaf_on_the_files(grainy:
     assert quality.vmaf_model == VMAF_MODEL and quality.frames == 4  # PSNR and SSIM still on the sample
     assert quality.vmaf == pytest.approx(expected, abs=0.5)  # VMAF reads luma only: neutral chroma changes nothing
     assert 20 < quality.vmaf < 95
+
+
+def test_edge_psnr_takes_the_first_the_middle_third_and_the_last_frame() -> None:
+    from renderrush.media.quality import edge_psnr, psnr_of
+
+    measured = {0: 1.0, 10: 4.0, 20: 6.0, 30: 9.0, 40: 16.0, 44: 2.0}  # a 45-frame segment's sample
+    first, middle, last = edge_psnr(measured, 45)  # type: ignore[misc]
+    assert (first, last) == (psnr_of(1.0), psnr_of(2.0))
+    assert middle == psnr_of((6.0 + 9.0) / 2)  # frames 20 and 30 lie in 15..30
+    assert edge_psnr({0: 1.0, 4: 2.0}, 5) == (psnr_of(1.0), psnr_of(2.0), psnr_of(2.0))  # frame 4 is nearest 2.5
+    assert edge_psnr({10: 1.0}, 20) is None
