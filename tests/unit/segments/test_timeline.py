@@ -99,7 +99,7 @@ def test_cli_json_has_the_timeline(
     assert status == 0
     data = json.loads(capsys.readouterr().out)
     check_spans(data["timeline"], 3, data["wall_seconds"])
-    assert set(data["timeline"][0]) == {"index", "worker", "start", "end", "frames", "reused"}
+    assert set(data["timeline"][0]) == {"index", "worker", "start", "end", "frames", "reused", "pulse"}
 
 
 def test_compare_keeps_both_runs_timelines(tmp_path: Path, clip: Path, history: History) -> None:
