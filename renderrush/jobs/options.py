@@ -32,6 +32,8 @@ Scheduler = Union[str, "Client", "Backend"]
 `distributed.Client`, or an object that runs segments itself (`backend.Backend`)."""
 
 LOCAL_SCHEDULERS = ("sync", "threads", "processes")
+SPLITS = ("fixed", "keyframes", "scenes")
+"""Where segment boundaries go (`RenderOptions.split`)."""
 SCHEDULER_ALIASES = {
     "synchronous": "sync",
     "single-threaded": "sync",
@@ -119,7 +121,13 @@ class RenderOptions:
     """A local scheduler name, "local", a scheduler address, a `distributed.Client`, or a backend."""
     preset: str = _option("veryfast", "x264 preset (default veryfast)")
     crf: float = _option(23, "x264 quality, 0-51, lower is better (default 23)")
-    snap_to_keyframes: bool = _option(False, "move segment boundaries up to half a segment to a keyframe")
+    split: str = _option(
+        "fixed",
+        "where segment boundaries go: fixed (even lengths, onto a keyframe a tenth of a segment away), keyframes "
+        "(onto a keyframe up to half a segment away) or scenes (onto a scene cut up to half a segment away, else "
+        "a keyframe)",
+    )
+    snap_to_keyframes: bool = _option(False, "the same as --split keyframes")
     vmaf: bool = _option(
         False, "measure each segment's VMAF too (every frame, libvmaf's vmaf_v0.6.1 model; PSNR and SSIM always)"
     )
@@ -153,11 +161,15 @@ class RenderOptions:
         set_(self, "scheduler", check_scheduler(self.scheduler))
         check_preset(self.preset)
         check_crf(self.crf)
+        if self.split not in SPLITS:
+            raise SettingsError(f"unknown split '{self.split}'; use one of {', '.join(SPLITS)}")
         if self.target_quality is not None:
             set_(self, "target_quality", check_target_quality(self.target_quality))
         for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.snap_to_keyframes and self.split == "fixed":
+            set_(self, "split", "keyframes")  # the older name of split="keyframes"
         if not isinstance(self.label, str):
             raise SettingsError(f"label must be a string, got {self.label!r}")
         if not (self.history is None or isinstance(self.history, (bool, str, os.PathLike, History))):

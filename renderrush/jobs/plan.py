@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from ..media.cutting import cuttable
 from ..media.encode import EncodeSettings
 from ..media.filters import FilterChain
 from ..media.probe import VideoInfo, probe
+from ..media.scenes import scene_cuts
 from ..recording.advisor import advise, rule_segment_seconds
 from .options import RenderOptions, check_workers, is_cluster
 
@@ -40,17 +42,32 @@ def _snap(boundary: int, keyframes: tuple[int, ...], tolerance: int) -> int:
     return min(near, key=lambda k: abs(k - boundary)) if near else boundary
 
 
-def plan_segments(info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False) -> list[Segment]:
+def _near(boundary: int, frames: tuple[int, ...], tolerance: int) -> bool:
+    return _snap(boundary, frames, tolerance) != boundary or boundary in frames
+
+
+def plan_segments(
+    info: VideoInfo, segment_seconds: float, snap_to_keyframes: bool = False, cuts: Sequence[int] | None = None
+) -> list[Segment]:
     """Segments of about `segment_seconds` each: the frames split evenly into the nearest
     whole number of segments (so no short last segment runs alone at the end), none empty.
     A boundary moves to a keyframe at most a tenth of a segment away, where seeking decodes
-    no frame it then drops; `snap_to_keyframes` allows half a segment."""
+    no frame it then drops; `snap_to_keyframes` allows half a segment. With scene `cuts`
+    (frame indices), a boundary moves onto the nearest cut up to half a segment away, where
+    the picture changes anyway (no keyframe "pulse" inside a shot), else onto a keyframe
+    as with `snap_to_keyframes`."""
     if not (isinstance(segment_seconds, (int, float)) and math.isfinite(segment_seconds) and segment_seconds > 0):
         raise SettingsError(f"segment length must be a positive number of seconds, got {segment_seconds!r}")
     length = max(1, round(segment_seconds * float(info.fps)))
     count = max(1, round(info.frame_count / length))
     boundaries = [round(i * info.frame_count / count) for i in range(1, count)]
-    if info.keyframes:
+    if cuts is not None:
+        scenes = tuple(sorted(cuts))
+        boundaries = [
+            _snap(b, scenes, length // 2) if _near(b, scenes, length // 2) else _snap(b, info.keyframes, length // 2)
+            for b in boundaries
+        ]
+    elif info.keyframes:
         tolerance = length // 2 if snap_to_keyframes else length // 10
         boundaries = [_snap(b, info.keyframes, tolerance) for b in boundaries]
     edges = sorted({0, *boundaries, info.frame_count})
@@ -136,5 +153,6 @@ def plan_job(
         segments, note = plan_gop_segments(info, seconds)  # pieces of whole GOPs: each GOP crosses the network once
         notes = (note,) if note else ()
     else:
-        segments = plan_segments(info, seconds, snap_to_keyframes=options.snap_to_keyframes)
+        cuts = scene_cuts(info.path, info.stream_index) if options.split == "scenes" else None
+        segments = plan_segments(info, seconds, snap_to_keyframes=options.split == "keyframes", cuts=cuts)
     return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes)

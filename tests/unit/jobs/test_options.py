@@ -34,6 +34,7 @@ def test_values_are_normalised_once() -> None:
         ({"scheduler": "gpu"}, SchedulerError, "unknown scheduler 'gpu'"),
         ({"preset": "quick"}, SettingsError, "unknown x264 preset 'quick'"),
         ({"crf": 60}, SettingsError, "between 0 (lossless) and 51"),
+        ({"split": "shots"}, SettingsError, "unknown split 'shots'; use one of fixed, keyframes, scenes"),
         ({"resume": "yes"}, SettingsError, "resume must be True or False"),
         ({"target_quality": 101}, SettingsError, "VMAF score between 0 and 100"),
         ({"target_quality": -1}, SettingsError, "VMAF score between 0 and 100"),

@@ -139,3 +139,13 @@ def test_plan_job_groups_gops_only_for_pieces_sent_to_a_cluster(videos: Path) ->
     ):
         plan = plan_job(clip, shared)
         assert len(plan.segments) == 6 and plan.notes == (), "shared storage and local jobs plan as before"
+
+
+def test_scene_cuts_take_boundaries_within_half_a_segment_else_keyframes() -> None:
+    info = fake_info(300, keyframes=(0, 130, 250))
+    # even boundaries at 100 and 200; a cut at 140 is nearest 100 within 50 frames; none near 200
+    segments = plan_segments(info, 100 / float(info.fps), cuts=[20, 140, 290])
+    assert [s.start for s in segments] == [0, 140, 250]  # 200 found no cut: the keyframe at 250
+    segments = plan_segments(info, 100 / float(info.fps), cuts=[])
+    assert [s.start for s in segments] == [0, 130, 250]
+    assert sum(s.frames for s in segments) == 300
