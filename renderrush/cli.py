@@ -374,8 +374,8 @@ def _main(args: argparse.Namespace) -> int:
         # jobs stop on SIGTERM and SIGHUP as on Ctrl-C, workers and all (see signals.py)
         with stop_on_signals() if args.command in JOBS else nullcontext():
             COMMANDS[args.command](args)
-    except RenderRushError as exc:
-        print(f"renderrush: error: {exc}", file=sys.stderr)
+    except RenderRushError as exc:  # in command-line terms where the message names Python calls
+        print(f"renderrush: error: {exc.cli_message or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         resume = " (run the same command with --resume to continue)" if args.command == "render" else ""

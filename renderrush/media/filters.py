@@ -145,7 +145,7 @@ class FilterStep:
 
 
 def did_you_mean(name: str, names: Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the closest of `names` to a mistyped `name`, as options do;
+    """ " (did you mean 'x'?)" for the closest of `names` to a mistyped `name`, as options do;
     "" when none is close."""
     close = difflib.get_close_matches(name.lower(), list(names), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -129,9 +129,17 @@ def test_compare_json_with_default_thread_scheduler(capsys: pytest.CaptureFixtur
         pytest.param(["compare", "{tmp}/missing.mp4"], ["does not exist"], id="compare-missing"),
         pytest.param([*RENDER, "--filters", "blur:99"], ["blur sigma", "between"], id="filter-range"),
         pytest.param([*RENDER, "--filters", "glow"], ["unknown filter 'glow'", "grayscale"], id="filter-name"),
+        pytest.param(
+            [*RENDER, "--filters", "greyscale"],
+            ["unknown filter 'greyscale' (did you mean 'grayscale'?)"],
+            id="greyscale",
+        ),
+        pytest.param(
+            [*RENDER, "--filters", "blur:sigmas=2"], ["no parameter 'sigmas' (did you mean 'sigma'?)"], id="param-name"
+        ),
         pytest.param(["render", "{clip}", "-o", "{tmp}/out.txt"], ["must end in one of"], id="output-suffix"),
         pytest.param([*RENDER, "--workers", "0"], ["workers"], id="workers"),
-        pytest.param([*RENDER, "--scheduler", "gpu"], ["unknown scheduler 'gpu'"], id="scheduler"),
+        pytest.param([*RENDER, "--scheduler", "gpu"], ["unknown scheduler 'gpu'", "tcp://host:8786"], id="scheduler"),
         pytest.param(["sample", "{tmp}/out.txt"], ["cannot write a sample", ".mp4"], id="sample-suffix"),
         pytest.param(["sample", "{tmp}/out.mp4", "--fps", "fast"], ["fps", "'fast'"], id="sample-fps"),
     ],
@@ -143,6 +151,48 @@ def test_errors_exit_1_with_one_line(
     assert (status, out) == (1, "")
     assert_one_error_line(err, *words)
     assert list(tmp_path.iterdir()) == []  # no output, no temporary files
+
+
+PYTHON_WORDS = re.compile(r"\w\(\)|=True|=False|distributed\.Client|History\.|work_dir|force=")
+"""What names a Python call or keyword in a message: the CLI says commands and flags instead."""
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        pytest.param(
+            ["report", "999", "-o", "{tmp}/r.json"], ["no job 999", "`renderrush history` shows the ids"], id="report"
+        ),
+        pytest.param(["history", "--limit", "-1"], ["--limit must be 0 or more"], id="history-limit"),
+        pytest.param(
+            ["health", "--work-dir", "{tmp}/nowhere"],
+            ["nowhere", "give an existing folder with --work-dir"],
+            id="health",
+        ),
+        pytest.param([*RENDER, "--scheduler", "gpu"], ["unknown scheduler 'gpu'", "scheduler address"], id="scheduler"),
+    ],
+)
+def test_errors_name_commands_and_flags_not_python_calls(
+    args: list[str], words: list[str], capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path
+) -> None:
+    status, out, err = cli(capsys, *fill(args, tmp_path, clip))
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, *words)
+    assert not PYTHON_WORDS.search(err), err
+
+
+def test_disk_space_error_names_the_force_flag(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12, 1000))
+    status, out, err = cli(capsys, *fill(RENDER, tmp_path, clip))
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, "not enough free disk space", "or use --force if the estimate is wrong")
+    assert not PYTHON_WORDS.search(err), err
 
 
 @pytest.mark.parametrize(
