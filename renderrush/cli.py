@@ -169,11 +169,23 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def rotation_text(degrees: int) -> str:
+    """A display rotation in ffmpeg's convention (counter-clockwise degrees, as `ffmpeg -i`
+    prints it) with the direction in words, so nobody has to know the convention."""
+    if degrees == 0:
+        return "0"
+    turn = (
+        "upside down" if abs(degrees) == 180 else f"turned {abs(degrees)}° {'counter-' if degrees > 0 else ''}clockwise"
+    )
+    return f"{degrees} (as ffmpeg reports it: the picture is shown {turn})"
+
+
 def _cmd_probe(args: argparse.Namespace) -> None:
     from .media.probe import probe
 
     info = probe(args.input).to_dict()
-    _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in info.items()))
+    shown = {**info, "rotation": rotation_text(info["rotation"])}
+    _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in shown.items()))
 
 
 def default_scheduler(filters: str | None) -> str:

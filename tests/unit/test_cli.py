@@ -87,6 +87,29 @@ def test_probe_text_lists_size(capsys: pytest.CaptureFixture[str], clip: Path) -
     assert (fields["width"], fields["height"], fields["frame_count"]) == ("160", "120", "90")
 
 
+@pytest.mark.parametrize(
+    ("display_rotation", "shown"),
+    [(90, "turned 90° counter-clockwise"), (-90, "turned 90° clockwise"), (180, "upside down")],
+)
+def test_probe_reports_rotation_as_ffmpeg_describes_it(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path, display_rotation: int, shown: str
+) -> None:
+    """A clip ffmpeg describes as "rotation of 90.00 degrees" probes as 90, never 270, with
+    the direction in words."""
+    from ..support.media import ffmpeg, ffmpeg_info
+
+    rotated = tmp_path / "rotated.mp4"
+    ffmpeg("-display_rotation", display_rotation, "-i", clip, "-c", "copy", "-y", rotated)
+    degrees = int(re.search(r"rotation of (-?\d+)\.00 degrees", ffmpeg_info(rotated)).group(1))
+    status, out, _ = cli(capsys, "probe", rotated)
+    assert status == 0
+    assert f"rotation: {degrees} (as ffmpeg reports it: the picture is shown {shown})" in out
+    status, out, _ = cli(capsys, "probe", rotated, "--json")
+    assert json.loads(out)["rotation"] == degrees
+    status, out, _ = cli(capsys, "probe", clip)
+    assert "      rotation: 0\n" in out
+
+
 def test_render_json(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path) -> None:
     output = tmp_path / "gray.mp4"
     status, out, err = cli(
