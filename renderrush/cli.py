@@ -229,9 +229,10 @@ def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object)
 def _say_recommendation(recommendation: dict | None) -> None:
     """When workers were not given, say on stderr what the advisor chose and why."""
     if recommendation:
+        workers = recommendation["workers"]
         print(
-            f"advisor: {recommendation['workers']} workers, {recommendation['segment_seconds']:.1f} s segments "
-            f"({recommendation['method']}): {recommendation['reason']}",
+            f"advisor: {workers} worker{'s' if workers != 1 else ''}, {recommendation['segment_seconds']:.1f} s "
+            f"segments ({recommendation['method']}): {recommendation['reason']}",
             file=sys.stderr,
         )
 

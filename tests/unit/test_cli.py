@@ -110,6 +110,32 @@ def test_probe_reports_rotation_as_ffmpeg_describes_it(
     assert "      rotation: 0\n" in out
 
 
+@pytest.mark.parametrize(
+    ("options", "segments"),
+    [(["--segment-seconds", "0.5"], 6), ([], None), (["--workers", "2", "--segment-seconds", "1"], 3)],
+    ids=["segments-given", "all-advised", "all-given"],
+)
+def test_the_advisor_line_describes_the_job_that_ran(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path, options: list[str], segments: int | None
+) -> None:
+    """The advisor speaks only when it chose something, and then of the segments that ran."""
+    status, out, err = cli(capsys, *fill(RENDER, tmp_path, clip), *options, "--json", "--no-progress")
+    assert status == 0
+    ran = json.loads(out)
+    advice = [line for line in err.splitlines() if line.startswith("advisor:")]
+    if "--workers" in options:
+        assert (advice, ran["recommendation"]) == ([], None), "the user chose everything: the advisor is silent"
+        return
+    assert len(ran["segments"]) == segments or segments is None
+    (line,) = advice
+    count = len(ran["segments"])
+    assert f"{ran['segment_seconds']:.1f} s segments" in line
+    assert re.search(rf"\b{count} segments? of|\bone segment\b", line), line
+    assert ran["recommendation"]["segments"] == count
+    mentioned = {int(n) for n in re.findall(r"(\d+) segments?\b", line)}
+    assert mentioned <= {count}, f"the line names a plan that did not run: {line}"
+
+
 def test_render_json(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path) -> None:
     output = tmp_path / "gray.mp4"
     status, out, err = cli(
