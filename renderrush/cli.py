@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sample = commands.add_parser("sample", help="write a generated test video (pattern + tone)")
-    sample.add_argument("output", help="file to write: .mp4, .mov, .mkv or .avi")
+    sample.add_argument("output", help="file to write: .mp4, .m4v, .mov, .mkv or .avi")
     sample.add_argument("--seconds", type=float, default=10, help="length (default 10)")
     sample.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     sample.add_argument("--fps", default="30", help="frame rate, e.g. 30 or 30000/1001 (default 30)")
@@ -110,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
-    render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
+    render_cmd.add_argument(
+        "-o", "--output", required=True, help="output .mp4, .m4v or .mov file (H.264; written only on success)"
+    )
     _job_options(render_cmd, "render")
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")

@@ -136,6 +136,20 @@ def test_the_advisor_line_describes_the_job_that_ran(
     assert mentioned <= {count}, f"the line names a plan that did not run: {line}"
 
 
+def test_help_and_readme_name_every_output_extension(capsys: pytest.CaptureFixture[str]) -> None:
+    from renderrush.media.outputs import OUTPUT_SUFFIXES
+    from renderrush.media.samples import VIDEO_CODECS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for command, suffixes in (("render", OUTPUT_SUFFIXES), ("sample", tuple(VIDEO_CODECS))):
+        status, out, _ = cli(capsys, command, "--help")
+        assert status == 0
+        text = " ".join(out.split())
+        assert [s for s in suffixes if s not in text] == [], f"{command} --help leaves out an extension"
+        line = next(line for line in readme.splitlines() if line.startswith(f"renderrush {command} "))
+        assert [s for s in suffixes if s not in line] == [], f"the README's {command} line leaves out an extension"
+
+
 def test_render_json(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path) -> None:
     output = tmp_path / "gray.mp4"
     status, out, err = cli(
