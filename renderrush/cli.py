@@ -110,9 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
-    render_cmd.add_argument(
-        "-o", "--output", required=True, help="output .mp4, .m4v or .mov file (H.264; written only on success)"
-    )
+    render_cmd.add_argument("-o", "--output", required=True, help="output .mp4, .m4v or .mov file (written on success)")
     _job_options(render_cmd, "render")
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
@@ -172,14 +170,10 @@ def _cmd_sample(args: argparse.Namespace) -> None:
 
 
 def rotation_text(degrees: int) -> str:
-    """A display rotation in ffmpeg's convention (counter-clockwise degrees, as `ffmpeg -i`
-    prints it) with the direction in words, so nobody has to know the convention."""
-    if degrees == 0:
-        return "0"
-    turn = (
-        "upside down" if abs(degrees) == 180 else f"turned {abs(degrees)}° {'counter-' if degrees > 0 else ''}clockwise"
-    )
-    return f"{degrees} (as ffmpeg reports it: the picture is shown {turn})"
+    """A rotation as `ffmpeg -i` prints it (counter-clockwise degrees), with the direction in words."""
+    way = "counter-clockwise" if degrees > 0 else "clockwise"
+    turn = "upside down" if abs(degrees) == 180 else f"turned {abs(degrees)}° {way}"
+    return f"{degrees} (as ffmpeg reports it: the picture is shown {turn})" if degrees else "0"
 
 
 def _cmd_probe(args: argparse.Namespace) -> None:
