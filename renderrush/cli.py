@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sample = commands.add_parser("sample", help="write a generated test video (pattern + tone)")
-    sample.add_argument("output", help="file to write: .mp4, .mov, .mkv or .avi")
+    sample.add_argument("output", help="file to write: .mp4, .m4v, .mov, .mkv or .avi")
     sample.add_argument("--seconds", type=float, default=10, help="length (default 10)")
     sample.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     sample.add_argument("--fps", default="30", help="frame rate, e.g. 30 or 30000/1001 (default 30)")
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
-    render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
+    render_cmd.add_argument("-o", "--output", required=True, help="output .mp4, .m4v or .mov file (written on success)")
     _job_options(render_cmd, "render")
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
@@ -169,11 +169,19 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def rotation_text(degrees: int) -> str:
+    """A rotation as `ffmpeg -i` prints it (counter-clockwise degrees), with the direction in words."""
+    way = "counter-clockwise" if degrees > 0 else "clockwise"
+    turn = "upside down" if abs(degrees) == 180 else f"turned {abs(degrees)}° {way}"
+    return f"{degrees} (as ffmpeg reports it: the picture is shown {turn})" if degrees else "0"
+
+
 def _cmd_probe(args: argparse.Namespace) -> None:
     from .media.probe import probe
 
     info = probe(args.input).to_dict()
-    _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in info.items()))
+    shown = {**info, "rotation": rotation_text(info["rotation"])}
+    _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in shown.items()))
 
 
 def default_scheduler(filters: str | None) -> str:
@@ -217,9 +225,10 @@ def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object)
 def _say_recommendation(recommendation: dict | None) -> None:
     """When workers were not given, say on stderr what the advisor chose and why."""
     if recommendation:
+        workers = recommendation["workers"]
         print(
-            f"advisor: {recommendation['workers']} workers, {recommendation['segment_seconds']:.1f} s segments "
-            f"({recommendation['method']}): {recommendation['reason']}",
+            f"advisor: {workers} worker{'s' if workers != 1 else ''}, {recommendation['segment_seconds']:.1f} s "
+            f"segments ({recommendation['method']}): {recommendation['reason']}",
             file=sys.stderr,
         )
 
@@ -374,8 +383,8 @@ def _main(args: argparse.Namespace) -> int:
         # jobs stop on SIGTERM and SIGHUP as on Ctrl-C, workers and all (see signals.py)
         with stop_on_signals() if args.command in JOBS else nullcontext():
             COMMANDS[args.command](args)
-    except RenderRushError as exc:
-        print(f"renderrush: error: {exc}", file=sys.stderr)
+    except RenderRushError as exc:  # in command-line terms where the message names Python calls
+        print(f"renderrush: error: {exc.cli_message or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         resume = " (run the same command with --resume to continue)" if args.command == "render" else ""

@@ -42,6 +42,9 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager
 from types import TracebackType
+from typing import TypeVar
+
+E = TypeVar("E", bound="RenderRushError")
 
 
 class RenderRushError(Exception):
@@ -49,6 +52,15 @@ class RenderRushError(Exception):
 
     job_id: int | None = None
     """The history id of the job this error ended, when it was recorded (set by `recording`)."""
+    cli_message: str | None = None
+    """The message in command-line terms (commands and flags), where `str(error)` names Python
+    calls or keywords: the `renderrush` command prints this one (`in_cli_terms`)."""
+
+    def in_cli_terms(self: E, message: str) -> E:
+        """This error, with `message` for the command line (kept in the instance's dict, so it
+        survives pickling between processes like `job_id`)."""
+        self.cli_message = message
+        return self
 
 
 class RenderRushWarning(UserWarning):

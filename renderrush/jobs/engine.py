@@ -22,6 +22,7 @@ from ..core.resources import available_cores, cpu_busy_percent
 from ..media.decode import Picture
 from ..media.filters import FilterChain
 from ..media.outputs import check_output_path
+from ..recording.advisor import as_run
 from ..recording.limits import check_disk_space
 from ..recording.monitor import Sample
 from ..recording.recorded import Recording, recorded
@@ -72,6 +73,14 @@ def run_job(
     folder = JobFolder(output)
     signature = job_signature(info.path, str(plan.chain), plan.encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, plan.segments, options.resume)
+    recommendation = plan.recommendation
+    if recommendation is not None and segments != plan.segments:  # resumed: the first run's plan goes on
+        recommendation = as_run(
+            recommendation,
+            len(segments),
+            info.duration / len(segments),
+            f"Resuming the interrupted run with its own segments ({len(done)} rendered already)",
+        )
     work = Work(
         info=info,
         chain=plan.chain,
@@ -114,7 +123,7 @@ def run_job(
         cpu_percent=cpu_busy_percent(cpu_before, psutil.cpu_times()),
         started_at=started_at,
         worker_metrics=run.worker_metrics,
-        recommendation=plan.recommendation.to_dict() if plan.recommendation else None,
+        recommendation=recommendation.to_dict() if recommendation else None,
         warnings=[*plan.notes, *source_warnings(info, run.results, run.dropped)],
         segment_timeline=timeline,
         input_bytes_to_workers=run.input_bytes_to_workers,

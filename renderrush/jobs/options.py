@@ -78,10 +78,10 @@ def check_scheduler(scheduler: object) -> Scheduler:
         return cast(Scheduler, scheduler)
     name = SCHEDULER_ALIASES.get(scheduler, scheduler) if isinstance(scheduler, str) else scheduler
     if not isinstance(name, str) or name not in LOCAL_SCHEDULERS:
+        choices = f"unknown scheduler '{scheduler}'; use one of {', '.join(LOCAL_SCHEDULERS)}, 'local' (a LocalCluster)"
         raise SchedulerError(
-            f"unknown scheduler '{scheduler}'; use one of {', '.join(LOCAL_SCHEDULERS)}, "
-            "'local' (a LocalCluster), a scheduler address such as tcp://host:8786, or a distributed.Client"
-        )
+            f"{choices}, a scheduler address such as tcp://host:8786, or a distributed.Client"
+        ).in_cli_terms(f"{choices} or a scheduler address such as tcp://host:8786")
     return name
 
 

@@ -17,7 +17,7 @@ from ..media.cutting import cuttable
 from ..media.encode import EncodeSettings
 from ..media.filters import FilterChain
 from ..media.probe import VideoInfo, probe
-from ..recording.advisor import advise, rule_segment_seconds
+from ..recording.advisor import advise, as_run, rule_segment_seconds
 from .options import RenderOptions, check_workers, is_cluster
 
 if TYPE_CHECKING:
@@ -124,9 +124,9 @@ def plan_job(
     if options.scheduler == "sync":
         workers = 1
     elif workers is None:
-        advice = advise(info, str(chain), history)
+        advice = advise(info, str(chain), history, segment_seconds=seconds)  # the user's length, if given
         workers = advice.workers
-        seconds = advice.segment_seconds if seconds is None else seconds
+        seconds = advice.segment_seconds
     workers = check_workers(workers)
     seconds = rule_segment_seconds(info.duration, workers) if seconds is None else seconds
     if info.seek_mode == "count":
@@ -137,4 +137,12 @@ def plan_job(
         notes = (note,) if note else ()
     else:
         segments = plan_segments(info, seconds, snap_to_keyframes=options.snap_to_keyframes)
+    if advice is not None:  # the advice describes these segments, or says why they differ
+        why = (
+            "Segments of at least the clip's length per worker, as a file whose frames can only be counted "
+            "needs (each segment decodes it from its start)"
+            if info.seek_mode == "count"
+            else "Planned on the clip's frames and keyframes"
+        )
+        advice = as_run(advice, len(segments), seconds, why)
     return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes)

@@ -145,6 +145,11 @@ class Comparison:
     startup_seconds: float = 0.0
     """Starting the parallel run's worker processes, done before it is timed (a one-off
     cost per session: later jobs find them warm); reported, not hidden."""
+    sequential_cpu_seconds: float | None = None
+    """CPU seconds the sequential run used (this process and the children it waited for:
+    the whole run, which renders in this process); None when not measured."""
+    cores: int = 0
+    """Cores this process could use when the comparison ran (0: not known)."""
 
     @property
     def workers(self) -> int:
@@ -159,6 +164,18 @@ class Comparison:
         """Speedup per worker: 1.0 means every worker added its full share."""
         return self.speedup / self.workers
 
+    @property
+    def ceiling(self) -> float | None:
+        """The most speedup this machine's cores allow the job: the sequential run spent
+        `sequential_cpu_seconds` in its wall time, and a parallel run that kept every core
+        busy at the same CPU per frame would take CPU / cores, so speedup <= cores x wall /
+        CPU (and <= workers). A run whose one pipeline already keeps the cores busy (x264
+        uses them all) has a ceiling near 1; a filter that holds one core, near the cores.
+        The parallel run costs some more CPU (seeks, encoder starts), so it stays below."""
+        if not self.sequential_cpu_seconds or not self.cores:
+            return None
+        return min(float(self.workers), self.cores * self.sequential.wall_seconds / self.sequential_cpu_seconds)
+
     def summary(self) -> str:
         """A few lines that explain the numbers, including why speedup may be below N."""
         seq, par = self.sequential, self.parallel
@@ -168,11 +185,22 @@ class Comparison:
             f"CPU {par.cpu_percent:.0f}%\n"
             f"speedup {self.speedup:.2f}x, efficiency {self.efficiency:.0%} per worker, "
             f"frames {seq.frames}/{par.frames}, outputs {'identical' if self.identical else 'DIFFER'}"
+            + self._ceiling_line()
             + (
                 f"\n(starting the worker processes took {self.startup_seconds:.2f} s before the timed run)"
                 if self.startup_seconds >= 0.05
                 else ""
             )
+        )
+
+    def _ceiling_line(self) -> str:
+        ceiling = self.ceiling
+        if ceiling is None or self.sequential_cpu_seconds is None:
+            return ""
+        busy = self.sequential_cpu_seconds / self.sequential.wall_seconds
+        return (
+            f"\nceiling {ceiling:.2f}x on {self.cores} cores (cores x wall / CPU): the sequential run "
+            f"already kept {busy:.1f} of {self.cores} cores busy"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,6 +220,9 @@ class Comparison:
             "parallel_cpu_percent": self.parallel.cpu_percent,
             "identical": self.identical,
             "startup_seconds": self.startup_seconds,
+            "sequential_cpu_seconds": self.sequential_cpu_seconds,
+            "cores": self.cores,
+            "ceiling": self.ceiling,
             "job_id": self.job_id,
             "sequential": self.sequential.to_dict(),
             "parallel": self.parallel.to_dict(),

@@ -8,6 +8,7 @@ every user filter). Users add filters with the `register_filter` decorator.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -143,11 +144,24 @@ class FilterStep:
         return ":".join([self.spec.name, *(f"{v:g}" for v in self.values)])
 
 
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest of `names` to a mistyped `name`, as options do;
+    "" when none is close."""
+    close = difflib.get_close_matches(name.lower(), list(names), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown_filter_error(name: str) -> FilterError:
+    """The error for a filter name nobody registered: the closest name, then all of them."""
+    names = available_filters()
+    return FilterError(f"unknown filter '{name}'{did_you_mean(name, names)}; available: {', '.join(names)}")
+
+
 def _parse_step(text: str) -> FilterStep:
     name, *raw_args = [part.strip() for part in text.split(":")]
     spec = _REGISTRY.get(name.lower())
     if spec is None:
-        raise FilterError(f"unknown filter '{name}'; available: {', '.join(available_filters())}")
+        raise unknown_filter_error(name)
     names = list(spec.params)
     if len(raw_args) > len(names):
         expected = f"parameters {', '.join(names)}" if names else "no parameters"
@@ -157,7 +171,10 @@ def _parse_step(text: str) -> FilterStep:
         key, has_key, value = arg.partition("=")
         key = key.strip() if has_key else names[position]
         if key not in spec.params:
-            raise FilterError(f"filter '{spec.name}' has no parameter '{key}'; it takes: {', '.join(names) or 'none'}")
+            raise FilterError(
+                f"filter '{spec.name}' has no parameter '{key}'{did_you_mean(key, names)}; "
+                f"it takes: {', '.join(names) or 'none'}"
+            )
         given[key] = value.strip() if has_key else arg
     values = tuple(p.coerce(f"{spec.name} {n}", given[n]) if n in given else p.default for n, p in spec.params.items())
     return FilterStep(spec, values)

@@ -109,6 +109,12 @@ class VideoInfo:
         return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
     @property
+    def display_rotation(self) -> int:
+        """The rotation as ffmpeg reports it ("displaymatrix: rotation of 90.00 degrees"): the
+        display matrix's counter-clockwise degrees, -180 to 90; `rotation` is the opposite turn."""
+        return (180 - self.rotation) % 360 - 180
+
+    @property
     def display_aspect(self) -> float:
         width, height = self.upright_size
         sar = 1 / self.sample_aspect if self.rotation in (90, 270) else self.sample_aspect
@@ -130,7 +136,7 @@ class VideoInfo:
             "audio_codec": self.audio_codec,
             "container": self.container,
             "keyframe_count": len(self.keyframes),
-            "rotation": self.rotation,
+            "rotation": self.display_rotation,  # ffmpeg's convention, so the two tools agree
             "sample_aspect": str(self.sample_aspect),
             "display_aspect": round(self.display_aspect, 4),
             "color_range": "full" if self.full_range else "limited",

@@ -168,6 +168,18 @@ def test_summary_explains_both_runs() -> None:
     ]
 
 
+def test_ceiling_is_cores_times_wall_over_cpu_and_at_most_the_workers() -> None:
+    result = comparison()
+    assert result.ceiling is None and "ceiling" not in result.summary(), "not measured: not shown"
+    result.cores, result.sequential_cpu_seconds = 2, 11.4  # 6 s of wall: 1.9 of 2 cores busy
+    assert result.ceiling == pytest.approx(2 * 6.0 / 11.4)
+    assert result.summary().splitlines()[3] == (
+        "ceiling 1.05x on 2 cores (cores x wall / CPU): the sequential run already kept 1.9 of 2 cores busy"
+    )
+    result.sequential_cpu_seconds = 1.0  # one core barely busy: 12x, but 4 workers can give at most 4x
+    assert result.ceiling == 4.0
+
+
 def test_summary_says_when_outputs_differ_and_when_start_up_was_paid() -> None:
     text = comparison(identical=False, startup_seconds=1.234).summary()
     assert "outputs DIFFER" in text

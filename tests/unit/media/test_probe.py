@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +33,7 @@ from renderrush.media.probe import (
 )
 from renderrush.media.streams import StreamInfo
 
-from ...support.media import X264, _user_data_first, ffmpeg
+from ...support.media import X264, _user_data_first, ffmpeg, ffmpeg_info
 
 GREY = "color=c=0x404040:s=64x48:r=15:d=1"
 """15 frames of a flat 64x48 picture."""
@@ -154,7 +155,9 @@ def test_display_rotation_becomes_the_clockwise_turn_to_upright(
     upright = (64, 48) if rotation == 180 else (48, 64)
     assert info.upright_size == upright
     assert info.display_aspect == pytest.approx(upright[0] / upright[1])
-    assert info.to_dict()["rotation"] == rotation
+    described = re.search(r"rotation of (-?\d+)\.00 degrees", ffmpeg_info(path))
+    assert described, "the bundled ffmpeg describes the display matrix"
+    assert info.display_rotation == info.to_dict()["rotation"] == int(described.group(1)), "ffmpeg's own number"
 
 
 def test_anamorphic_pixels_set_the_display_aspect(folder: Path) -> None:
