@@ -7,7 +7,7 @@ the same, it is a base too, so `except FileNotFoundError` or `except ValueError`
     │   ├── InputNotFoundError         (FileNotFoundError) missing, a folder, unreadable
     │   ├── NotAVideoError             (ValueError) not a video, a device or pipe, cover art only
     │   ├── EmptyVideoError            (ValueError) no frames that decode
-    │   ├── UnsupportedVideoError      (ValueError) undecodable codec, HDR, too small
+    │   ├── UnsupportedVideoError      (ValueError) undecodable codec, too small
     │   └── UploadError                (ValueError) an upload refused (type, size, name)
     ├── SettingsError                  (ValueError) an invalid option value or unknown option
     │   ├── FilterError                unknown filter, malformed chain, parameter out of range

@@ -82,7 +82,7 @@ def _run_both(
     results: dict[str, JobResult] = {}
     try:
         for label, (run_plan, run_options) in runs.items():
-            output = folder / f"{name}.{label}.mp4"
+            output = folder / f"{name}.{label}{CODECS[plan.encode.codec].suffix}"
             result = run_job(run_plan, output, run_options, progress=progress, cancel=recording.cancel)
             result.timeline = recording.window(result.started_at, result.wall_seconds)
             results[label] = result

@@ -18,7 +18,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeGuard, Union, cast
 
 from ..core.errors import SchedulerError, SettingsError
-from ..media.codecs import check_crf, check_preset
+from ..media.codecs import CODECS, check_codec, check_crf, check_preset
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -110,8 +110,18 @@ class RenderOptions:
         "such as tcp://10.0.0.5:8786 (default: threads for built-in filters, processes otherwise)",
     )
     """A local scheduler name, "local", a scheduler address, a `distributed.Client`, or a backend."""
-    preset: str = _option("veryfast", "x264 preset (default veryfast)")
-    crf: float = _option(23, "x264 quality, 0-51, lower is better (default 23)")
+    codec: str | None = _option(
+        None,
+        f"{', '.join(CODECS)} (default: H.264 for 8-bit SDR, HEVC Main 10 for 10-bit and HDR sources, "
+        "VP9 for .webm); the container follows the output's suffix",
+    )
+    """An output codec (`codecs.CODECS`), or None to choose from the source and the container."""
+    preset: str = _option(
+        "veryfast",
+        "speed on x264's scale, ultrafast..veryslow, for every codec, or the encoder's own (default veryfast)",
+    )
+    crf: float = _option(23, "quality on x264's scale, 0-51, lower is better, mapped to each codec's own (default 23)")
+    tonemap: bool = _option(False, "tone-map HDR (PQ, HLG) to 8-bit SDR BT.709 with the Hable curve")
     snap_to_keyframes: bool = _option(False, "move segment boundaries up to half a segment to a keyframe")
     resume: bool = _option(
         False, "reuse the segments an interrupted run of the same job left behind", commands=("render",)
@@ -136,9 +146,10 @@ class RenderOptions:
         if self.segment_seconds is not None:
             set_(self, "segment_seconds", check_segment_seconds(self.segment_seconds))
         set_(self, "scheduler", check_scheduler(self.scheduler))
-        check_preset(self.preset)
+        check_codec(self.codec)
+        check_preset(self.preset, self.codec)
         check_crf(self.crf)
-        for name in ("snap_to_keyframes", "resume", "shared_storage", "force"):
+        for name in ("snap_to_keyframes", "resume", "shared_storage", "force", "tonemap"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.label, str):

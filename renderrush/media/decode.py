@@ -13,7 +13,7 @@ How a segment finds its frames depends on the source (see `VideoInfo.seek_mode`)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -25,11 +25,17 @@ from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from ..core.errors import TimelineError, UnsupportedVideoError
 from .frametable import Clock, decode_stream
 from .probe import VideoInfo
+from .tonemap import ToneMapper
 
 YUV = "yuv420p"
+YUV10 = "yuv420p10le"
+"""The 10-bit work format: 10-bit sources written at 10 bits keep their samples (uint16 planes, 0-1023)."""
+BGR, BGR16 = "bgr24", "bgr48le"
 YUV_LAYOUTS = ("yuv420p", "yuvj420p")
 """Pixel formats whose planes are the chain's YUV layout as they are (yuvj420p is the same
 layout in full range, which the output keeps)."""
+WIDE_FORMATS = (YUV10, BGR16)
+"""Formats whose samples are 16-bit words."""
 
 RETRY_SECONDS = (0.0, 2.0, 10.0)
 """How far before a segment's first frame each seek aims, before decoding from the start."""
@@ -42,12 +48,15 @@ def plane_views(frame: av.VideoFrame, width: int, height: int) -> list[np.ndarra
     """Writable NumPy views (no copy) of a frame's planes, `width` x `height` pixels of
     luma or BGR, rows padded to the plane's line size cut off."""
     views = []
-    packed = frame.format.name not in YUV_LAYOUTS
+    name = frame.format.name
+    packed = name not in (*YUV_LAYOUTS, YUV10)
+    dtype, size = (np.uint16, 2) if name in WIDE_FORMATS else (np.uint8, 1)
     for index, plane in enumerate(frame.planes):
         rows, columns = (height, width) if index == 0 else (height // 2, width // 2)
         if packed:
             columns *= 3
-        views.append(np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:rows, :columns])
+        array = np.frombuffer(memoryview(plane), dtype).reshape(-1, plane.line_size // size)
+        views.append(array[:rows, :columns])
     return views
 
 
@@ -73,6 +82,15 @@ class Picture:
     """Composite transparency on black."""
     full_range: bool = False
     matrix: str = "itu601"
+    source_depth: int = 8
+    transfer: int = 2
+    """The source's transfer (PQ and HLG can be tone-mapped)."""
+    peak: float = 1000.0
+    """The HDR source's peak light, cd/m² (`HdrInfo.peak`)."""
+    depth: int = 8
+    """Bit depth of the frames the filters see: 10 only where the output keeps 10 bits (`for_encode`)."""
+    tonemap: bool = False
+    """HDR frames are tone-mapped to 8-bit SDR BT.709 on decode."""
 
     @classmethod
     def of(cls, info: VideoInfo) -> Picture:
@@ -86,7 +104,29 @@ class Picture:
             alpha=info.has_alpha,
             full_range=info.full_range,
             matrix=matrix_for(info.colorspace, info.width, info.height),
+            source_depth=info.bit_depth,
+            transfer=info.color_trc,
+            peak=info.hdr.peak if info.hdr else 1000.0,
         )
+
+    def for_output(self, depth: int, tonemap: bool) -> Picture:
+        """This picture as an output of `depth` bits needs it: 10-bit frames where the
+        source and the output both have more than 8 bits; tone-mapped BT.709 frames."""
+        if tonemap and self.transfer in (16, 18):
+            return replace(self, depth=8, tonemap=True, matrix="itu709", full_range=False)
+        return replace(self, depth=10 if self.source_depth > 8 and depth > 8 else 8)
+
+    @property
+    def yuv_format(self) -> str:
+        """The YUV format the filters and the frame pool work in."""
+        return YUV10 if self.depth > 8 else YUV
+
+    def frame_format(self, bgr: bool, bgr_depth: int = 8) -> str:
+        """Format of the frames the chain gets: YUV planes, or BGR (16-bit for chains that
+        declare 16-bit samples, on a 10-bit picture)."""
+        if not bgr:
+            return self.yuv_format
+        return BGR16 if self.depth > 8 and bgr_depth > 8 else BGR
 
     @property
     def yuv_range(self) -> ColorRange:
@@ -112,6 +152,7 @@ class Converter:
             steps.append(f"crop={picture.crop[0]}:{picture.crop[1]}:0:0")
         steps += ROTATE.get(picture.rotation, [])
         self.graph = self._graph(first, steps) if steps else None
+        self.tonemap = ToneMapper(picture.transfer, picture.peak, first.color_range == 2) if picture.tonemap else None
 
     def _graph(self, first: av.VideoFrame, steps: list[str]) -> Callable[[av.VideoFrame], av.VideoFrame]:
         graph = av.filter.Graph()
@@ -141,28 +182,30 @@ class Converter:
             )
         if self.graph is not None:
             frame = self.graph(frame)
+        if self.tonemap is not None:
+            frame = self._tonemapped(frame)
         name = frame.format.name
-        if self.target == YUV:
-            if name in YUV_LAYOUTS:
+        if self.target in (YUV, YUV10):
+            if name == self.target or (self.target == YUV and name in YUV_LAYOUTS):
                 return frame
             fmt = frame.format
             if fmt.is_rgb or fmt.has_palette:  # RGB sources become limited-range YUV in the source's matrix
                 return self.reformatter.reformat(
                     frame,
-                    format=YUV,
+                    format=self.target,
                     dst_colorspace=Colorspace[self.picture.matrix],
                     dst_color_range=ColorRange.MPEG,
                     threads=self.threads,
                 )
-            # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit with its ordered dither
+            # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit to 8 with its ordered dither
             return self.reformatter.reformat(
                 frame,
-                format=YUV,
+                format=self.target,
                 src_color_range=self.picture.yuv_range,
                 dst_color_range=self.picture.yuv_range,
                 threads=self.threads,
             )
-        if frame.format.is_rgb and name != "bgr24":
+        if frame.format.is_rgb and name != self.target:
             return self.reformatter.reformat(frame, format=self.target, threads=self.threads)
         if name == self.target:
             return frame
@@ -175,11 +218,26 @@ class Converter:
             threads=self.threads,
         )
 
+    def _tonemapped(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """An HDR frame as 8-bit SDR BT.709 4:2:0 (`tonemap.ToneMapper`)."""
+        assert self.tonemap is not None
+        if frame.format.name != YUV10:
+            frame = self.reformatter.reformat(frame, format=YUV10, threads=self.threads)
+        width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+        out = av.VideoFrame(width, height, YUV)
+        self.tonemap(plane_views(frame, width, height), plane_views(out, width, height))
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
+
 
 def yuv_from_bgr(reformatter: VideoReformatter, frame: av.VideoFrame, picture: Picture, threads: int) -> av.VideoFrame:
     """A BGR frame back to the output's YUV, with the source's matrix and range."""
     return reformatter.reformat(
-        frame, format=YUV, dst_colorspace=Colorspace[picture.matrix], dst_color_range=picture.yuv_range, threads=threads
+        frame,
+        format=picture.yuv_format,
+        dst_colorspace=Colorspace[picture.matrix],
+        dst_color_range=picture.yuv_range,
+        threads=threads,
     )
 
 
