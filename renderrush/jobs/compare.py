@@ -14,6 +14,7 @@ from typing import Any
 
 from ..backends.pools import warm_pool
 from ..core.errors import SettingsError
+from ..media.codecs import CODECS
 from ..media.ffmpeg import decoded_md5
 from ..media.filters import FilterChain
 from ..recording.monitor import Sample

@@ -115,7 +115,7 @@ def run_job(
         started_at=started_at,
         worker_metrics=run.worker_metrics,
         recommendation=plan.recommendation.to_dict() if plan.recommendation else None,
-        warnings=source_warnings(info, run.results, run.dropped),
+        warnings=source_warnings(info, run.results, run.dropped, plan.encode, plan.chain),
         segment_timeline=timeline,
         input_bytes_to_workers=run.input_bytes_to_workers,
         output_bytes_from_workers=run.output_bytes_from_workers,

@@ -24,8 +24,9 @@ from ..core.errors import SettingsError
 from .codecs import CODECS, check_codec, check_crf, check_preset, encoder_options
 from .decode import Picture, plane_views, yuv_from_bgr
 from .filters import Planes
-from .hdr import HdrInfo
-from .probe import VideoInfo
+from .tags import VideoTags
+
+__all__ = ["EncodeSettings", "FramePool", "SegmentWriter", "VideoTags", "heap_fill"]
 
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner on stderr unless told errors only
 
@@ -72,57 +73,6 @@ FILL_AFTER_FIRST_PACKET = 16
 x264 allocates after its lookahead is full (up to 16)."""
 
 
-MATRIX_TAGS = {"itu709": 1, "fcc": 4, "itu601": 5, "smpte170m": 6, "smpte240m": 7, "bt2020": 9}
-"""swscale matrix -> AVColorSpace tag."""
-
-
-@dataclass(frozen=True)
-class VideoTags:
-    """What the output's video stream says about its pictures, taken from the source:
-    pixel aspect (turned with the picture) and colour description."""
-
-    sample_aspect: Fraction = Fraction(1)
-    color_range: int = 1
-    colorspace: int = 2
-    color_primaries: int = 2
-    color_trc: int = 2
-    hdr: HdrInfo | None = None
-    """HDR metadata the encoder writes into the bitstream (x265, SVT-AV1)."""
-
-    @classmethod
-    def of(cls, info: VideoInfo, picture: Picture) -> VideoTags:
-        """The source's tags; an RGB source is tagged with the matrix its YUV was made with."""
-        turned = info.rotation in (90, 270)
-        rgb = info.is_rgb
-        return cls(
-            sample_aspect=1 / info.sample_aspect if turned else info.sample_aspect,
-            color_range=info.color_range,
-            colorspace=MATRIX_TAGS.get(picture.matrix, 2) if rgb else info.colorspace,
-            color_primaries=2 if rgb else info.color_primaries,
-            color_trc=2 if rgb else info.color_trc,
-            hdr=info.hdr,
-        )
-
-    def for_encode(self, encode: EncodeSettings) -> VideoTags:
-        """The tags the output gets: tone-mapped output is limited-range BT.709 SDR."""
-        if encode.tonemap and self.hdr is not None:
-            return VideoTags(self.sample_aspect, 1, 1, 1, 1, None)
-        return self
-
-    def encoder_params(self, codec: str) -> str:
-        """x265 / SVT-AV1 parameters that carry the HDR metadata in the bitstream."""
-        if self.hdr is None:
-            return ""
-        return self.hdr.x265_params() if codec == "hevc" else self.hdr.svtav1_params() if codec == "av1" else ""
-
-    def apply(self, context: av.video.codeccontext.VideoCodecContext) -> None:
-        context.sample_aspect_ratio = self.sample_aspect
-        context.color_range = self.color_range
-        context.colorspace = self.colorspace
-        context.color_primaries = self.color_primaries
-        context.color_trc = self.color_trc
-
-
 class SegmentWriter:
     """The job's encoder in this process, writing the segment file to `path` (the caller's
     temporary name: the caller renames it once the segment is complete) in the codec's
@@ -137,7 +87,7 @@ class SegmentWriter:
     ) -> None:
         self.path = Path(path)
         codec = CODECS[encode.codec]
-        tags = tags.for_encode(encode)
+        tags = tags.for_output(encode.tonemap)
         self.container = av.open(str(self.path), "w", format=codec.segment_format)
         self.stream = self.container.add_stream(codec.encoder, rate=fps)
         self.stream.width, self.stream.height, self.stream.pix_fmt = picture.width, picture.height, encode.pix_fmt

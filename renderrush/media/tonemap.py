@@ -102,5 +102,5 @@ class ToneMapper:
         cr = (rgb[..., 0] - luma) / 1.5748
         half = (width // 2, height // 2)
         np.copyto(out[0], np.clip(np.rint(16 + 219 * luma), 0, 255).astype(np.uint8))
-        np.copyto(out[1], np.clip(np.rint(128 + 224 * cv2.resize(cb, half, interpolation=cv2.INTER_AREA)), 0, 255))
-        np.copyto(out[2], np.clip(np.rint(128 + 224 * cv2.resize(cr, half, interpolation=cv2.INTER_AREA)), 0, 255))
+        np.copyto(out[1], np.clip(np.rint(128 + 224 * cv2.resize(cb, half, interpolation=cv2.INTER_AREA)), 0, 255), casting="unsafe")
+        np.copyto(out[2], np.clip(np.rint(128 + 224 * cv2.resize(cr, half, interpolation=cv2.INTER_AREA)), 0, 255), casting="unsafe")
