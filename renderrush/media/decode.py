@@ -26,7 +26,18 @@ from .frametable import Clock, decode_stream
 from .picture import BGR, BGR16, YUV, YUV10, YUV_LAYOUTS, Picture, plane_views
 from .tonemap import ToneMapper
 
-__all__ = ["BGR", "BGR16", "YUV", "YUV10", "Converter", "Picture", "Source", "plane_views", "segment_frames"]
+__all__ = [
+    "BGR",
+    "BGR16",
+    "YUV",
+    "YUV10",
+    "Converter",
+    "Picture",
+    "Source",
+    "plane_views",
+    "segment_frames",
+    "yuv_from_bgr",
+]
 
 RETRY_SECONDS = (0.0, 2.0, 10.0)
 """How far before a segment's first frame each seek aims, before decoding from the start."""

@@ -5,12 +5,14 @@ computes it: light is measured in units of SDR white (100 cd/m²), the curve is 
 to the brightest of R, G and B and the pixel scaled by the same ratio (hue and
 saturation kept), normalised so the content's peak (MaxCLL, else the mastering display's
 peak, else 1000 cd/m²) lands on SDR white. Light at 10, 100 and 1000 cd/m² of a
-1000-nit master comes out at 8-bit luma 50, 137 and 235 (limited range): highlights
-reach white, darker light keeps its order.
+1000-nit master comes out at 8-bit luma 75, 151 and 235 (limited range), within a level
+of what ffmpeg's zscale + `tonemap=hable` makes of it: highlights reach white, darker
+light keeps its order.
 
 Steps per frame: limited-range YUV -> R'G'B' (BT.2020 matrix) -> linear light (PQ EOTF;
 HLG inverse OETF and its OOTF for a 1000 cd/m² display, system gamma 1.2) -> BT.709
-primaries (gamut clipped) -> Hable -> BT.709 OETF -> limited-range YUV 4:2:0 (BT.709).
+primaries (gamut clipped) -> Hable -> display light encoded for a BT.1886 display (gamma
+2.4, as zscale's `t=bt709` encodes display light) -> limited-range YUV 4:2:0 (BT.709).
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def hlg_inverse_oetf(signal: np.ndarray) -> np.ndarray:
     return np.where(signal <= 0.5, signal * signal / 3, (np.exp((signal - c) / a) + b) / 12)
 
 
-def bt709_oetf(light: np.ndarray) -> np.ndarray:
-    light = np.clip(light, 0, 1)
-    return np.where(light < 0.018, 4.5 * light, 1.099 * np.power(light, 0.45) - 0.099)
+def bt1886_inverse(light: np.ndarray) -> np.ndarray:
+    """Display light (0-1 of SDR white) to a BT.709 signal for a BT.1886 display (gamma 2.4, black 0)."""
+    return np.power(np.clip(light, 0, 1), 1 / 2.4)
 
 
 class ToneMapper:
@@ -96,11 +98,19 @@ class ToneMapper:
         rgb = np.maximum(rgb @ BT2020_TO_BT709.T, 0)
         signal = np.maximum(rgb.max(axis=-1), 1e-6)
         rgb *= (np.asarray(hable(signal)) / self.norm / signal)[..., None]
-        rgb = bt709_oetf(rgb).astype(np.float32)
+        rgb = bt1886_inverse(rgb).astype(np.float32)
         luma = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
         cb = (rgb[..., 2] - luma) / 1.8556
         cr = (rgb[..., 0] - luma) / 1.5748
         half = (width // 2, height // 2)
         np.copyto(out[0], np.clip(np.rint(16 + 219 * luma), 0, 255).astype(np.uint8))
-        np.copyto(out[1], np.clip(np.rint(128 + 224 * cv2.resize(cb, half, interpolation=cv2.INTER_AREA)), 0, 255), casting="unsafe")
-        np.copyto(out[2], np.clip(np.rint(128 + 224 * cv2.resize(cr, half, interpolation=cv2.INTER_AREA)), 0, 255), casting="unsafe")
+        np.copyto(
+            out[1],
+            np.clip(np.rint(128 + 224 * cv2.resize(cb, half, interpolation=cv2.INTER_AREA)), 0, 255),
+            casting="unsafe",
+        )
+        np.copyto(
+            out[2],
+            np.clip(np.rint(128 + 224 * cv2.resize(cr, half, interpolation=cv2.INTER_AREA)), 0, 255),
+            casting="unsafe",
+        )
