@@ -95,6 +95,7 @@ class SegmentWriter:
         context.time_base = 1 / fps
         context.thread_count = encode.threads
         tags.apply(context)
+        self._tags = tags
         self.stream.options = encoder_options(
             codec, encode.preset, encode.crf, encode.threads, tags.encoder_params(encode.codec)
         )
@@ -131,6 +132,7 @@ class SegmentWriter:
                 dst_color_range=self._range,
                 threads=self._threads,
             )
+        self._tags.mark(frame)  # prores_ks writes the frame's colour description, not the context's
         frame.pts = self._written
         self.container.mux(self._encode(frame))
         self._written += 1

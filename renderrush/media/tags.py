@@ -55,6 +55,12 @@ class VideoTags:
             return ""
         return self.hdr.x265_params() if codec == "hevc" else self.hdr.svtav1_params() if codec == "av1" else ""
 
+    def mark(self, frame: av.VideoFrame) -> None:
+        frame.color_range = self.color_range
+        frame.colorspace = self.colorspace
+        frame.color_primaries = self.color_primaries
+        frame.color_trc = self.color_trc
+
     def apply(self, context: av.video.codeccontext.VideoCodecContext) -> None:
         context.sample_aspect_ratio = self.sample_aspect
         context.color_range = self.color_range

@@ -96,8 +96,16 @@ def test_prores_is_10_bit_422_and_h264_stays_8_bit() -> None:
 @pytest.mark.parametrize(
     "codec, suffix, message",
     [
-        ("prores", ".webm", "ProRes cannot go in WEBM: use --codec av1 or vp9 for .webm, or write ProRes to .mov, .mkv"),
-        ("h264", ".webm", "H.264 cannot go in WEBM: use --codec av1 or vp9 for .webm, or write H.264 to .mp4, .mov, .mkv"),
+        (
+            "prores",
+            ".webm",
+            "ProRes cannot go in WEBM: use --codec av1 or vp9 for .webm, or write ProRes to .mov, .mkv",
+        ),
+        (
+            "h264",
+            ".webm",
+            "H.264 cannot go in WEBM: use --codec av1 or vp9 for .webm, or write H.264 to .mp4, .mov, .mkv",
+        ),
         ("prores", ".mp4", "ProRes cannot go in MP4: use --codec h264 or hevc or av1 or vp9 for .mp4"),
         ("vp9", ".mov", "VP9 cannot go in MOV: use --codec h264 or hevc or prores for .mov"),
     ],

@@ -42,8 +42,7 @@ def test_hlg_phone_clip_is_reported_with_its_rotation(folder: Path) -> None:
 def test_metadata_becomes_encoder_parameters() -> None:
     hdr = HdrInfo(PQ, P3, 1000, 400)
     assert hdr.x265_params() == (
-        "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
-        ":max-cll=1000,400:hdr10=1"
+        "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400:hdr10=1"
     )
     assert hdr.svtav1_params() == (
         "mastering-display=G(0.26500,0.69000)B(0.15000,0.06000)R(0.68000,0.32000)WP(0.31270,0.32900)"
