@@ -187,7 +187,7 @@ def container_for(suffix: str) -> Container:
 def check_codec(codec: object) -> str | None:
     """`codec` as given (None: chosen from the source and the container)."""
     if codec is None or codec in CODECS:
-        return codec  # type: ignore[return-value]
+        return codec
     raise SettingsError(f"unknown codec '{codec}'; use one of {', '.join(CODECS)}")
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
@@ -89,16 +90,15 @@ class SegmentWriter:
         codec = CODECS[encode.codec]
         tags = tags.for_output(encode.tonemap)
         self.container = av.open(str(self.path), "w", format=codec.segment_format)
-        self.stream = self.container.add_stream(codec.encoder, rate=fps)
+        self.stream = cast(av.video.stream.VideoStream, self.container.add_stream(codec.encoder, rate=fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = picture.width, picture.height, encode.pix_fmt
         context = self.stream.codec_context
         context.time_base = 1 / fps
         context.thread_count = encode.threads
         tags.apply(context)
         self._tags = tags
-        self.stream.options = encoder_options(
-            codec, encode.preset, encode.crf, encode.threads, tags.encoder_params(encode.codec)
-        )
+        options = encoder_options(codec, encode.preset, encode.crf, encode.threads, tags.encoder_params(encode.codec))
+        self.stream.options = dict(options.items())
         self._convert = picture.yuv_format != encode.pix_fmt
         self._range = picture.yuv_range
         self._reformatter = VideoReformatter()

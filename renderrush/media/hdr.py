@@ -9,6 +9,7 @@ import re
 import struct
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 import av
 
@@ -164,7 +165,8 @@ def hdr_of(frame: av.VideoFrame, stream: av.video.stream.VideoStream, path: str)
     if frame.color_trc not in HDR_TRANSFERS:
         return None
     mastering, cll, fall, plus, dovi = None, 0, 0, False, False
-    for side in frame.side_data:
+    sides: list[Any] = list(frame.side_data)  # iterating gives the SideData objects (the stubs say keys)
+    for side in sides:
         name = side.type.name
         if name == "MASTERING_DISPLAY_METADATA":
             mastering = mastering_of(bytes(side))
