@@ -105,7 +105,7 @@ def source_warnings(
     label = CODECS[encode.codec].label
     notes = [f"not kept: {item}" for item in dropped]
     if info.has_alpha:
-        notes.append(f"transparency composited on black ({label} output has no alpha)")
+        notes.append(f"transparency composited on black ({label} has no alpha)")
     if info.bit_depth > encode.depth and not encode.tonemap:
         notes.append(f"{info.bit_depth}-bit video written as {encode.depth}-bit {label}")
     if info.hdr and info.hdr.dolby_vision and not encode.tonemap:

@@ -121,7 +121,7 @@ def test_warnings_name_each_loss_in_order() -> None:
     assert source_warnings(info, results, ["subtitle stream 2 (dvd_subtitle)", "chapters"]) == [
         "not kept: subtitle stream 2 (dvd_subtitle)",
         "not kept: chapters",
-        "transparency composited on black (H.264 output has no alpha)",
+        "transparency composited on black (H.264 has no alpha)",
         "10-bit video written as 8-bit H.264",
         "2 damaged frames were shown as the decoder concealed them",
         "1 damaged packets could not be decoded; their frames are missing",
