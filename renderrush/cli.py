@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 from .core.errors import RenderRushError, RenderRushWarning, SettingsError
 from .core.signals import Stopped, exit_status, stop_on_signals
 from .jobs.options import cli_options, is_cluster
-from .media.codecs import PRESETS
 
 # Only the standard library, errors.py and options.py are imported at the top: `renderrush --help` and a
 # mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
@@ -81,8 +80,6 @@ def _job_options(parser: argparse.ArgumentParser, command: str) -> None:
         flag = "--" + name.replace("_", "-")
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=help_text)
-        elif name == "preset":
-            parser.add_argument(flag, default=default, choices=PRESETS, help=help_text)
         elif name == "scheduler":  # None: chosen from the filters (`default_scheduler`)
             parser.add_argument(flag, default=None, metavar="NAME|ADDRESS", help=help_text)
         else:
@@ -110,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
-    render_cmd.add_argument("-o", "--output", required=True, help="output .mp4, .m4v or .mov file (written on success)")
+    render_cmd.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file: .mp4, .m4v, .mov, .mkv or .webm (the container; written on success)",
+    )
     _job_options(render_cmd, "render")
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")

@@ -17,6 +17,7 @@ import psutil
 from ..backends.pools import warm_pool
 from ..core.errors import SettingsError
 from ..core.resources import available_cores
+from ..media.codecs import CODECS
 from ..media.ffmpeg import decoded_md5
 from ..media.filters import FilterChain
 from ..recording.monitor import Sample
@@ -86,7 +87,7 @@ def _run_both(
     cpu: dict[str, float] = {}
     try:
         for label, (run_plan, run_options) in runs.items():
-            output = folder / f"{name}.{label}.mp4"
+            output = folder / f"{name}.{label}{CODECS[plan.encode.codec].suffix}"
             before = _cpu_seconds()
             result = run_job(run_plan, output, run_options, progress=progress, cancel=recording.cancel)
             cpu[label] = _cpu_seconds() - before

@@ -19,6 +19,7 @@ from ..backends.base import Backend, Work, check_cancel, reused_result
 from ..backends.local import LocalBackend
 from ..core.errors import TimelineError
 from ..core.resources import available_cores, cpu_busy_percent
+from ..media.codecs import CODECS
 from ..media.decode import Picture
 from ..media.filters import FilterChain
 from ..media.outputs import check_output_path
@@ -70,7 +71,7 @@ def run_job(
     output = check_output_path(Path(output), info.path)
     check_disk_space(info, output, force=options.force)
     picture = Picture.of(info)
-    folder = JobFolder(output)
+    folder = JobFolder(output, segment_suffix=CODECS[plan.encode.codec].segment_suffix)
     signature = job_signature(info.path, str(plan.chain), plan.encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, plan.segments, options.resume)
     recommendation = plan.recommendation
@@ -124,7 +125,7 @@ def run_job(
         started_at=started_at,
         worker_metrics=run.worker_metrics,
         recommendation=recommendation.to_dict() if recommendation else None,
-        warnings=[*plan.notes, *source_warnings(info, run.results, run.dropped)],
+        warnings=[*plan.notes, *source_warnings(info, run.results, run.dropped, plan.encode, plan.chain)],
         segment_timeline=timeline,
         input_bytes_to_workers=run.input_bytes_to_workers,
         output_bytes_from_workers=run.output_bytes_from_workers,
@@ -153,7 +154,9 @@ def render(
     on_sample: Callable[[Sample], None] | None = None,
     **values: Any,
 ) -> JobResult:
-    """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
+    """Render `input` through `filters` into `output` in parallel segments: MP4, MOV,
+    Matroska or WebM after its suffix, in the `codec` asked for or the source's default
+    (H.264 for 8-bit SDR, HEVC Main 10 for 10-bit and HDR, VP9 for WebM).
 
     Job options are `RenderOptions` fields, given as keywords (`workers=4`,
     `segment_seconds=2.0`, `scheduler="threads"`, `preset`, `crf`, `resume`,
@@ -188,7 +191,7 @@ def render(
     with recorded_job("render", input, output, options, values, cancel=cancel, on_sample=on_sample) as (recording, job):
 
         def attempt(decode_pass: bool) -> JobResult:
-            plan = plan_job(input, job, recording.history, decode_pass=decode_pass)
+            plan = plan_job(input, job, recording.history, decode_pass=decode_pass, output=output)
             return run_job(plan, output, job, progress=progress, cancel=recording.cancel)
 
         recording.result = replanned(attempt)

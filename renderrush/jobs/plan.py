@@ -8,11 +8,13 @@ import bisect
 import math
 import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import SettingsError
 from ..core.resources import encoder_threads
 from ..core.segment import Segment
+from ..media.codecs import CODECS, CONTAINERS, OUTPUT_SUFFIXES, choose_codec, container_for
 from ..media.cutting import cuttable
 from ..media.encode import EncodeSettings
 from ..media.filters import FilterChain
@@ -106,8 +108,41 @@ class JobPlan:
         return replace(self, workers=1, recommendation=None)
 
 
+def encode_settings(info: VideoInfo, options: RenderOptions, output: str | os.PathLike | None = None) -> EncodeSettings:
+    """The encoder for `info` written to `output` (its suffix picks the container; without
+    one, the codec's own first container): the codec asked for or the default for the
+    source, its bit depth, and every refusal of what cannot go together (`SettingsError`)."""
+    suffix = Path(output).suffix.lower() if output is not None else ""
+    if suffix in OUTPUT_SUFFIXES:
+        container = container_for(suffix)
+    else:  # no output yet (compare), or a suffix `check_output_path` refuses with its own message
+        container = CONTAINERS[CODECS[options.codec].containers[0] if options.codec else "mp4"]
+    codec, depth = choose_codec(
+        options.codec,
+        container,
+        bit_depth=info.bit_depth,
+        hdr=info.hdr.format if info.hdr else "",
+        tonemap=options.tonemap,
+        source=f"input '{info.path.name}'",
+    )
+    tonemap = options.tonemap and info.hdr is not None
+    return EncodeSettings(
+        preset=options.preset,
+        crf=options.crf,
+        threads=encoder_threads(),
+        codec=codec.name,
+        depth=depth,
+        tonemap=tonemap,
+    )
+
+
 def plan_job(
-    input: str | os.PathLike, options: RenderOptions, history: History | None = None, *, decode_pass: bool = False
+    input: str | os.PathLike,
+    options: RenderOptions,
+    history: History | None = None,
+    *,
+    decode_pass: bool = False,
+    output: str | os.PathLike | None = None,
 ) -> JobPlan:
     """Probe `input` once and decide workers, segment length and segments.
 
@@ -119,7 +154,7 @@ def plan_job(
     (`plan_gop_segments`)."""
     info = probe(input, decode_pass=decode_pass)
     chain = options.chain
-    encode = EncodeSettings(preset=options.preset, crf=options.crf, threads=encoder_threads())
+    encode = encode_settings(info, options, output)
     workers, seconds, advice = options.workers, options.segment_seconds, None
     if options.scheduler == "sync":
         workers = 1

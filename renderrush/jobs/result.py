@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..media.codecs import CODECS
 from ..media.encode import EncodeSettings
+from ..media.filters import FilterChain
 from ..media.probe import VideoInfo
 from ..segments.render import SegmentResult
 
@@ -113,13 +115,31 @@ class JobResult:
         }
 
 
-def source_warnings(info: VideoInfo, results: list[SegmentResult], dropped: list[str]) -> list[str]:
+def source_warnings(
+    info: VideoInfo,
+    results: list[SegmentResult],
+    dropped: list[str],
+    encode: EncodeSettings | None = None,
+    chain: FilterChain | None = None,
+) -> list[str]:
     """One description for each thing of the source the output does not keep as it was."""
+    encode = encode or EncodeSettings()
+    label = CODECS[encode.codec].label
     notes = [f"not kept: {item}" for item in dropped]
     if info.has_alpha:
-        notes.append("transparency composited on black (H.264 has no alpha)")
-    if info.bit_depth > 8:
-        notes.append(f"{info.bit_depth}-bit video written as 8-bit")
+        notes.append(f"transparency composited on black ({label} has no alpha)")
+    if info.bit_depth > encode.depth and not encode.tonemap:
+        notes.append(f"{info.bit_depth}-bit video written as {encode.depth}-bit {label}")
+    if info.hdr and info.hdr.dolby_vision and not encode.tonemap:
+        notes.append(f"Dolby Vision {info.hdr.dolby_vision} RPU dropped: its HLG/HDR10 base layer is rendered")
+    if info.hdr and info.hdr.hdr10_plus and not encode.tonemap:
+        notes.append("HDR10+ dynamic metadata dropped: the static HDR10 metadata is kept")
+    eight_bit = chain.eight_bit_filters() if chain is not None and encode.depth > 8 and info.bit_depth > 8 else []
+    if eight_bit:
+        notes.append(
+            f"filters {', '.join(eight_bit)} get 8-bit BGR: the {info.bit_depth}-bit source loses precision "
+            "through them; register them with depth=16 to get 16-bit BGR"
+        )
     damaged = sum(r.damaged for r in results) or info.damaged_frames
     frames = sum(r.frames for r in results)
     concealed = sum(r.concealed for r in results)

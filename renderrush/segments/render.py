@@ -1,6 +1,6 @@
 """Render one segment in one process, in three overlapping stages: a reader thread decodes
 the segment's frames (`decode.py`), the calling thread runs the filter chain on each frame's
-planes, and a writer thread encodes them with libx264 into the segment file (`encode.py`).
+planes, and a writer thread encodes them with the job's codec into the segment file (`encode.py`).
 FFmpeg releases the GIL while it decodes, converts and encodes, so the stages share the
 cores and no raw frame crosses a pipe. Memory stays at a few frames whatever the segment
 length. The segment's output timestamps are written beside its file, since the file itself
@@ -201,7 +201,11 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
     """Run the three stages, encoding the segment into `path`; returns the frames'
     timestamps, the counts of damaged and concealed frames and the encoded quality, or raises."""
     decoded, to_encode = _Handoff(), _Handoff()
-    pool = FramePool(job.picture, job.threads)
+    picture = job.picture.for_output(
+        job.encode.depth, job.encode.tonemap
+    )  # 10-bit or tone-mapped frames, as the output needs
+    target = picture.frame_format(job.chain.pixel_format != YUV, job.chain.bgr_depth)
+    pool = FramePool(picture, job.threads)
     damaged: list[int] = []
     concealed = 0
 
@@ -210,7 +214,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
         convert: Converter | None = None  # set up from the first frame
         try:
             for frame, pts in segment_frames(job.source, job.threads, damaged):
-                convert = convert or Converter(job.picture, job.chain.pixel_format, job.threads, frame)
+                convert = convert or Converter(picture, target, job.threads, frame)
                 concealed += bool(frame.is_corrupt)
                 if not decoded.put((convert(frame), pts)):
                     return
@@ -220,7 +224,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
     with translate_av_errors(
         SegmentError, "encoder: {reason}", also=(OSError, ValueError), leading=(job.segment.index,)
     ):
-        writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
+        writer = SegmentWriter(path, job.fps, job.encode, picture, job.tags)
         meter = meter_beside(writer, job.segment.frames, vmaf=job.vmaf)  # measures what it encodes
     measured: list[Quality] = []
 

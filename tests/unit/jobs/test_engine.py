@@ -408,7 +408,7 @@ def test_render_passes_the_merged_options_to_backend_for(
 
 def test_render_refuses_an_unknown_keyword_before_any_work(clip: Path, tmp_path: Path) -> None:
     backend = FakeBackend()
-    with pytest.raises(SettingsError, match="unknown option 'wokers'; did you mean 'workers'"):
+    with pytest.raises(SettingsError, match=r"unknown option 'wokers' \(did you mean 'workers'\?\)"):
         render(clip, tmp_path / "o.mp4", wokers=2, scheduler=backend, history=False)
     assert backend.works == [] and list(tmp_path.iterdir()) == []
 

@@ -125,7 +125,7 @@ def test_warnings_name_each_loss_in_order() -> None:
         "not kept: subtitle stream 2 (dvd_subtitle)",
         "not kept: chapters",
         "transparency composited on black (H.264 has no alpha)",
-        "10-bit video written as 8-bit",
+        "10-bit video written as 8-bit H.264",
         "2 damaged frames were shown as the decoder concealed them",
         "1 damaged packets could not be decoded; their frames are missing",
     ]

@@ -107,6 +107,7 @@ def test_to_dict_is_a_json_summary_without_frame_tables(sample: Path) -> None:
         "display_aspect": 1.3333,
         "color_range": "limited",
         "bit_depth": 8,
+        "hdr": None,
         "variable_frame_rate": False,
         "audio_streams": 1,
         "subtitle_streams": 0,
@@ -293,18 +294,22 @@ def test_rgb_and_palette_sources(
     assert info.color_range == RANGE_TV and not info.full_range
 
 
-@pytest.mark.parametrize(
-    "trc, name",
-    [("smpte2084", "PQ (SMPTE ST 2084)"), ("arib-std-b67", "HLG (ARIB STD-B67)")],
-)
-def test_hdr_is_refused_with_advice_to_tone_map(folder: Path, trc: str, name: str) -> None:
+@pytest.mark.parametrize("trc, name", [("smpte2084", "PQ"), ("arib-std-b67", "HLG")])
+def test_hdr_is_reported_not_refused(folder: Path, trc: str, name: str) -> None:
+    """HDR tags without metadata: the format from the transfer, no mastering display."""
     path = lavfi(
         folder / f"hdr-{trc}.mkv", "-vf", f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={trc}", *X264
     )
-    with pytest.raises(UnsupportedVideoError) as caught:
-        probe(path)
-    assert f"input 'hdr-{trc}.mkv' is HDR video ({name})" in str(caught.value)
-    assert "tone-map it to SDR first" in str(caught.value)
+    info = probe(path)
+    assert info.hdr is not None and info.hdr.format == name
+    assert info.to_dict()["hdr"] == {
+        "format": name,
+        "transfer": name,
+        "mastering_display": None,
+        "max_cll": 0,
+        "max_fall": 0,
+        "dolby_vision": None,
+    }
 
 
 @pytest.mark.parametrize("size, refused", [("1x8", True), ("8x1", True), ("2x2", False)])
