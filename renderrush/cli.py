@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 from .core.errors import RenderRushError, RenderRushWarning, SettingsError
 from .core.signals import Stopped, exit_status, stop_on_signals
-from .jobs.options import SPLITS, cli_options, is_cluster
-from .media.codecs import PRESETS
+from .jobs.options import cli_options, is_cluster
 
 # Only the standard library, errors.py and options.py are imported at the top: `renderrush --help` and a
 # mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
@@ -71,12 +70,7 @@ class ProgressBars:
             bar.close()
 
 
-FLAG_TYPES: dict[str, Callable[[str], Any]] = {
-    "workers": int,
-    "segment_seconds": float,
-    "crf": float,
-    "target_quality": float,
-}
+FLAG_TYPES: dict[str, Callable[[str], Any]] = dict(workers=int, segment_seconds=float, crf=float, target_quality=float)
 """How the CLI reads the non-text, non-switch options (the rest are strings or switches)."""
 
 
@@ -86,10 +80,6 @@ def _job_options(parser: argparse.ArgumentParser, command: str) -> None:
         flag = "--" + name.replace("_", "-")
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true", help=help_text)
-        elif name == "split":
-            parser.add_argument(flag, default=default, choices=SPLITS, help=help_text)
-        elif name == "preset":
-            parser.add_argument(flag, default=default, choices=PRESETS, help=help_text)
         elif name == "scheduler":  # None: chosen from the filters (`default_scheduler`)
             parser.add_argument(flag, default=None, metavar="NAME|ADDRESS", help=help_text)
         else:
@@ -105,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sample = commands.add_parser("sample", help="write a generated test video (pattern + tone)")
-    sample.add_argument("output", help="file to write: .mp4, .mov, .mkv or .avi")
+    sample.add_argument("output", help="file to write: .mp4, .m4v, .mov, .mkv or .avi")
     sample.add_argument("--seconds", type=float, default=10, help="length (default 10)")
     sample.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     sample.add_argument("--fps", default="30", help="frame rate, e.g. 30 or 30000/1001 (default 30)")
@@ -117,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_cmd = commands.add_parser("render", help="render a video through a filter chain in parallel segments")
     render_cmd.add_argument("input")
-    render_cmd.add_argument("-o", "--output", required=True, help="output .mp4 file (written only on success)")
+    render_cmd.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file: .mp4, .m4v, .mov, .mkv or .webm (the container; written on success)",
+    )
     _job_options(render_cmd, "render")
 
     compare_cmd = commands.add_parser("compare", help="render sequentially and in parallel, report speedup")
@@ -176,11 +171,19 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def rotation_text(degrees: int) -> str:
+    """A rotation as `ffmpeg -i` prints it (counter-clockwise degrees), with the direction in words."""
+    way = "counter-clockwise" if degrees > 0 else "clockwise"
+    turn = "upside down" if abs(degrees) == 180 else f"turned {abs(degrees)}° {way}"
+    return f"{degrees} (as ffmpeg reports it: the picture is shown {turn})" if degrees else "0"
+
+
 def _cmd_probe(args: argparse.Namespace) -> None:
     from .media.probe import probe
 
     info = probe(args.input).to_dict()
-    _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in info.items()))
+    shown = {**info, "rotation": rotation_text(info["rotation"])}
+    _emit(args, info, "\n".join(f"{key:>14}: {value}" for key, value in shown.items()))
 
 
 def default_scheduler(filters: str | None) -> str:
@@ -224,9 +227,10 @@ def _run_job(args: argparse.Namespace, job: Callable[..., Any], **extra: object)
 def _say_recommendation(recommendation: dict | None) -> None:
     """When workers were not given, say on stderr what the advisor chose and why."""
     if recommendation:
+        workers = recommendation["workers"]
         print(
-            f"advisor: {recommendation['workers']} workers, {recommendation['segment_seconds']:.1f} s segments "
-            f"({recommendation['method']}): {recommendation['reason']}",
+            f"advisor: {workers} worker{'s' if workers != 1 else ''}, {recommendation['segment_seconds']:.1f} s "
+            f"segments ({recommendation['method']}): {recommendation['reason']}",
             file=sys.stderr,
         )
 
@@ -381,8 +385,8 @@ def _main(args: argparse.Namespace) -> int:
         # jobs stop on SIGTERM and SIGHUP as on Ctrl-C, workers and all (see signals.py)
         with stop_on_signals() if args.command in JOBS else nullcontext():
             COMMANDS[args.command](args)
-    except RenderRushError as exc:
-        print(f"renderrush: error: {exc}", file=sys.stderr)
+    except RenderRushError as exc:  # in command-line terms where the message names Python calls
+        print(f"renderrush: error: {exc.cli_message or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         resume = " (run the same command with --resume to continue)" if args.command == "render" else ""

@@ -7,7 +7,7 @@ the same, it is a base too, so `except FileNotFoundError` or `except ValueError`
     │   ├── InputNotFoundError         (FileNotFoundError) missing, a folder, unreadable
     │   ├── NotAVideoError             (ValueError) not a video, a device or pipe, cover art only
     │   ├── EmptyVideoError            (ValueError) no frames that decode
-    │   ├── UnsupportedVideoError      (ValueError) undecodable codec, HDR, too small
+    │   ├── UnsupportedVideoError      (ValueError) undecodable codec, too small
     │   └── UploadError                (ValueError) an upload refused (type, size, name)
     ├── SettingsError                  (ValueError) an invalid option value or unknown option
     │   ├── FilterError                unknown filter, malformed chain, parameter out of range
@@ -39,9 +39,14 @@ reason fills `{reason}`.
 
 from __future__ import annotations
 
+import difflib
 import sys
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from types import TracebackType
+from typing import TypeVar
+
+E = TypeVar("E", bound="RenderRushError")
 
 
 class RenderRushError(Exception):
@@ -49,6 +54,15 @@ class RenderRushError(Exception):
 
     job_id: int | None = None
     """The history id of the job this error ended, when it was recorded (set by `recording`)."""
+    cli_message: str | None = None
+    """The message in command-line terms (commands and flags), where `str(error)` names Python
+    calls or keywords: the `renderrush` command prints this one (`in_cli_terms`)."""
+
+    def in_cli_terms(self: E, message: str) -> E:
+        """This error, with `message` for the command line (kept in the instance's dict, so it
+        survives pickling between processes like `job_id`)."""
+        self.cli_message = message
+        return self
 
 
 class RenderRushWarning(UserWarning):
@@ -214,3 +228,10 @@ class translate_av_errors(AbstractContextManager[None]):
         if _is_av_error(exc) or (self.also and isinstance(exc, self.also)):
             raise self.error(*self.leading, self.message.format(reason=av_reason(exc), **self.fields)) from None
         return None
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest of `names` to a mistyped `name` (a filter, a
+    parameter, an option); "" when none is close."""
+    close = difflib.get_close_matches(name.lower(), list(names), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

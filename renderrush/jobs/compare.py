@@ -12,8 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..backends.pools import warm_pool
 from ..core.errors import SettingsError
+from ..core.resources import available_cores
+from ..media.codecs import CODECS
 from ..media.ffmpeg import decoded_md5
 from ..media.filters import FilterChain
 from ..recording.monitor import Sample
@@ -80,14 +84,32 @@ def _run_both(
     }
     startup = warm_pool(plan.workers) if options.scheduler == "processes" else 0.0
     results: dict[str, JobResult] = {}
+    cpu: dict[str, float] = {}
     try:
         for label, (run_plan, run_options) in runs.items():
-            output = folder / f"{name}.{label}.mp4"
+            output = folder / f"{name}.{label}{CODECS[plan.encode.codec].suffix}"
+            before = _cpu_seconds()
             result = run_job(run_plan, output, run_options, progress=progress, cancel=recording.cancel)
+            cpu[label] = _cpu_seconds() - before
             result.timeline = recording.window(result.started_at, result.wall_seconds)
             results[label] = result
         identical = decoded_md5(results["sequential"].output) == decoded_md5(results["parallel"].output)
     finally:
         if not keep_outputs:
             shutil.rmtree(folder, ignore_errors=True)
-    return Comparison(results["sequential"], results["parallel"], identical, startup_seconds=startup)
+    return Comparison(
+        results["sequential"],
+        results["parallel"],
+        identical,
+        startup_seconds=startup,
+        sequential_cpu_seconds=cpu["sequential"],
+        cores=available_cores(),
+    )
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds this process (all its threads) and the children it waited for have used.
+    The sequential run renders in this process (decoder, filters and x264 threads), so the
+    difference over it is its CPU, whatever else the machine runs."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system + times.children_user + times.children_system

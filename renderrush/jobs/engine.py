@@ -19,9 +19,11 @@ from ..backends.base import Backend, Work, check_cancel, reused_result
 from ..backends.local import LocalBackend
 from ..core.errors import TimelineError
 from ..core.resources import available_cores, cpu_busy_percent
+from ..media.codecs import CODECS
 from ..media.decode import Picture
 from ..media.filters import FilterChain
 from ..media.outputs import check_output_path
+from ..recording.advisor import as_run
 from ..recording.limits import check_disk_space
 from ..recording.monitor import Sample
 from ..recording.recorded import Recording, recorded
@@ -72,9 +74,17 @@ def run_job(
     output = check_output_path(Path(output), info.path)
     check_disk_space(info, output, force=options.force)
     picture = Picture.of(info)
-    folder = JobFolder(output)
+    folder = JobFolder(output, segment_suffix=CODECS[plan.encode.codec].segment_suffix)
     signature = job_signature(info.path, str(plan.chain), plan.encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, plan.segments, options.resume)
+    recommendation = plan.recommendation
+    if recommendation is not None and segments != plan.segments:  # resumed: the first run's plan goes on
+        recommendation = as_run(
+            recommendation,
+            len(segments),
+            info.duration / len(segments),
+            f"Resuming the interrupted run with its own segments ({len(done)} rendered already)",
+        )
     pending = [s for s in segments if s.index not in done]
     target, cache = options.target_quality, ProbeCache()
     targets, keys = (
@@ -128,10 +138,10 @@ def run_job(
         cpu_percent=cpu_busy_percent(cpu_before, psutil.cpu_times()),
         started_at=started_at,
         worker_metrics=run.worker_metrics,
-        recommendation=plan.recommendation.to_dict() if plan.recommendation else None,
+        recommendation=recommendation.to_dict() if recommendation else None,
         warnings=[
             *plan.notes,
-            *source_warnings(info, run.results, run.dropped),
+            *source_warnings(info, run.results, run.dropped, plan.encode, plan.chain),
             *(target_warnings(run.results, target) if target is not None else []),
             *join_warnings(joins),
         ],
@@ -164,7 +174,9 @@ def render(
     on_sample: Callable[[Sample], None] | None = None,
     **values: Any,
 ) -> JobResult:
-    """Render `input` through `filters` into the H.264 MP4 `output` in parallel segments.
+    """Render `input` through `filters` into `output` in parallel segments: MP4, MOV,
+    Matroska or WebM after its suffix, in the `codec` asked for or the source's default
+    (H.264 for 8-bit SDR, HEVC Main 10 for 10-bit and HDR, VP9 for WebM).
 
     Job options are `RenderOptions` fields, given as keywords (`workers=4`,
     `segment_seconds=2.0`, `scheduler="threads"`, `preset`, `crf`, `resume`,
@@ -199,7 +211,7 @@ def render(
     with recorded_job("render", input, output, options, values, cancel=cancel, on_sample=on_sample) as (recording, job):
 
         def attempt(decode_pass: bool) -> JobResult:
-            plan = plan_job(input, job, recording.history, decode_pass=decode_pass)
+            plan = plan_job(input, job, recording.history, decode_pass=decode_pass, output=output)
             return run_job(plan, output, job, progress=progress, cancel=recording.cancel)
 
         recording.result = replanned(attempt)

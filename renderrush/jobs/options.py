@@ -10,15 +10,14 @@ from it, and `renderrush --help` should answer in a tenth of a second.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeGuard, Union, cast
 
-from ..core.errors import SchedulerError, SettingsError
-from ..media.codecs import check_crf, check_preset
+from ..core.errors import SchedulerError, SettingsError, did_you_mean
+from ..media.codecs import CODECS, check_codec, check_crf, check_preset
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -87,10 +86,10 @@ def check_scheduler(scheduler: object) -> Scheduler:
         return cast(Scheduler, scheduler)
     name = SCHEDULER_ALIASES.get(scheduler, scheduler) if isinstance(scheduler, str) else scheduler
     if not isinstance(name, str) or name not in LOCAL_SCHEDULERS:
+        choices = f"unknown scheduler '{scheduler}'; use one of {', '.join(LOCAL_SCHEDULERS)}, 'local' (a LocalCluster)"
         raise SchedulerError(
-            f"unknown scheduler '{scheduler}'; use one of {', '.join(LOCAL_SCHEDULERS)}, "
-            "'local' (a LocalCluster), a scheduler address such as tcp://host:8786, or a distributed.Client"
-        )
+            f"{choices}, a scheduler address such as tcp://host:8786, or a distributed.Client"
+        ).in_cli_terms(f"{choices} or a scheduler address such as tcp://host:8786")
     return name
 
 
@@ -119,8 +118,18 @@ class RenderOptions:
         "such as tcp://10.0.0.5:8786 (default: threads for built-in filters, processes otherwise)",
     )
     """A local scheduler name, "local", a scheduler address, a `distributed.Client`, or a backend."""
-    preset: str = _option("veryfast", "x264 preset (default veryfast)")
-    crf: float = _option(23, "x264 quality, 0-51, lower is better (default 23)")
+    codec: str | None = _option(
+        None,
+        f"{', '.join(CODECS)} (default: H.264 for 8-bit SDR, HEVC Main 10 for 10-bit and HDR sources, "
+        "VP9 for .webm); the container follows the output's suffix",
+    )
+    """An output codec (`codecs.CODECS`), or None to choose from the source and the container."""
+    preset: str = _option(
+        "veryfast",
+        "speed on x264's scale, ultrafast..veryslow, for every codec, or the encoder's own (default veryfast)",
+    )
+    crf: float = _option(23, "quality on x264's scale, 0-51, lower is better, mapped to each codec's own (default 23)")
+    tonemap: bool = _option(False, "tone-map HDR (PQ, HLG) to 8-bit SDR BT.709 with the Hable curve")
     split: str = _option(
         "fixed",
         "where segment boundaries go: fixed (even lengths, onto a keyframe a tenth of a segment away), keyframes "
@@ -159,13 +168,14 @@ class RenderOptions:
         if self.segment_seconds is not None:
             set_(self, "segment_seconds", check_segment_seconds(self.segment_seconds))
         set_(self, "scheduler", check_scheduler(self.scheduler))
-        check_preset(self.preset)
+        check_codec(self.codec)
+        check_preset(self.preset, self.codec)
         check_crf(self.crf)
         if self.split not in SPLITS:
             raise SettingsError(f"unknown split '{self.split}'; use one of {', '.join(SPLITS)}")
         if self.target_quality is not None:
             set_(self, "target_quality", check_target_quality(self.target_quality))
-        for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force"):
+        for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force", "tonemap"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.snap_to_keyframes and self.split == "fixed":
@@ -182,8 +192,7 @@ class RenderOptions:
         names = [f.name for f in fields(cls)]
         for name in values:
             if name not in names:
-                close = difflib.get_close_matches(name, names, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f"; options are {', '.join(names)}"
+                hint = did_you_mean(name, names) or f"; options are {', '.join(names)}"
                 raise SettingsError(f"unknown option '{name}'{hint}")
         return replace(options, **values) if options is not None else cls(**values)
 

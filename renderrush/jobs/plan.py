@@ -9,17 +9,19 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import SettingsError
 from ..core.resources import encoder_threads
 from ..core.segment import Segment
+from ..media.codecs import CODECS, CONTAINERS, OUTPUT_SUFFIXES, choose_codec, container_for
 from ..media.cutting import cuttable
 from ..media.encode import EncodeSettings
 from ..media.filters import FilterChain
 from ..media.probe import VideoInfo, probe
 from ..media.scenes import scene_cuts
-from ..recording.advisor import advise, rule_segment_seconds
+from ..recording.advisor import advise, as_run, rule_segment_seconds
 from .options import RenderOptions, check_workers, is_cluster
 
 if TYPE_CHECKING:
@@ -123,8 +125,41 @@ class JobPlan:
         return replace(self, workers=1, recommendation=None)
 
 
+def encode_settings(info: VideoInfo, options: RenderOptions, output: str | os.PathLike | None = None) -> EncodeSettings:
+    """The encoder for `info` written to `output` (its suffix picks the container; without
+    one, the codec's own first container): the codec asked for or the default for the
+    source, its bit depth, and every refusal of what cannot go together (`SettingsError`)."""
+    suffix = Path(output).suffix.lower() if output is not None else ""
+    if suffix in OUTPUT_SUFFIXES:
+        container = container_for(suffix)
+    else:  # no output yet (compare), or a suffix `check_output_path` refuses with its own message
+        container = CONTAINERS[CODECS[options.codec].containers[0] if options.codec else "mp4"]
+    codec, depth = choose_codec(
+        options.codec,
+        container,
+        bit_depth=info.bit_depth,
+        hdr=info.hdr.format if info.hdr else "",
+        tonemap=options.tonemap,
+        source=f"input '{info.path.name}'",
+    )
+    tonemap = options.tonemap and info.hdr is not None
+    return EncodeSettings(
+        preset=options.preset,
+        crf=options.crf,
+        threads=encoder_threads(),
+        codec=codec.name,
+        depth=depth,
+        tonemap=tonemap,
+    )
+
+
 def plan_job(
-    input: str | os.PathLike, options: RenderOptions, history: History | None = None, *, decode_pass: bool = False
+    input: str | os.PathLike,
+    options: RenderOptions,
+    history: History | None = None,
+    *,
+    decode_pass: bool = False,
+    output: str | os.PathLike | None = None,
 ) -> JobPlan:
     """Probe `input` once and decide workers, segment length and segments.
 
@@ -136,14 +171,14 @@ def plan_job(
     (`plan_gop_segments`)."""
     info = probe(input, decode_pass=decode_pass)
     chain = options.chain
-    encode = EncodeSettings(preset=options.preset, crf=options.crf, threads=encoder_threads())
+    encode = encode_settings(info, options, output)
     workers, seconds, advice = options.workers, options.segment_seconds, None
     if options.scheduler == "sync":
         workers = 1
     elif workers is None:
-        advice = advise(info, str(chain), history)
+        advice = advise(info, str(chain), history, segment_seconds=seconds)  # the user's length, if given
         workers = advice.workers
-        seconds = advice.segment_seconds if seconds is None else seconds
+        seconds = advice.segment_seconds
     workers = check_workers(workers)
     seconds = rule_segment_seconds(info.duration, workers) if seconds is None else seconds
     if info.seek_mode == "count":
@@ -155,4 +190,12 @@ def plan_job(
     else:
         cuts = scene_cuts(info.path, info.stream_index) if options.split == "scenes" else None
         segments = plan_segments(info, seconds, snap_to_keyframes=options.split == "keyframes", cuts=cuts)
+    if advice is not None:  # the advice describes these segments, or says why they differ
+        why = (
+            "Segments of at least the clip's length per worker, as a file whose frames can only be counted "
+            "needs (each segment decodes it from its start)"
+            if info.seek_mode == "count"
+            else "Planned on the clip's frames and keyframes"
+        )
+        advice = as_run(advice, len(segments), seconds, why)
     return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..media.codecs import CODECS
 from ..media.encode import EncodeSettings
+from ..media.filters import FilterChain
 from ..media.probe import VideoInfo
 from ..segments.render import SegmentResult
 
@@ -116,13 +118,31 @@ class JobResult:
         }
 
 
-def source_warnings(info: VideoInfo, results: list[SegmentResult], dropped: list[str]) -> list[str]:
+def source_warnings(
+    info: VideoInfo,
+    results: list[SegmentResult],
+    dropped: list[str],
+    encode: EncodeSettings | None = None,
+    chain: FilterChain | None = None,
+) -> list[str]:
     """One description for each thing of the source the output does not keep as it was."""
+    encode = encode or EncodeSettings()
+    label = CODECS[encode.codec].label
     notes = [f"not kept: {item}" for item in dropped]
     if info.has_alpha:
-        notes.append("transparency composited on black (H.264 has no alpha)")
-    if info.bit_depth > 8:
-        notes.append(f"{info.bit_depth}-bit video written as 8-bit")
+        notes.append(f"transparency composited on black ({label} has no alpha)")
+    if info.bit_depth > encode.depth and not encode.tonemap:
+        notes.append(f"{info.bit_depth}-bit video written as {encode.depth}-bit {label}")
+    if info.hdr and info.hdr.dolby_vision and not encode.tonemap:
+        notes.append(f"Dolby Vision {info.hdr.dolby_vision} RPU dropped: its HLG/HDR10 base layer is rendered")
+    if info.hdr and info.hdr.hdr10_plus and not encode.tonemap:
+        notes.append("HDR10+ dynamic metadata dropped: the static HDR10 metadata is kept")
+    eight_bit = chain.eight_bit_filters() if chain is not None and encode.depth > 8 and info.bit_depth > 8 else []
+    if eight_bit:
+        notes.append(
+            f"filters {', '.join(eight_bit)} get 8-bit BGR: the {info.bit_depth}-bit source loses precision "
+            "through them; register them with depth=16 to get 16-bit BGR"
+        )
     damaged = sum(r.damaged for r in results) or info.damaged_frames
     frames = sum(r.frames for r in results)
     concealed = sum(r.concealed for r in results)
@@ -148,6 +168,11 @@ class Comparison:
     startup_seconds: float = 0.0
     """Starting the parallel run's worker processes, done before it is timed (a one-off
     cost per session: later jobs find them warm); reported, not hidden."""
+    sequential_cpu_seconds: float | None = None
+    """CPU seconds the sequential run used (this process and the children it waited for:
+    the whole run, which renders in this process); None when not measured."""
+    cores: int = 0
+    """Cores this process could use when the comparison ran (0: not known)."""
 
     @property
     def workers(self) -> int:
@@ -162,6 +187,18 @@ class Comparison:
         """Speedup per worker: 1.0 means every worker added its full share."""
         return self.speedup / self.workers
 
+    @property
+    def ceiling(self) -> float | None:
+        """The most speedup this machine's cores allow the job: the sequential run spent
+        `sequential_cpu_seconds` in its wall time, and a parallel run that kept every core
+        busy at the same CPU per frame would take CPU / cores, so speedup <= cores x wall /
+        CPU (and <= workers). A run whose one pipeline already keeps the cores busy (x264
+        uses them all) has a ceiling near 1; a filter that holds one core, near the cores.
+        The parallel run costs some more CPU (seeks, encoder starts), so it stays below."""
+        if not self.sequential_cpu_seconds or not self.cores:
+            return None
+        return min(float(self.workers), self.cores * self.sequential.wall_seconds / self.sequential_cpu_seconds)
+
     def summary(self) -> str:
         """A few lines that explain the numbers, including why speedup may be below N."""
         seq, par = self.sequential, self.parallel
@@ -171,11 +208,22 @@ class Comparison:
             f"CPU {par.cpu_percent:.0f}%\n"
             f"speedup {self.speedup:.2f}x, efficiency {self.efficiency:.0%} per worker, "
             f"frames {seq.frames}/{par.frames}, outputs {'identical' if self.identical else 'DIFFER'}"
+            + self._ceiling_line()
             + (
                 f"\n(starting the worker processes took {self.startup_seconds:.2f} s before the timed run)"
                 if self.startup_seconds >= 0.05
                 else ""
             )
+        )
+
+    def _ceiling_line(self) -> str:
+        ceiling = self.ceiling
+        if ceiling is None or self.sequential_cpu_seconds is None:
+            return ""
+        busy = self.sequential_cpu_seconds / self.sequential.wall_seconds
+        return (
+            f"\nceiling {ceiling:.2f}x on {self.cores} cores (cores x wall / CPU): the sequential run "
+            f"already kept {busy:.1f} of {self.cores} cores busy"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +243,9 @@ class Comparison:
             "parallel_cpu_percent": self.parallel.cpu_percent,
             "identical": self.identical,
             "startup_seconds": self.startup_seconds,
+            "sequential_cpu_seconds": self.sequential_cpu_seconds,
+            "cores": self.cores,
+            "ceiling": self.ceiling,
             "job_id": self.job_id,
             "sequential": self.sequential.to_dict(),
             "parallel": self.parallel.to_dict(),

@@ -19,79 +19,28 @@ from typing import Any
 
 import av
 import av.filter
-import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from ..core.errors import TimelineError, UnsupportedVideoError
 from .frametable import Clock, decode_stream
-from .probe import VideoInfo
+from .picture import BGR, BGR16, YUV, YUV10, YUV_LAYOUTS, Picture, plane_views
+from .tonemap import ToneMapper
 
-YUV = "yuv420p"
-YUV_LAYOUTS = ("yuv420p", "yuvj420p")
-"""Pixel formats whose planes are the chain's YUV layout as they are (yuvj420p is the same
-layout in full range, which the output keeps)."""
+__all__ = [
+    "BGR",
+    "BGR16",
+    "YUV",
+    "YUV10",
+    "Converter",
+    "Picture",
+    "Source",
+    "plane_views",
+    "segment_frames",
+    "yuv_from_bgr",
+]
 
 RETRY_SECONDS = (0.0, 2.0, 10.0)
 """How far before a segment's first frame each seek aims, before decoding from the start."""
-
-MATRICES = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-"""AVColorSpace -> swscale matrix for YUV <-> BGR."""
-
-
-def plane_views(frame: av.VideoFrame, width: int, height: int) -> list[np.ndarray]:
-    """Writable NumPy views (no copy) of a frame's planes, `width` x `height` pixels of
-    luma or BGR, rows padded to the plane's line size cut off."""
-    views = []
-    packed = frame.format.name not in YUV_LAYOUTS
-    for index, plane in enumerate(frame.planes):
-        rows, columns = (height, width) if index == 0 else (height // 2, width // 2)
-        if packed:
-            columns *= 3
-        views.append(np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:rows, :columns])
-    return views
-
-
-def matrix_for(colorspace: int, width: int, height: int) -> str:
-    """The YUV matrix of the source: its tag, or what players assume untagged (BT.709 for HD)."""
-    if colorspace in MATRICES:
-        return MATRICES[colorspace]
-    return "itu709" if width >= 1280 or height > 576 else "itu601"
-
-
-@dataclass(frozen=True)
-class Picture:
-    """How a decoded frame becomes the upright frame the filters see (small, picklable)."""
-
-    width: int
-    """Output (upright, even) width."""
-    height: int
-    rotation: int = 0
-    """Clockwise turn applied after decoding."""
-    crop: tuple[int, int] | None = None
-    """Decoded size cut to even sides before turning, when a side is odd."""
-    alpha: bool = False
-    """Composite transparency on black."""
-    full_range: bool = False
-    matrix: str = "itu601"
-
-    @classmethod
-    def of(cls, info: VideoInfo) -> Picture:
-        coded = (info.width - info.width % 2, info.height - info.height % 2)
-        width, height = (coded[1], coded[0]) if info.rotation in (90, 270) else coded
-        return cls(
-            width=width,
-            height=height,
-            rotation=info.rotation,
-            crop=coded if coded != (info.width, info.height) else None,
-            alpha=info.has_alpha,
-            full_range=info.full_range,
-            matrix=matrix_for(info.colorspace, info.width, info.height),
-        )
-
-    @property
-    def yuv_range(self) -> ColorRange:
-        return ColorRange.JPEG if self.full_range else ColorRange.MPEG
-
 
 ROTATE = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
 
@@ -112,6 +61,7 @@ class Converter:
             steps.append(f"crop={picture.crop[0]}:{picture.crop[1]}:0:0")
         steps += ROTATE.get(picture.rotation, [])
         self.graph = self._graph(first, steps) if steps else None
+        self.tonemap = ToneMapper(picture.transfer, picture.peak, first.color_range == 2) if picture.tonemap else None
 
     def _graph(self, first: av.VideoFrame, steps: list[str]) -> Callable[[av.VideoFrame], av.VideoFrame]:
         graph = av.filter.Graph()
@@ -141,28 +91,30 @@ class Converter:
             )
         if self.graph is not None:
             frame = self.graph(frame)
+        if self.tonemap is not None:
+            frame = self._tonemapped(frame)
         name = frame.format.name
-        if self.target == YUV:
-            if name in YUV_LAYOUTS:
+        if self.target in (YUV, YUV10):
+            if name == self.target or (self.target == YUV and name in YUV_LAYOUTS):
                 return frame
             fmt = frame.format
             if fmt.is_rgb or fmt.has_palette:  # RGB sources become limited-range YUV in the source's matrix
                 return self.reformatter.reformat(
                     frame,
-                    format=YUV,
+                    format=self.target,
                     dst_colorspace=Colorspace[self.picture.matrix],
                     dst_color_range=ColorRange.MPEG,
                     threads=self.threads,
                 )
-            # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit with its ordered dither
+            # other YUV (10-bit, 4:2:2, 4:4:4): same range; swscale rounds 10-bit to 8 with its ordered dither
             return self.reformatter.reformat(
                 frame,
-                format=YUV,
+                format=self.target,
                 src_color_range=self.picture.yuv_range,
                 dst_color_range=self.picture.yuv_range,
                 threads=self.threads,
             )
-        if frame.format.is_rgb and name != "bgr24":
+        if frame.format.is_rgb and name != self.target:
             return self.reformatter.reformat(frame, format=self.target, threads=self.threads)
         if name == self.target:
             return frame
@@ -175,11 +127,26 @@ class Converter:
             threads=self.threads,
         )
 
+    def _tonemapped(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """An HDR frame as 8-bit SDR BT.709 4:2:0 (`tonemap.ToneMapper`)."""
+        assert self.tonemap is not None
+        if frame.format.name != YUV10:
+            frame = self.reformatter.reformat(frame, format=YUV10, threads=self.threads)
+        width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+        out = av.VideoFrame(width, height, YUV)
+        self.tonemap(plane_views(frame, width, height), plane_views(out, width, height))
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
+
 
 def yuv_from_bgr(reformatter: VideoReformatter, frame: av.VideoFrame, picture: Picture, threads: int) -> av.VideoFrame:
     """A BGR frame back to the output's YUV, with the source's matrix and range."""
     return reformatter.reformat(
-        frame, format=YUV, dst_colorspace=Colorspace[picture.matrix], dst_color_range=picture.yuv_range, threads=threads
+        frame,
+        format=picture.yuv_format,
+        dst_colorspace=Colorspace[picture.matrix],
+        dst_color_range=picture.yuv_range,
+        threads=threads,
     )
 
 

@@ -1,5 +1,6 @@
-"""Encode a segment with libx264 in this process: the segment file writer, the frames it
-reuses, and the heap fill that makes x264's output depend only on its input."""
+"""Encode a segment in this process with the job's codec (`codecs.py`: libx264, libx265,
+SVT-AV1, libvpx-vp9 or ProRes): the segment file writer, the frames it reuses, and the
+heap fill that makes x264's output depend only on its input."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
@@ -20,34 +22,51 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..core.errors import SettingsError
-from .codecs import check_crf, check_preset
-from .decode import YUV, Picture, plane_views, yuv_from_bgr
+from .codecs import CODECS, check_codec, check_crf, check_preset, encoder_options
+from .decode import Picture, plane_views, yuv_from_bgr
 from .filters import Planes
-from .probe import VideoInfo
+from .tags import VideoTags
+
+__all__ = ["EncodeSettings", "FramePool", "SegmentWriter", "VideoTags", "heap_fill"]
+
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner on stderr unless told errors only
 
 X264_PARAMS = "sliced-threads=1:sync-lookahead=0"
 """x264 threads split each frame into slices encoded in lockstep, with no asynchronous
 lookahead thread: the output depends only on the input and the thread count (threaded
 lookahead made equal runs differ now and then; see also `HeapFill`), and
 it encoded 720p about 20% faster here than frame threads without lookahead (152 vs 125
-fps), for ~0.7% larger files at equal PSNR."""
+fps), for ~0.7% larger files at equal PSNR. (`codecs.encoder_options` passes it.)"""
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    """x264 settings of every segment; `threads` is fixed per job so output never
-    depends on the worker count (x264's output changes with its thread count); see
-    `X264_PARAMS` for why equal runs give equal output."""
+    """Encoder settings of every segment; `threads` is fixed per job so output never
+    depends on the worker count (x264's and x265's output change with their thread
+    count); see `X264_PARAMS` for why equal runs give equal output. `preset` and `crf`
+    are on x264's scale for every codec (`codecs.Codec` maps them); `depth` is the
+    output's bit depth; `tonemap` turns HDR into 8-bit SDR BT.709 (`tonemap.py`)."""
 
     preset: str = "veryfast"
     crf: float = 23
     threads: int = 2
+    codec: str = "h264"
+    depth: int = 8
+    tonemap: bool = False
 
     def __post_init__(self) -> None:
-        check_preset(self.preset)
+        check_codec(self.codec)
+        check_preset(self.preset, self.codec)
         check_crf(self.crf)
         if self.threads < 1:
             raise SettingsError(f"encoder threads must be at least 1, got {self.threads}")
+        if self.depth not in CODECS[self.codec].formats:
+            raise SettingsError(f"{CODECS[self.codec].label} cannot be written at {self.depth} bits here")
+
+    @property
+    def pix_fmt(self) -> str:
+        """The encoder's pixel format."""
+        return CODECS[self.codec].formats[self.depth]
 
 
 FILL_AFTER_FIRST_PACKET = 16
@@ -55,61 +74,35 @@ FILL_AFTER_FIRST_PACKET = 16
 x264 allocates after its lookahead is full (up to 16)."""
 
 
-MATRIX_TAGS = {"itu709": 1, "fcc": 4, "itu601": 5, "smpte170m": 6, "smpte240m": 7, "bt2020": 9}
-"""swscale matrix -> AVColorSpace tag."""
-
-
-@dataclass(frozen=True)
-class VideoTags:
-    """What the output's video stream says about its pictures, taken from the source:
-    pixel aspect (turned with the picture) and colour description."""
-
-    sample_aspect: Fraction = Fraction(1)
-    color_range: int = 1
-    colorspace: int = 2
-    color_primaries: int = 2
-    color_trc: int = 2
-
-    @classmethod
-    def of(cls, info: VideoInfo, picture: Picture) -> VideoTags:
-        """The source's tags; an RGB source is tagged with the matrix its YUV was made with."""
-        turned = info.rotation in (90, 270)
-        rgb = info.is_rgb
-        return cls(
-            sample_aspect=1 / info.sample_aspect if turned else info.sample_aspect,
-            color_range=info.color_range,
-            colorspace=MATRIX_TAGS.get(picture.matrix, 2) if rgb else info.colorspace,
-            color_primaries=2 if rgb else info.color_primaries,
-            color_trc=2 if rgb else info.color_trc,
-        )
-
-    def apply(self, context: av.video.codeccontext.VideoCodecContext) -> None:
-        context.sample_aspect_ratio = self.sample_aspect
-        context.color_range = self.color_range
-        context.colorspace = self.colorspace
-        context.color_primaries = self.color_primaries
-        context.color_trc = self.color_trc
-
-
 class SegmentWriter:
-    """libx264 in this process, writing the segment's MP4 to `path` (the caller's
-    temporary name: the caller renames it once the segment is complete). x264
+    """The job's encoder in this process, writing the segment file to `path` (the caller's
+    temporary name: the caller renames it once the segment is complete) in the codec's
+    segment container (MP4; MOV for ProRes). Every segment starts on a keyframe (a fresh
+    encoder), with the same parameter sets, so segments join by stream copy. The encoder
     opens, and encodes until `FILL_AFTER_FIRST_PACKET` frames after its first packet,
-    with the heap filled (see `HeapFill`): it allocates its frames while its lookahead
-    fills."""
+    with the heap filled (see `HeapFill`): x264 allocates its frames while its lookahead
+    fills. Frames in another layout than the encoder's (ProRes is 4:2:2) are converted."""
 
     def __init__(
         self, path: str | Path, fps: Fraction, encode: EncodeSettings, picture: Picture, tags: VideoTags
     ) -> None:
         self.path = Path(path)
-        self.container = av.open(str(self.path), "w", format="mp4")
-        self.stream = self.container.add_stream("libx264", rate=fps)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = picture.width, picture.height, YUV
+        codec = CODECS[encode.codec]
+        tags = tags.for_output(encode.tonemap)
+        self.container = av.open(str(self.path), "w", format=codec.segment_format)
+        self.stream = cast(av.video.stream.VideoStream, self.container.add_stream(codec.encoder, rate=fps))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = picture.width, picture.height, encode.pix_fmt
         context = self.stream.codec_context
         context.time_base = 1 / fps
         context.thread_count = encode.threads
         tags.apply(context)
-        self.stream.options = {"preset": encode.preset, "crf": f"{encode.crf:g}", "x264-params": X264_PARAMS}
+        self._tags = tags
+        options = encoder_options(codec, encode.preset, encode.crf, encode.threads, tags.encoder_params(encode.codec))
+        self.stream.options = dict(options.items())
+        self._convert = picture.yuv_format != encode.pix_fmt
+        self._range = picture.yuv_range
+        self._reformatter = VideoReformatter()
+        self._threads = encode.threads
         self._written = 0
         self.on_packets: Callable[[list[av.Packet]], None] | None = None
         """Called with the encoder's packets before they are muxed (the quality meter decodes them)."""
@@ -133,6 +126,15 @@ class SegmentWriter:
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode `frame` as the segment's next frame (this sets its `pts`)."""
+        if self._convert:
+            frame = self._reformatter.reformat(
+                frame,
+                format=self.stream.pix_fmt,
+                src_color_range=self._range,
+                dst_color_range=self._range,
+                threads=self._threads,
+            )
+        self._tags.mark(frame)  # prores_ks writes the frame's colour description, not the context's
         frame.pts = self._written
         self._mux(self._encode(frame))
         self._written += 1
@@ -232,7 +234,8 @@ class FramePool:
     def __init__(self, picture: Picture, threads: int) -> None:
         self.width, self.height = picture.width, picture.height
         self.picture, self.threads = picture, threads
-        self._opencv = picture.matrix in OPENCV_MATRICES and not picture.full_range
+        self.format = picture.yuv_format
+        self._opencv = picture.matrix in OPENCV_MATRICES and not picture.full_range and picture.depth == 8
         self._reformatter = VideoReformatter()
         self._free: queue.SimpleQueue[av.VideoFrame] = queue.SimpleQueue()
         self._views: dict[int, list[np.ndarray]] = {}
@@ -244,7 +247,7 @@ class FramePool:
         try:
             frame = self._free.get_nowait()
         except queue.Empty:
-            frame = av.VideoFrame(self.width, self.height, YUV)
+            frame = av.VideoFrame(self.width, self.height, self.format)
             self._views[id(frame)] = plane_views(frame, self.width, self.height)
         return frame, self._views[id(frame)]
 
@@ -254,9 +257,8 @@ class FramePool:
         in the encoder, and came back closer to the decoded planes. Other matrices and full
         range go through swscale."""
         if not self._opencv:
-            return yuv_from_bgr(
-                self._reformatter, av.VideoFrame.from_ndarray(image, format="bgr24"), self.picture, self.threads
-            )
+            bgr = av.VideoFrame.from_ndarray(image, format="bgr48le" if image.dtype == np.uint16 else "bgr24")
+            return yuv_from_bgr(self._reformatter, bgr, self.picture, self.threads)
         cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
         frame, views = self.take()
         for target, source in zip(views, Planes.packed(self._i420.reshape(-1), self.width, self.height)):

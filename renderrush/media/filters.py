@@ -2,8 +2,12 @@
 such as "grayscale,blur:5,contrast:1.3".
 
 Built-in filters work on the decoder's YUV 4:2:0 planes in place (no colour conversion,
-no copy); a chain falls back to BGR frames only when a filter needs them (sepia, and
-every user filter). Users add filters with the `register_filter` decorator.
+no copy): 8-bit planes (uint8), or 10-bit planes (uint16, 0-1023) where the output keeps
+10 bits, with every parameter in 8-bit units whatever the depth (brightness 10 adds 40 to
+10-bit codes). A chain falls back to BGR frames only when a filter needs them (sepia, and
+every user filter): 8-bit BGR, or 16-bit BGR (uint16, 0-65535) on a 10-bit picture when
+every BGR filter of the chain declares `depth=16`. Users add filters with the
+`register_filter` decorator.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from ..core.errors import FilterError
+from ..core.errors import FilterError, did_you_mean
 
 YUV = "yuv420p"
 BGR = "bgr24"
@@ -26,11 +30,16 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Planes(NamedTuple):
-    """Views of one YUV 4:2:0 frame: full-size luma, half-size chroma."""
+    """Views of one YUV 4:2:0 frame: full-size luma, half-size chroma (uint8, or uint16 for 10-bit)."""
 
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
+
+    @property
+    def scale(self) -> int:
+        """Code values per 8-bit step: 1 for 8-bit planes, 4 for 10-bit."""
+        return 4 if self.y.dtype == np.uint16 else 1
 
     @classmethod
     def packed(cls, buffer: np.ndarray, width: int, height: int) -> Planes:
@@ -80,6 +89,8 @@ class FilterSpec:
     params: dict[str, Param] = field(default_factory=dict)
     yuv: Callable[..., None] | None = None
     description: str = ""
+    depth: int = 8
+    """Bits per BGR sample the function handles: 8 (uint8) or 16 (uint16, on 10-bit sources)."""
 
     def usage(self) -> str:
         """One line such as "blur:sigma (0.1..50, default 2) — Gaussian blur"."""
@@ -101,14 +112,19 @@ def register_filter(
     description: str = "",
     yuv: Callable[..., None] | None = None,
     replace: bool = False,
+    depth: int = 8,
     **params: Param,
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Decorator that registers `fn(frame_bgr, **params) -> frame_bgr` as a filter.
 
     The function receives an H×W×3 uint8 BGR array (which it may modify) and returns an
-    array of the same shape and dtype. Each keyword is a `Param` giving the default and
-    range; chains then accept `name:value` or `name:param=value`.
+    array of the same shape and dtype. With `depth=16` it declares that it also handles
+    uint16 BGR (0-65535): a 10-bit source written at 10 bits then reaches it without
+    losing precision. Each keyword is a `Param` giving the default and range; chains then
+    accept `name:value` or `name:param=value`.
     """
+    if depth not in (8, 16):
+        raise FilterError(f"depth must be 8 or 16 bits per sample, got {depth!r}")
 
     def decorate(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         filter_name = name or fn.__name__
@@ -117,7 +133,7 @@ def register_filter(
         if filter_name in _REGISTRY and not replace:
             raise FilterError(f"a filter named '{filter_name}' exists already: pass replace=True to override it")
         summary = description or (fn.__doc__ or "").strip().split("\n")[0]
-        _REGISTRY[filter_name] = FilterSpec(filter_name, fn, dict(params), yuv, summary)
+        _REGISTRY[filter_name] = FilterSpec(filter_name, fn, dict(params), yuv, summary, depth)
         return fn
 
     return decorate
@@ -143,11 +159,17 @@ class FilterStep:
         return ":".join([self.spec.name, *(f"{v:g}" for v in self.values)])
 
 
+def unknown_filter_error(name: str) -> FilterError:
+    """The error for a filter name nobody registered: the closest name, then all of them."""
+    names = available_filters()
+    return FilterError(f"unknown filter '{name}'{did_you_mean(name, names)}; available: {', '.join(names)}")
+
+
 def _parse_step(text: str) -> FilterStep:
     name, *raw_args = [part.strip() for part in text.split(":")]
     spec = _REGISTRY.get(name.lower())
     if spec is None:
-        raise FilterError(f"unknown filter '{name}'; available: {', '.join(available_filters())}")
+        raise unknown_filter_error(name)
     names = list(spec.params)
     if len(raw_args) > len(names):
         expected = f"parameters {', '.join(names)}" if names else "no parameters"
@@ -157,7 +179,10 @@ def _parse_step(text: str) -> FilterStep:
         key, has_key, value = arg.partition("=")
         key = key.strip() if has_key else names[position]
         if key not in spec.params:
-            raise FilterError(f"filter '{spec.name}' has no parameter '{key}'; it takes: {', '.join(names) or 'none'}")
+            raise FilterError(
+                f"filter '{spec.name}' has no parameter '{key}'{did_you_mean(key, names)}; "
+                f"it takes: {', '.join(names) or 'none'}"
+            )
         given[key] = value.strip() if has_key else arg
     values = tuple(p.coerce(f"{spec.name} {n}", given[n]) if n in given else p.default for n, p in spec.params.items())
     return FilterStep(spec, values)
@@ -190,6 +215,17 @@ class FilterChain:
         """Raw format frames travel in: YUV planes unless a filter needs BGR."""
         return YUV if all(step.spec.yuv for step in self.steps) else BGR
 
+    @property
+    def bgr_depth(self) -> int:
+        """16 when every BGR step handles 16-bit samples, else 8."""
+        return min((step.spec.depth for step in self.steps if not step.spec.yuv), default=16)
+
+    def eight_bit_filters(self) -> list[str]:
+        """The filters that get 8-bit BGR even from a 10-bit picture."""
+        if self.pixel_format == YUV or self.bgr_depth > 8:
+            return []
+        return [step.spec.name for step in self.steps if step.spec.depth == 8]
+
     def apply_planes(self, planes: Planes) -> None:
         """Filter one YUV 4:2:0 frame in place (a chain whose `pixel_format` is YUV)."""
         for step in self.steps:
@@ -200,9 +236,11 @@ class FilterChain:
         """Filter one H×W×3 BGR frame; steps may work in place or return new arrays."""
         for step in self.steps:
             result = step.spec.bgr(image, **step.kwargs)
-            if not isinstance(result, np.ndarray) or result.shape != image.shape or result.dtype != np.uint8:
+            if not isinstance(result, np.ndarray) or result.shape != image.shape or result.dtype != image.dtype:
                 got = f"{result.dtype} {result.shape}" if isinstance(result, np.ndarray) else type(result).__name__
-                raise FilterError(f"filter '{step.spec.name}' returned {got}; it must return uint8 {image.shape}")
+                raise FilterError(
+                    f"filter '{step.spec.name}' returned {got}; it must return {image.dtype} {image.shape}"
+                )
             image = result
         return np.ascontiguousarray(image)
 
@@ -222,26 +260,30 @@ LUMA_MID = 16 + 128 * LUMA_SCALE
 
 
 @lru_cache(maxsize=64)
-def _lut(kind: str, a: float) -> np.ndarray:
-    """256-entry lookup tables for the point filters, cached per parameter value."""
-    x = np.arange(256, dtype=np.float64)
+def _lut(kind: str, a: float, scale: int = 1) -> np.ndarray:
+    """Lookup tables for the point filters (256 entries, 1024 for 10-bit codes: `scale`
+    4, every 8-bit level and offset times 4), cached per parameter value."""
+    x = np.arange(256 * scale, dtype=np.float64)
     table = {
-        "add": x + a,
-        "scale_luma": (x - LUMA_MID) * a + LUMA_MID,
-        "scale": (x - 128) * a + 128,
-        "invert_luma": 251 - x,
-        "invert_chroma": 256 - x,
+        "add": x + a * scale,
+        "scale_luma": (x - LUMA_MID * scale) * a + LUMA_MID * scale,
+        "scale": (x - 128 * scale) * a + 128 * scale,
+        "invert_luma": 251 * scale - x,
+        "invert_chroma": 256 * scale - x,
     }[kind]
-    return np.clip(np.rint(table), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(table), 0, 256 * scale - 1).astype(np.uint8 if scale == 1 else np.uint16)
 
 
 def _apply_lut(plane: np.ndarray, kind: str, a: float = 0.0) -> None:
-    cv2.LUT(plane, _lut(kind, a), dst=plane)
+    if plane.dtype == np.uint8:
+        cv2.LUT(plane, _lut(kind, a), dst=plane)
+    else:  # 10-bit codes index a 1024-entry table
+        plane[...] = _lut(kind, a, 4)[plane]
 
 
 def _grayscale_yuv(p: Planes) -> None:
-    p.u.fill(128)
-    p.v.fill(128)
+    p.u.fill(128 * p.scale)
+    p.v.fill(128 * p.scale)
 
 
 @register_filter(description="remove colour", yuv=_grayscale_yuv)
@@ -324,6 +366,8 @@ def _unsharp(plane: np.ndarray, amount: float) -> np.ndarray:
 
 def _sharpen_yuv(p: Planes, amount: float) -> None:
     _unsharp(p.y, amount)
+    if p.scale > 1:  # OpenCV saturates uint16 at 65535: 10-bit codes stop at 1023
+        np.minimum(p.y, 1023, out=p.y)
 
 
 @register_filter(
@@ -347,7 +391,7 @@ def invert(frame: np.ndarray) -> np.ndarray:
 SEPIA_BGR = np.array([[0.131, 0.534, 0.272], [0.168, 0.686, 0.349], [0.189, 0.769, 0.393]])
 
 
-@register_filter(description="warm brown tone", intensity=Param(1.0, 0.0, 1.0, "0 keeps the frame"))
+@register_filter(description="warm brown tone", depth=16, intensity=Param(1.0, 0.0, 1.0, "0 keeps the frame"))
 def sepia(frame: np.ndarray, intensity: float) -> np.ndarray:
     matrix = (1 - intensity) * np.eye(3) + intensity * SEPIA_BGR
     return cv2.transform(frame, matrix)

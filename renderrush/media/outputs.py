@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from ..core.errors import OutputError
+from .codecs import OUTPUT_SUFFIXES
 
-OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 WORK_NAME_EXTRA = 24
 """Bytes a work file beside the output may add to the output's name: the temporary name
 the output is written under adds at most `atomic.TEMP_NAME_EXTRA` (23), the job's lock
@@ -28,7 +28,7 @@ def check_output_path(output: Path, source: Path) -> Path:
     output = output.expanduser().absolute()
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise OutputError(
-            f"output '{output.name}' must end in one of {', '.join(OUTPUT_SUFFIXES)} (RenderRush writes H.264 MP4)"
+            f"output '{output.name}' must end in one of {', '.join(OUTPUT_SUFFIXES)} (MP4, MOV, Matroska or WebM)"
         )
     if not output.parent.is_dir():
         raise OutputError(f"output folder '{output.parent}' does not exist: create it first")

@@ -1,5 +1,6 @@
 """Probe a video with PyAV: which stream is the video, how it is shown (rotation, pixel
-aspect, colour), what RenderRush refuses (HDR, undecodable codecs, tiny pictures), and
+aspect, colour, bit depth, HDR format and metadata), what RenderRush refuses (undecodable
+codecs, tiny pictures), and
 the `VideoInfo` a job is planned from. The frame table comes from `frametable.py`, the
 other streams' descriptions from `streams.py`.
 """
@@ -23,10 +24,8 @@ from ..core.errors import (
     translate_av_errors,
 )
 from .frametable import decode_stream, list_frames
+from .hdr import HdrInfo, hdr_of
 from .streams import StreamInfo, other_streams
-
-HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
-"""AVColorTransferCharacteristic values of HDR video."""
 
 UNSPECIFIED = 2
 """AVColorSpace / primaries / transfer value for 'not tagged'."""
@@ -89,6 +88,8 @@ class VideoInfo:
     """Streams no MP4 output can hold: data, attachments, extra video (cover art)."""
     damaged_frames: int = 0
     """Packets the decoder rejected during the decode pass (their frames are not counted)."""
+    hdr: HdrInfo | None = None
+    """HDR format and metadata (None: SDR)."""
 
     @property
     def full_range(self) -> bool:
@@ -107,6 +108,12 @@ class VideoInfo:
     def upright_size(self) -> tuple[int, int]:
         """Width and height as shown: rotated by 90 or 270 degrees, the sides swap."""
         return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
+    @property
+    def display_rotation(self) -> int:
+        """The rotation as ffmpeg reports it ("displaymatrix: rotation of 90.00 degrees"): the
+        display matrix's counter-clockwise degrees, -180 to 90; `rotation` is the opposite turn."""
+        return (180 - self.rotation) % 360 - 180
 
     @property
     def display_aspect(self) -> float:
@@ -130,11 +137,12 @@ class VideoInfo:
             "audio_codec": self.audio_codec,
             "container": self.container,
             "keyframe_count": len(self.keyframes),
-            "rotation": self.rotation,
+            "rotation": self.display_rotation,  # ffmpeg's convention, so the two tools agree
             "sample_aspect": str(self.sample_aspect),
             "display_aspect": round(self.display_aspect, 4),
             "color_range": "full" if self.full_range else "limited",
             "bit_depth": self.bit_depth,
+            "hdr": self.hdr.to_dict() if self.hdr else None,
             "variable_frame_rate": self.variable_frame_rate,
             "audio_streams": len(self.audio_streams),
             "subtitle_streams": len(self.subtitle_streams),
@@ -250,12 +258,6 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
             raise UnsupportedVideoError(
                 f"input '{path.name}': the {stream.codec_context.name} video cannot be decoded ({exc.strerror or exc})"
             ) from None
-        if first.color_trc in HDR_TRANSFERS:
-            raise UnsupportedVideoError(
-                f"input '{path.name}' is HDR video ({HDR_TRANSFERS[first.color_trc]}): RenderRush writes 8-bit SDR "
-                "H.264 and would wash out its colours; tone-map it to SDR first (for example with ffmpeg's "
-                "zscale and tonemap filters)"
-            )
         if first.width < 2 or first.height < 2:
             raise UnsupportedVideoError(f"video size {first.width}x{first.height} is too small: need at least 2x2")
         frames = list_frames(container, stream, path, decode_pass=decode_pass)
@@ -301,4 +303,5 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
             subtitle_streams=tuple(subtitles),
             other_streams=tuple(other),
             damaged_frames=frames.damaged,
+            hdr=hdr_of(first, stream, os.fspath(path)),
         )

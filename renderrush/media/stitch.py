@@ -3,7 +3,12 @@ at its source's time, and the source's other streams (every audio track, text su
 chapters, metadata) muxed in. The result is written under a temporary name and renamed
 into place only once its frame count is checked.
 
-Segments are encoded at a constant rate (x264 sees no timing), so their packets are given
+The output's container follows its suffix (`codecs.CONTAINERS`: MP4, MOV, Matroska, WebM),
+and so does what it keeps of the audio: copied where the container holds the codec, else
+encoded once, here (AAC; Opus for WebM), never per segment. HEVC in MP4/MOV is tagged
+`hvc1`, which Apple's players need.
+
+Segments are encoded at a constant rate (the encoder sees no timing), so their packets are given
 their real times here: each frame's presentation time is the source frame's, and decode
 times are the presentation times shifted by the encoder's reorder depth, which keeps them
 increasing across every segment join, for variable frame rates and gaps too.
@@ -22,15 +27,14 @@ import av
 from ..core.atomic import atomic_path
 from ..core.errors import JobCancelledError, StitchError, translate_av_errors
 from ..core.layout import cancel_marker
+from .codecs import CONTAINERS, Container, container_for
 from .ffmpeg import run_ffmpeg
 from .paramsets import differ, parameter_sets, with_parameter_sets
 from .probe import VideoInfo
 from .streams import StreamInfo
 
-MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "opus", "flac", "alac")
-"""Audio codecs copied into MP4 as they are; others are encoded to AAC once, at the stitch."""
-MOV_AUDIO_COPY = (*MP4_AUDIO_COPY, "pcm_")
-"""QuickTime also holds PCM (prefix match)."""
+BITMAP_SUBTITLES_MKV = ("dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle")
+"""Bitmap subtitles Matroska holds as they are."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ def _parameter_sets(path: Path) -> tuple[bytes, int] | None:
 
 
 def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_duration: int) -> int:
-    """Copy the segments' packets into one video-only MP4 file at `target` with their real
-    timestamps; returns the frame count."""
+    """Copy the segments' packets into one video-only file at `target` (the segments'
+    container: MP4, or MOV for ProRes) with their real timestamps; returns the frame count."""
     orders: list[list[int]] = []
     times: list[int] = []
     for part in parts:
@@ -82,9 +86,11 @@ def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_du
     sets = [_parameter_sets(part.path) for part in parts]
     inband = differ(sets)  # segments at different CRFs: each keyframe carries its own (paramsets.py)
     with av.open(os.fspath(parts[0].path)) as first:
-        out = av.open(os.fspath(target), "w", format="mp4")
+        out = av.open(os.fspath(target), "w", format="mov" if target.suffix == ".mov" else "mp4")
         try:
-            stream = out.add_stream_from_template(first.streams.video[0])
+            # opaque: the codec parameters as they are (no encoder looked up: AV1 decodes with libdav1d)
+            stream = out.add_stream_from_template(first.streams.video[0], opaque=True)
+            stream.codec_tag = first.streams.video[0].codec_tag  # ProRes: the tag names the profile (apcn, apch)
             stream.time_base = time_base
             i = 0
             for part, order, part_sets in zip(parts, orders, sets):
@@ -107,45 +113,65 @@ def join_video(parts: Sequence[Part], target: Path, time_base: Fraction, last_du
     return len(times)
 
 
-def _audio_codec(stream: StreamInfo, k: int, container_format: str) -> list[str]:
-    keep = MOV_AUDIO_COPY if container_format == "mov" else MP4_AUDIO_COPY
-    if stream.codec.startswith(keep):
+def _audio_codec(stream: StreamInfo, k: int, container: Container) -> list[str]:
+    if container.audio_copy is None or stream.codec.startswith(container.audio_copy):
         return [f"-c:a:{k}", "copy"]
-    bitrate = min(512, 96 * max(1, stream.channels))
-    return [f"-c:a:{k}", "aac", f"-b:a:{k}", f"{bitrate}k"]
+    bitrate = min(512, (64 if container.audio_encoder == "libopus" else 96) * max(1, stream.channels))
+    return [f"-c:a:{k}", container.audio_encoder, f"-b:a:{k}", f"{bitrate}k"]
 
 
-def output_streams(info: VideoInfo, container_format: str) -> tuple[list[str], list[str]]:
+def _subtitle_codec(stream: StreamInfo, container: Container) -> str | None:
+    """What a subtitle stream becomes in `container` (None: it cannot be kept)."""
+    if not stream.text:
+        return "copy" if container.bitmap_subtitles and stream.codec in BITMAP_SUBTITLES_MKV else None
+    if container.subtitles != "copy":
+        return container.subtitles
+    return "srt" if stream.codec == "mov_text" else "copy"  # Matroska has no mov_text
+
+
+def output_streams(info: VideoInfo, container: Container | str) -> tuple[list[str], list[str]]:
     """ffmpeg arguments that map and encode the source's streams other than the video
     (source = input 1), and a description of each stream that cannot be kept."""
+    if isinstance(container, str):
+        container = CONTAINERS[container]
     args: list[str] = []
     dropped: list[str] = []
     # naming any stream's metadata turns ffmpeg's copying of the others off: name them all
     for k, audio in enumerate(info.audio_streams):
-        args += ["-map", f"1:{audio.index}", *_audio_codec(audio, k, container_format)]
+        args += ["-map", f"1:{audio.index}", *_audio_codec(audio, k, container)]
         args += [f"-map_metadata:s:a:{k}", f"1:s:{audio.index}"]
-    kept = [s for s in info.subtitle_streams if s.text]
-    for k, subtitle in enumerate(kept):
+    kept = [(s, codec) for s in info.subtitle_streams if (codec := _subtitle_codec(s, container))]
+    for k, (subtitle, codec) in enumerate(kept):
         args += [
             "-map",
             f"1:{subtitle.index}",
             f"-c:s:{k}",
-            "mov_text",
+            codec,
             f"-map_metadata:s:s:{k}",
             f"1:s:{subtitle.index}",
         ]
-    dropped += [f"{s.describe()}: a bitmap subtitle an MP4 cannot hold" for s in info.subtitle_streams if not s.text]
+    name = container.name.upper()
+    dropped += [
+        f"{s.describe()}: a bitmap subtitle {'an' if name[0] in 'AEIMO' else 'a'} {name} cannot hold"
+        for s in info.subtitle_streams
+        if not _subtitle_codec(s, container)
+    ]
     dropped += [s.describe() for s in info.other_streams]
     return args, dropped
+
+
+def _video_codec(path: Path) -> str:
+    with av.open(os.fspath(path)) as container:
+        return container.streams.video[0].codec_context.name
 
 
 def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Path) -> list[str]:
     """Join `parts` (in order) with the source's other streams into `output`; returns
     descriptions of the source streams that could not be kept."""
     output = Path(output)
-    video = work_dir / f"video-{os.getpid()}.mp4"
-    container_format = "mov" if output.suffix.lower() == ".mov" else "mp4"
-    streams, dropped = output_streams(info, container_format)
+    video = work_dir / f"video-{os.getpid()}{parts[0].path.suffix if parts else '.mp4'}"
+    container = container_for(output.suffix)
+    streams, dropped = output_streams(info, container)
     args: list[str | Path] = [
         "-copyts",
         "-i",
@@ -165,16 +191,17 @@ def stitch(parts: Sequence[Part], output: Path, *, info: VideoInfo, work_dir: Pa
         f"1:s:{info.stream_index}",
         "-map_chapters",
         "1",
-        "-movflags",
-        "+faststart",
+        *(["-movflags", "+faststart"] if container.faststart else []),
         "-f",
-        container_format,
+        container.muxer,
         "-y",
     ]
     failed = "joining segments into {name} failed: {reason}"
     try:
         with translate_av_errors(StitchError, failed, name=output.name):
             expected = join_video(parts, video, info.time_base, info.last_frame_duration)
+            if container.name in ("mp4", "mov") and _video_codec(video) == "hevc":
+                args[-3:-3] = ["-tag:v", "hvc1"]  # Apple's players refuse hev1
             with atomic_path(output) as partial:
                 run_ffmpeg(
                     [*args, partial], what=f"joining {len(parts)} segments into {output.name}", error=StitchError

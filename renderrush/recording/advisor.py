@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -122,6 +122,8 @@ class Recommendation:
     reason: str
     memory_cap_workers: int
     fit: AmdahlFit | None = None
+    segments: int = 1
+    """How many segments `segment_seconds` makes of the clip: what `reason` describes."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -166,6 +168,7 @@ def recommend(
     cores: int | None = None,
     available_memory: int | None = None,
     frames: int | None = None,
+    segment_seconds: float | None = None,
 ) -> Recommendation:
     """Advise workers and segment seconds for a width x height clip of `duration` seconds.
 
@@ -175,6 +178,8 @@ def recommend(
     5% below t(n); otherwise the rules in the module docstring, one worker per usable core.
     Given `frames`, a job for which parallel workers would save less time than starting
     them costs runs in the calling process ("in-process": one worker, one segment).
+    Given `segment_seconds` (the user's choice), only workers are advised and the reason
+    describes the segments of that length, the ones that will run.
     """
     if width < 1 or height < 1 or not duration > 0:
         raise AdviceError(f"cannot advise on a {width}x{height} clip of {duration} s: all must be positive")
@@ -190,7 +195,7 @@ def recommend(
     )
     similar = [r for r in history_runs or () if abs(r.width * r.height / (width * height) - 1) <= SIMILAR_PIXELS]
     if frames is not None:
-        short = _in_process(width, height, duration, frames, similar, cores, memory_cap)
+        short = _in_process(width, height, duration, frames, similar, cores, memory_cap, segment_seconds)
         if short is not None:
             return short
         similar = [r for r in similar if 1 / LENGTH_RATIO <= r.frames / frames <= LENGTH_RATIO]
@@ -199,11 +204,11 @@ def recommend(
     fit = fit_amdahl(similar) if counts >= 2 else None
     rejection = _rejection(fit, similar, counts)
     if fit is None or rejection:
-        seconds, workers, seg_text = _segments(duration, default)
+        seconds, workers, count, seg_text = _segments(duration, default, segment_seconds)
         reason = (
             f"Rules ({rejection}): {resources_text} allow {_count(default, 'worker')}, one per usable core; {seg_text}."
         )
-        return Recommendation(workers, seconds, "rules", reason, memory_cap, fit)
+        return Recommendation(workers, seconds, "rules", reason, memory_cap, fit, count)
 
     limit = max(default, min(cores * MAX_WORKERS_PER_CORE, memory_cap))
     best = next((n for n in range(default, limit) if _gain(fit, n) < GAIN_THRESHOLD), limit)
@@ -215,7 +220,7 @@ def recommend(
         stop_text = f"but {MAX_WORKERS_PER_CORE} workers per core is the upper limit"
     measured = max(r.workers for r in similar)
     beyond = f"; extrapolated beyond the {measured} workers measured" if best > measured else ""
-    seconds, workers, seg_text = _segments(duration, best)
+    seconds, workers, count, seg_text = _segments(duration, best, segment_seconds)
     reason = (
         f"Amdahl fit over {_count(len(similar), 'comparable run')} at {counts} worker counts: t(n) = "
         f"{fit.serial * 1000:.2f} + {fit.parallel * 1000:.2f}/n ms per frame (r2 = {fit.r2:.2f}); predicted "
@@ -223,7 +228,7 @@ def recommend(
         f"{fit.predict(best + 1) * 1000:.2f} at {best + 1} ({_gain(fit, best):.1%} faster, {stop_text}){beyond}; "
         f"never fewer than one worker per usable core; {resources_text}; {seg_text}."
     )
-    return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit)
+    return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit, count)
 
 
 def _rejection(fit: AmdahlFit | None, runs: Sequence[RunTiming], counts: int) -> str:
@@ -243,7 +248,14 @@ def _rejection(fit: AmdahlFit | None, runs: Sequence[RunTiming], counts: int) ->
 
 
 def _in_process(
-    width: int, height: int, duration: float, frames: int, similar: Sequence[RunTiming], cores: int, memory_cap: int
+    width: int,
+    height: int,
+    duration: float,
+    frames: int,
+    similar: Sequence[RunTiming],
+    cores: int,
+    memory_cap: int,
+    given: float | None = None,
 ) -> Recommendation | None:
     """One worker in the calling process when running in parallel on every core would save
     less time than starting worker processes costs; None otherwise."""
@@ -258,12 +270,18 @@ def _in_process(
     saving = expected * (1 - 1 / cores)
     if saving >= WORKER_START_SECONDS:
         return None
+    seconds, count = (
+        (max(duration, MIN_SEGMENT_SECONDS), 1) if given is None else (given, _segment_count(duration, given))
+    )
+    what = (
+        "one segment" if given is None else f"{_count(count, 'segment')} of {given:.1f} s as asked, one after another"
+    )
     reason = (
         f"In process: {frames} frames at {per_frame * 1000:.1f} ms each ({source}) should take {expected:.2f} s; "
         f"{_count(cores, 'worker')} could save at most {saving:.2f} s, less than the ~{WORKER_START_SECONDS:.1f} s "
-        "it takes to start worker processes; one segment, no pool."
+        f"it takes to start worker processes; {what}, no pool."
     )
-    return Recommendation(1, max(duration, MIN_SEGMENT_SECONDS), "in-process", reason, memory_cap)
+    return Recommendation(1, seconds, "in-process", reason, memory_cap, segments=count)
 
 
 def _gain(fit: AmdahlFit, workers: int) -> float:
@@ -282,23 +300,52 @@ def rule_segment_seconds(duration: float, workers: int) -> float:
     return per_worker / rounds
 
 
-def _segments(duration: float, workers: int) -> tuple[float, int, str]:
-    """Segment seconds for `workers`, the workers the resulting segments can keep busy, and a sentence."""
-    seconds = rule_segment_seconds(duration, workers)
-    count = max(1, round(duration / seconds))
-    text = f"{seconds:.1f} s segments make {_count(count, 'segment')} of the {duration:.1f} s clip"
+def _segment_count(duration: float, seconds: float) -> int:
+    return max(1, round(duration / seconds))
+
+
+def _segments(duration: float, workers: int, given: float | None = None) -> tuple[float, int, int, str]:
+    """Segment seconds for `workers` (`given`: the user's), the workers the resulting segments
+    can keep busy, the number of segments, and a sentence."""
+    seconds = rule_segment_seconds(duration, workers) if given is None else given
+    count = _segment_count(duration, seconds)
+    asked = "" if given is None else " (as asked)"
+    text = f"{seconds:.1f} s segments{asked} make {_count(count, 'segment')} of the {duration:.1f} s clip"
     if count < workers:
         text += f", so only {_count(count, 'worker')} can be busy"
-    return seconds, min(workers, count), text
+    return seconds, min(workers, count), count, text
+
+
+def as_run(recommendation: Recommendation, segments: int, segment_seconds: float, why: str) -> Recommendation:
+    """The advice, told about the segments that really run when they are not the ones it
+    planned (`why`: a resumed job keeps its first plan's segments, for example), so that
+    it never describes a plan that is not running."""
+    if segments == recommendation.segments and segment_seconds == recommendation.segment_seconds:
+        return recommendation
+    reason = (
+        f"{why}: {_count(segments, 'segment')} of about {segment_seconds:.1f} s run on "
+        f"{_count(recommendation.workers, 'worker')} (workers advised by {recommendation.method})."
+    )
+    return replace(recommendation, segments=segments, segment_seconds=segment_seconds, reason=reason)
 
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def advise(info: VideoInfo, filters: str, history: History | None) -> Recommendation:
+def advise(
+    info: VideoInfo, filters: str, history: History | None, segment_seconds: float | None = None
+) -> Recommendation:
     """The advisor's workers and segment length for this clip, from the history's past runs
     of the same filters on this machine when it has comparable ones (`past_runs`), else
-    from rules. The engine, the CLI, the control panel and notebook 02 all ask here."""
+    from rules; workers alone when the user chose `segment_seconds`. The engine, the CLI,
+    the control panel and notebook 02 all ask here."""
     runs = past_runs(history, filters)
-    return recommend(info.width, info.height, info.duration, history_runs=runs, frames=info.frame_count)
+    return recommend(
+        info.width,
+        info.height,
+        info.duration,
+        history_runs=runs,
+        frames=info.frame_count,
+        segment_seconds=segment_seconds,
+    )

@@ -81,8 +81,9 @@ def read_health(work_dir: str | Path = ".") -> HealthReadings:
     try:
         disk = shutil.disk_usage(work_dir)
     except OSError as exc:
-        raise SettingsError(
-            f"cannot check free disk space in {str(work_dir)!r}: {exc.strerror or exc}; pass an existing work directory"
+        problem = f"cannot check free disk space in {str(work_dir)!r}: {exc.strerror or exc}"
+        raise SettingsError(f"{problem}; pass an existing folder as work_dir").in_cli_terms(
+            f"{problem}; give an existing folder with --work-dir"
         ) from exc
     return HealthReadings(
         cpu_percent=psutil.cpu_percent(interval=0.2),

@@ -302,7 +302,9 @@ class History:
         sql = f"SELECT * FROM jobs{where} ORDER BY created_at DESC, id DESC"
         if limit is not None:
             if limit < 0:
-                raise HistoryError(f"limit must be 0 or more, got {limit}")
+                raise HistoryError(f"limit must be 0 or more, got {limit}").in_cli_terms(
+                    f"--limit must be 0 or more, got {limit}"
+                )
             sql += " LIMIT ?"
             values.append(limit)
         with self._connect() as conn:
@@ -313,15 +315,21 @@ class History:
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise HistoryError(f"no job {job_id} in the history '{self.path}': list() shows the ids")
+            raise self._no_job(job_id)
         return read_record(row)
+
+    def _no_job(self, job_id: int) -> HistoryError:
+        missing = f"no job {job_id} in the history '{self.path}'"
+        return HistoryError(f"{missing}: History.list() shows the ids").in_cli_terms(
+            f"{missing}: `renderrush history` shows the ids"
+        )
 
     def delete(self, job_id: int) -> None:
         """Remove the job with id `job_id`."""
         with self._connect(write=True) as conn:
             deleted = conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
         if not deleted:
-            raise HistoryError(f"no job {job_id} in the history '{self.path}': list() shows the ids")
+            raise self._no_job(job_id)
 
     def clear(self) -> int:
         """Remove every job; returns how many there were."""

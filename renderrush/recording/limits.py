@@ -51,10 +51,12 @@ def check_disk_space(info: VideoInfo, output: Path, *, force: bool = False) -> N
     # whether it can be written is found out when the job's lock file is created
     if usage.total and usage.free < needed:
         free = usage.free
-        raise DiskSpaceError(
+        short = (
             f"not enough free disk space in '{output.parent}': the output and its segments need about "
             f"{needed / MIB:.1f} MiB, {free / MIB:.1f} MiB is free; free some space, choose another folder, "
-            "or use --force (force=True) if the estimate is wrong"
+        )
+        raise DiskSpaceError(f"{short}or pass force=True if the estimate is wrong").in_cli_terms(
+            f"{short}or use --force if the estimate is wrong"
         )
 
 

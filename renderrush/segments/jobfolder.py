@@ -27,7 +27,7 @@ from typing import Any
 import av
 
 from ..core.errors import OutputBusyError, OutputError
-from ..core.layout import MANIFEST, lock_path, progress_path, segment_file, timestamps_path, work_folder
+from ..core.layout import MANIFEST, SEGMENT_SUFFIX, lock_path, progress_path, segment_file, timestamps_path, work_folder
 from ..core.segment import Segment
 from ..media.stitch import count_video_packets
 from .progress import DONE, write_status
@@ -131,12 +131,14 @@ def job_signature(source: Path, chain: str, encode: Any, size: tuple[int, int]) 
 class JobFolder:
     """The folder `.NAME.renderrush` beside the output `NAME`."""
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, segment_suffix: str = SEGMENT_SUFFIX) -> None:
         self.path = work_folder(output)
         self.lock = OutputLock(output)
+        self.segment_suffix = segment_suffix
+        """Segment files' suffix: their container (`.mov` for ProRes)."""
 
     def segment_file(self, index: int) -> Path:
-        return segment_file(self.path, index)
+        return segment_file(self.path, index, self.segment_suffix)
 
     def _manifest(self) -> dict[str, Any] | None:
         try:

@@ -79,6 +79,13 @@ class Reporter(Protocol):
     def update(self, frames: int, state: str = RUNNING, force: bool = False) -> None: ...
 
 
+class SilentReporter:
+    """Reporter for segments rendered without progress reporting."""
+
+    def update(self, frames: int, state: str = "", force: bool = False) -> None:
+        pass
+
+
 class Throttle:
     """True at most once per `interval` seconds, or when forced."""
 

@@ -1,6 +1,6 @@
 """Render one segment in one process, in three overlapping stages: a reader thread decodes
 the segment's frames (`decode.py`), the calling thread runs the filter chain on each frame's
-planes, and a writer thread encodes them with libx264 into the segment file (`encode.py`).
+planes, and a writer thread encodes them with the job's codec into the segment file (`encode.py`).
 FFmpeg releases the GIL while it decodes, converts and encodes, so the stages share the
 cores and no raw frame crosses a pipe. Memory stays at a few frames whatever the segment
 length. The segment's output timestamps are written beside its file, since the file itself
@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,8 @@ from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment
 from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
 from ..media.filters import FilterChain, Planes
 from ..media.quality import Quality, meter_beside
-from .progress import DONE, Reporter
-from .target import Prober, Target
+from .progress import DONE, Reporter, SilentReporter
+from .target import Target, with_target
 
 __all__ = ["SegmentJob", "SegmentResult", "read_timestamps", "render_segment", "timestamps_path", "write_timestamps"]
 
@@ -177,12 +177,10 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     The segment file appears only once it is complete, with its timestamps beside it."""
     started = time.perf_counter()
     cv2.setNumThreads(job.threads)
-    progress = job.reporter or _SilentReporter()
+    progress = job.reporter or SilentReporter()
     progress.update(0, force=True)
     out = Path(job.output)
-    search = Prober.of(job, _filtered, out.parent).search(job.target) if job.target is not None else None
-    if search is not None:
-        job = replace(job, encode=replace(job.encode, crf=search.crf), vmaf=True)
+    job, search = with_target(job, _filtered, out.parent)  # the CRF for a VMAF target, searched first
     with atomic_path(out) as partial:
         timestamps, damaged, concealed, quality = _encode_segment(job, partial, progress)
         write_timestamps(out, timestamps)
@@ -200,7 +198,7 @@ def render_segment(job: SegmentJob) -> SegmentResult:
         concealed=concealed,
         quality=quality.to_dict(),
         crf=job.encode.crf,
-        target=search.to_dict() if search is not None else None,
+        target=search,
     )
 
 
@@ -208,7 +206,11 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
     """Run the three stages, encoding the segment into `path`; returns the frames'
     timestamps, the counts of damaged and concealed frames and the encoded quality, or raises."""
     decoded, to_encode = _Handoff(), _Handoff()
-    pool = FramePool(job.picture, job.threads)
+    picture = job.picture.for_output(
+        job.encode.depth, job.encode.tonemap
+    )  # 10-bit or tone-mapped frames, as the output needs
+    target = picture.frame_format(job.chain.pixel_format != YUV, job.chain.bgr_depth)
+    pool = FramePool(picture, job.threads)
     damaged: list[int] = []
     concealed = 0
 
@@ -217,7 +219,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
         convert: Converter | None = None  # set up from the first frame
         try:
             for frame, pts in segment_frames(job.source, job.threads, damaged):
-                convert = convert or Converter(job.picture, job.chain.pixel_format, job.threads, frame)
+                convert = convert or Converter(picture, target, job.threads, frame)
                 concealed += bool(frame.is_corrupt)
                 if not decoded.put((convert(frame), pts)):
                     return
@@ -227,7 +229,7 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
     with translate_av_errors(
         SegmentError, "encoder: {reason}", also=(OSError, ValueError), leading=(job.segment.index,)
     ):
-        writer = SegmentWriter(path, job.fps, job.encode, job.picture, job.tags)
+        writer = SegmentWriter(path, job.fps, job.encode, picture, job.tags)
         meter = meter_beside(writer, job.segment.frames, vmaf=job.vmaf)  # measures what it encodes
     measured: list[Quality] = []
 
@@ -290,10 +292,3 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
             f"({reason}); the input may be corrupt or truncated there",
         )
     return timestamps, len(damaged), concealed, measured[0]
-
-
-class _SilentReporter:
-    """Reporter for segments rendered without progress reporting."""
-
-    def update(self, frames: int, state: str = "", force: bool = False) -> None:
-        pass

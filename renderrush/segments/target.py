@@ -290,3 +290,12 @@ class Prober:
 
         with translate_av_errors(SegmentError, "probe: {reason}", also=(OSError, ValueError), leading=(self.index,)):
             return search_crf(measure, target.vmaf, self.encode.crf, known=target.known)
+
+
+def with_target(job: Any, filtered: JobFilter, work_dir: Path) -> tuple[Any, dict[str, Any] | None]:
+    """`job` (a `render.SegmentJob`) to encode at the CRF searched for its target, with VMAF
+    measured, and the search (`Search.to_dict()`); `job` as it is without a target."""
+    if job.target is None:
+        return job, None
+    search = Prober.of(job, filtered, work_dir).search(job.target)
+    return replace(job, encode=replace(job.encode, crf=search.crf), vmaf=True), search.to_dict()

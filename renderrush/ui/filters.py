@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..core.errors import FilterError
-from ..media.filters import FilterChain, Param, available_filters
+from ..media.filters import FilterChain, Param, available_filters, unknown_filter_error
 from ._common import Component, message_html
 
 
@@ -122,7 +122,7 @@ class FilterEditor(Component):
     def add(self, name: str, **values: float) -> int:
         """Append filter `name` (parameters default unless given); returns its position."""
         if name not in available_filters():
-            raise FilterError(f"unknown filter '{name}'; available: {', '.join(available_filters())}")
+            raise unknown_filter_error(name)
         self.rows.append(FilterStepRow(self, name, values))
         self._changed()
         return len(self.rows) - 1

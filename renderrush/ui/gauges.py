@@ -31,6 +31,12 @@ def _gauge(title: str, maximum: float, index: int, columns: int, suffix: str = "
     )
 
 
+def speedup_top(workers: int, value: float = 0.0) -> float:
+    """Top of the speedup dial: the most this job's workers or this machine's cores could give
+    (at least 2, so a one-worker render never reads 0-1), or the speedup when above."""
+    return max(2.0, float(workers), float(available_cores()), value)
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -75,7 +81,7 @@ class LiveGauges(Component):
                 _gauge(TITLES["cpu"], 100, 0, columns, "%"),
                 _gauge(TITLES["memory"], 100, 1, columns, "%"),
                 _gauge(TITLES["fps"], fps_max, 2, columns),
-                _gauge(TITLES["speedup"], self.workers, 3, columns, "×"),
+                _gauge(TITLES["speedup"], speedup_top(self.workers), 3, columns, "×"),
             ],
             layout=go.Layout(
                 grid={"rows": rows, "columns": columns, "pattern": "independent"},
@@ -143,7 +149,7 @@ class LiveGauges(Component):
             with self.gauges_figure.batch_update():
                 self._show(2, None)
                 self._show(3, None)
-                self.gauges_figure.data[3].gauge.axis.range = [0, max(1, self.workers)]
+                self.gauges_figure.data[3].gauge.axis.range = [0, speedup_top(self.workers)]
             sync_figure(self.gauges_figure)
 
     def update_sample(self, sample: Sample) -> None:
@@ -192,12 +198,12 @@ class LiveGauges(Component):
             self.baseline_fps = fps
 
     def set_speedup(self, value: float, workers: int | None = None) -> None:
-        """Show a measured speedup (the gauge's range is 0..workers: the ideal)."""
+        """Show a measured speedup (the gauge's range reaches the ideal: `speedup_top`)."""
         with self._lock:
             if workers:
                 self.workers = workers
             self.values["speedup"] = value
             with self.gauges_figure.batch_update():
-                self.gauges_figure.data[3].gauge.axis.range = [0, max(1.0, self.workers, value)]
+                self.gauges_figure.data[3].gauge.axis.range = [0, speedup_top(self.workers, value)]
                 self._show(3, value)
             sync_figure(self.gauges_figure)

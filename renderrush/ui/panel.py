@@ -25,15 +25,9 @@ from .history import HealthView, HistoryView
 from .progress import ProgressView
 from .results import ResultsView
 from .runner import Job, JobRunner
+from .scheduler import SchedulerButtons
 from .source import VideoSource
 from .timeline import SegmentTimeline
-
-SCHEDULERS = ("processes", "threads", "sync")
-SCHEDULER_HELP = {
-    "processes": "processes: one Python process per worker (real parallelism)",
-    "threads": "threads: workers share one process (filters release the GIL partly)",
-    "sync": "sync: one segment at a time, the sequential baseline",
-}
 
 
 class ControlPanel(Component):
@@ -52,7 +46,8 @@ class ControlPanel(Component):
     filters:
         Initial filter chain.
     scheduler:
-        Initial scheduler: "processes", "threads" or "sync".
+        Initial scheduler: "processes", "threads" or "sync" (shown as "in process"). The
+        buttons show what runs: "in process" for one worker (`SchedulerButtons`).
     sample_seconds, sample_size:
         Initial length and resolution of the generated sample.
     on_finished:
@@ -100,15 +95,8 @@ class ControlPanel(Component):
         self.segment_seconds = w.FloatSlider(
             value=2.0, min=0.5, max=30.0, step=0.5, description="Segment (s)", continuous_update=False
         )
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler '{scheduler}': use one of {', '.join(SCHEDULERS)}")
-        self.scheduler = w.ToggleButtons(
-            options=list(SCHEDULERS),
-            value=scheduler,
-            description="Scheduler",
-            tooltips=[SCHEDULER_HELP[s] for s in SCHEDULERS],
-            style={"button_width": "90px"},
-        )
+        self.scheduler_buttons = SchedulerButtons(scheduler, self.workers)
+        self.scheduler = self.scheduler_buttons.buttons
         self.advise_button = w.Button(
             description="Advise",
             icon="magic",
@@ -116,7 +104,9 @@ class ControlPanel(Component):
             layout=w.Layout(width="100px", min_width="100px"),
         )
         self.advise_button.on_click(lambda _: self.advise())
-        self.advice = w.HTML()
+        # full width under the button: beside it the text ran as a narrow column, and the
+        # widgets' line height (a control's, 28 px) spread its lines apart
+        self.advice = w.HTML(layout=w.Layout(width="100%"))
         self.render_button = w.Button(description="Render", icon="play", button_style="success", disabled=True)
         self.compare_button = w.Button(
             description="Compare",
@@ -169,8 +159,15 @@ class ControlPanel(Component):
 
     def _settings_section(self) -> w.Widget:
         self.cluster = ClusterChoice(lambda: self.workers.value, local_widget=self.scheduler)
-        advice = w.HBox([self.advise_button, self.advice])
-        return section("3. Settings", self.workers, self.segment_seconds, self.cluster.widget, self.scheduler, advice)
+        return section(
+            "3. Settings",
+            self.workers,
+            self.segment_seconds,
+            self.cluster.widget,
+            self.scheduler,
+            self.advise_button,
+            self.advice,
+        )
 
     def job_settings(self) -> dict[str, Any]:
         """`settings()` with the scheduler "Run on" gives: a cluster is checked first (`ClusterError`)."""
@@ -206,9 +203,11 @@ class ControlPanel(Component):
         self.segment_seconds.value = min(
             self.segment_seconds.max, max(self.segment_seconds.min, round(rec.segment_seconds * 2) / 2)
         )
+        self.scheduler_buttons.show_what_runs()  # an in-process advice shows "in process"
         self.advice.value = (
-            f"<small>Advisor ({rec.method}): <b>{rec.workers}</b> workers, <b>{rec.segment_seconds:.1f} s</b> segments. "
-            f"{html.escape(rec.reason)}</small>"
+            "<div style='line-height:1.35;font-size:0.85em;white-space:normal'>"
+            f"Advisor ({rec.method}): <b>{rec.workers}</b> worker{'s' if rec.workers != 1 else ''}, <b>{rec.segment_seconds:.1f} s</b> segments. "
+            f"{html.escape(rec.reason)}</div>"
         )
         return rec
 
@@ -255,7 +254,9 @@ class ControlPanel(Component):
         self.render_button.disabled = self.compare_button.disabled = True
         self.cancel_button.disabled = False
         what = "Rendering" if job.kind == "render" else "Comparing (sequential, then parallel)"
-        self._set_status(f"{what}… {job.request.get('workers')} workers, {job.request.get('scheduler')} scheduler")
+        workers, scheduler = job.request.get("workers"), job.request.get("scheduler")
+        where = "in process" if scheduler == "sync" or workers == 1 else f"{scheduler} scheduler"
+        self._set_status(f"{what}… {workers} worker{'s' if workers != 1 else ''}, {where}")
         if self.progress is not None:
             self.progress.reset()
         if self.timeline is not None:

@@ -35,6 +35,8 @@ class ProgressView(Component):
         self.last_event: ProgressEvent | None = None
         self.job = ""
         self.state = "idle"
+        self.stitching = False
+        """The job has reached its stitch (a stitching event came, or every segment is done)."""
         self.heading = w.HTML(f"<b>{html.escape(title)}</b>")
         self.total = w.FloatProgress(
             value=0.0, min=0.0, max=1.0, description="Total", bar_style="info", layout=w.Layout(width="98%")
@@ -77,6 +79,7 @@ class ProgressView(Component):
         """Empty bars for a new job (`segments` bars, more are added as events arrive)."""
         with self._lock:
             self.job, self.last_event, self.events, self.state = job, None, 0, "running"
+            self.stitching = False
             self.total.value, self.total.bar_style = 0.0, "info"
             self.total.description = JOB_TITLES.get(job, job)
             self.status.value = "Starting…"
@@ -112,6 +115,7 @@ class ProgressView(Component):
                 self.reset(event.segments_total, event.job)
             self.events += 1
             self.last_event = event
+            self.stitching = self.stitching or event.kind == STITCHING
             self._ensure_bars(event.segments_total)
             if event.segment is not None and event.segment < len(self.segment_bars):
                 bar = self.segment_bars[event.segment]
@@ -128,9 +132,17 @@ class ProgressView(Component):
             self.status.value = self._status_text(event)
 
     def _status_text(self, event: ProgressEvent, elapsed: float | None = None) -> str:
-        stage = {STITCHING: " · stitching", STITCHED: " · done"}.get(event.kind, "")
-        if event.kind != STITCHED and event.frames_done >= event.frames_total and event.frames_total:
-            stage = stage or " · stitching"
+        # stitching comes after "segments N/N": a segment whose frames are all in is still
+        # encoding its last frames until it says it is done
+        all_frames = event.frames_total and event.frames_done >= event.frames_total
+        if event.kind == STITCHED:
+            stage = " · done"
+        elif self.stitching or (all_frames and event.segments_done >= event.segments_total):
+            stage = " · stitching"
+        elif all_frames:
+            stage = " · finishing segments"
+        else:
+            stage = ""
         return (
             f"{event.frames_done}/{event.frames_total} frames · <b>{event.fps:.0f} frames/s</b> · "
             f"ETA {fmt_seconds(event.eta) if event.kind != STITCHED else '0 s'} · "

@@ -624,6 +624,13 @@ def test_web_app_renders_a_generated_sample(voila_page: Any, seeded: dict[str, A
     dash = assert_dashboard_rendered(page)
     button(dash, "Generate sample").click()
     expect(dash.locator(".rr-source-message")).to_contain_text("Sample ready: sample-6s-640x360.mp4")
+    # the advisor runs this short clip in process: the scheduler buttons show that, not "processes"
+    panel = dash.locator(".rr-control-panel")
+    expect(panel).to_contain_text("Advisor (in-process)")
+    expect(panel.locator(".rr-scheduler button.mod-active")).to_have_text(re.compile(r"^\s*in process\s*$"))
+    advice = panel.locator("text=Advisor (in-process)")
+    box = advice.bounding_box()  # a readable paragraph under the button, not a narrow column
+    assert box and box["width"] >= 300, box
     render_and_check(page, "sample-6s-640x360.rendered.mp4", 640)
     assert_figures_initialised("voila")
     visits = list(seeded["root"].glob("session-*"))

@@ -11,7 +11,7 @@ and the ffmpeg binary, as a player would show it.
 The measurements are checked against ffmpeg itself: with RENDERRUSH_FIDELITY_REFERENCE=ffmpeg
 in the environment, every render below is done by one faithful ffmpeg command instead
 (`reference_command`), and the tests of behaviour ffmpeg has too must pass; the tests of
-RenderRush's own promises (HDR refusal, warnings, user filters, the CLI) are skipped then.
+RenderRush's own promises (10-bit and HDR kept, refusals, warnings, user filters, the CLI) are skipped then.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import av
 import numpy as np
 import pytest
 
-from renderrush import JobResult, RenderRushError, UnsupportedVideoError, make_sample_video, probe, render
+from renderrush import JobResult, RenderRushError, SettingsError, make_sample_video, probe, render
 from renderrush.media.samples import read_frame_index
 
 from ..support import media
@@ -601,11 +601,24 @@ def test_user_filter_sees_source_colours_in_bgr(bars_through_user_filter: tuple[
     assert not off, f"bars whose RGB in the filter is off by more than 4 (bar, made as, filter saw): {off}"
 
 
-def test_ten_bit_source_becomes_8bit_with_levels_quartered(make: Make, tmp_path: Path) -> None:
+def test_ten_bit_source_keeps_10_bits_in_hevc(make: Make, tmp_path: Path) -> None:
+    """The default for a 10-bit source is HEVC Main 10: the 10-bit codes come out as they went in."""
+    renderrush_only()
+    source = make(media.ten_bit_hevc)
+    output = tmp_path / "out.mp4"
+    render_clip(source, output, KEEP)
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
+        assert container.streams.video[0].codec_tag == "hvc1"
+    assert_levels(output, *media.TEN_BIT_LEVELS, tolerance=2)
+    assert len(video_times(output)) == 45
+
+
+def test_ten_bit_source_to_h264_becomes_8bit_with_levels_quartered(make: Make, tmp_path: Path) -> None:
     source = make(media.ten_bit_hevc)
     assert_levels(source, *media.TEN_BIT_LEVELS, tolerance=2)
     output = tmp_path / "out.mp4"
-    render_clip(source, output, KEEP)
+    render_clip(source, output, KEEP, codec="h264")
     with av.open(str(output)) as container:
         assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
         frame = next(container.decode(video=0))
@@ -615,15 +628,15 @@ def test_ten_bit_source_becomes_8bit_with_levels_quartered(make: Make, tmp_path:
     assert len(video_times(output)) == 45
 
 
-def test_hdr_source_is_refused_and_nothing_written(make: Make, tmp_path: Path) -> None:
+def test_hdr_source_into_h264_is_refused_and_nothing_written(make: Make, tmp_path: Path) -> None:
     renderrush_only()
     source = make(media.ten_bit_hevc, True)
     assert colour_tags(source) == {"range": RANGE_TV, "matrix": 9, "primaries": 9, "transfer": 16}  # BT.2020, PQ
     output = tmp_path / "out.mp4"
-    with pytest.raises(UnsupportedVideoError) as caught:
-        render_clip(source, output)
+    with pytest.raises(SettingsError) as caught:
+        render_clip(source, output, codec="h264")
     message = str(caught.value)
-    assert "HDR" in message and "\n" not in message, message
+    assert "is HDR (PQ) and H.264 here is 8-bit SDR" in message and "\n" not in message, message
     assert_nothing_written(output)
 
 

@@ -67,8 +67,8 @@ def small_disk(folder: Path, size: str = "1500k", read_only: bool = False) -> It
 OUTPUTS = [
     ("/proc/x.mp4", "cannot write to folder '/proc' (No such file or directory): choose a folder you can write to"),
     ("{tmp}/missing/out.mp4", "output folder '{tmp}/missing' does not exist: create it first"),
-    ("{tmp}/out.mkv", "output 'out.mkv' must end in one of .mp4, .m4v, .mov (RenderRush writes H.264 MP4)"),
-    ("{tmp}/out", "output 'out' must end in one of .mp4, .m4v, .mov (RenderRush writes H.264 MP4)"),
+    ("{tmp}/out.avi", "output 'out.avi' must end in one of .mp4, .m4v, .mov, .mkv, .webm (MP4, MOV, Matroska or WebM)"),
+    ("{tmp}/out", "output 'out' must end in one of .mp4, .m4v, .mov, .mkv, .webm (MP4, MOV, Matroska or WebM)"),
     (
         "{tmp}/" + "n" * 240 + ".mp4",
         "output name 'nnnnnnnnnnnnnnnnnnnnnnnn...' is too long (244 bytes): RenderRush "

@@ -87,6 +87,69 @@ def test_probe_text_lists_size(capsys: pytest.CaptureFixture[str], clip: Path) -
     assert (fields["width"], fields["height"], fields["frame_count"]) == ("160", "120", "90")
 
 
+@pytest.mark.parametrize(
+    ("display_rotation", "shown"),
+    [(90, "turned 90° counter-clockwise"), (-90, "turned 90° clockwise"), (180, "upside down")],
+)
+def test_probe_reports_rotation_as_ffmpeg_describes_it(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path, display_rotation: int, shown: str
+) -> None:
+    """A clip ffmpeg describes as "rotation of 90.00 degrees" probes as 90, never 270, with
+    the direction in words."""
+    from ..support.media import ffmpeg, ffmpeg_info
+
+    rotated = tmp_path / "rotated.mp4"
+    ffmpeg("-display_rotation", display_rotation, "-i", clip, "-c", "copy", "-y", rotated)
+    degrees = int(re.search(r"rotation of (-?\d+)\.00 degrees", ffmpeg_info(rotated)).group(1))
+    status, out, _ = cli(capsys, "probe", rotated)
+    assert status == 0
+    assert f"rotation: {degrees} (as ffmpeg reports it: the picture is shown {shown})" in out
+    status, out, _ = cli(capsys, "probe", rotated, "--json")
+    assert json.loads(out)["rotation"] == degrees
+    status, out, _ = cli(capsys, "probe", clip)
+    assert "      rotation: 0\n" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "segments"),
+    [(["--segment-seconds", "0.5"], 6), ([], None), (["--workers", "2", "--segment-seconds", "1"], 3)],
+    ids=["segments-given", "all-advised", "all-given"],
+)
+def test_the_advisor_line_describes_the_job_that_ran(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path, options: list[str], segments: int | None
+) -> None:
+    """The advisor speaks only when it chose something, and then of the segments that ran."""
+    status, out, err = cli(capsys, *fill(RENDER, tmp_path, clip), *options, "--json", "--no-progress")
+    assert status == 0
+    ran = json.loads(out)
+    advice = [line for line in err.splitlines() if line.startswith("advisor:")]
+    if "--workers" in options:
+        assert (advice, ran["recommendation"]) == ([], None), "the user chose everything: the advisor is silent"
+        return
+    assert len(ran["segments"]) == segments or segments is None
+    (line,) = advice
+    count = len(ran["segments"])
+    assert f"{ran['segment_seconds']:.1f} s segments" in line
+    assert re.search(rf"\b{count} segments? of|\bone segment\b", line), line
+    assert ran["recommendation"]["segments"] == count
+    mentioned = {int(n) for n in re.findall(r"(\d+) segments?\b", line)}
+    assert mentioned <= {count}, f"the line names a plan that did not run: {line}"
+
+
+def test_help_and_readme_name_every_output_extension(capsys: pytest.CaptureFixture[str]) -> None:
+    from renderrush.media.outputs import OUTPUT_SUFFIXES
+    from renderrush.media.samples import VIDEO_CODECS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for command, suffixes in (("render", OUTPUT_SUFFIXES), ("sample", tuple(VIDEO_CODECS))):
+        status, out, _ = cli(capsys, command, "--help")
+        assert status == 0
+        text = " ".join(out.split())
+        assert [s for s in suffixes if s not in text] == [], f"{command} --help leaves out an extension"
+        line = next(line for line in readme.splitlines() if line.startswith(f"renderrush {command} "))
+        assert [s for s in suffixes if s not in line] == [], f"the README's {command} line leaves out an extension"
+
+
 def test_render_json(capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path) -> None:
     output = tmp_path / "gray.mp4"
     status, out, err = cli(
@@ -132,9 +195,17 @@ def test_compare_json_with_default_thread_scheduler(capsys: pytest.CaptureFixtur
         pytest.param(["compare", "{tmp}/missing.mp4"], ["does not exist"], id="compare-missing"),
         pytest.param([*RENDER, "--filters", "blur:99"], ["blur sigma", "between"], id="filter-range"),
         pytest.param([*RENDER, "--filters", "glow"], ["unknown filter 'glow'", "grayscale"], id="filter-name"),
+        pytest.param(
+            [*RENDER, "--filters", "greyscale"],
+            ["unknown filter 'greyscale' (did you mean 'grayscale'?)"],
+            id="greyscale",
+        ),
+        pytest.param(
+            [*RENDER, "--filters", "blur:sigmas=2"], ["no parameter 'sigmas' (did you mean 'sigma'?)"], id="param-name"
+        ),
         pytest.param(["render", "{clip}", "-o", "{tmp}/out.txt"], ["must end in one of"], id="output-suffix"),
         pytest.param([*RENDER, "--workers", "0"], ["workers"], id="workers"),
-        pytest.param([*RENDER, "--scheduler", "gpu"], ["unknown scheduler 'gpu'"], id="scheduler"),
+        pytest.param([*RENDER, "--scheduler", "gpu"], ["unknown scheduler 'gpu'", "tcp://host:8786"], id="scheduler"),
         pytest.param(["sample", "{tmp}/out.txt"], ["cannot write a sample", ".mp4"], id="sample-suffix"),
         pytest.param(["sample", "{tmp}/out.mp4", "--fps", "fast"], ["fps", "'fast'"], id="sample-fps"),
     ],
@@ -146,6 +217,48 @@ def test_errors_exit_1_with_one_line(
     assert (status, out) == (1, "")
     assert_one_error_line(err, *words)
     assert list(tmp_path.iterdir()) == []  # no output, no temporary files
+
+
+PYTHON_WORDS = re.compile(r"\w\(\)|=True|=False|distributed\.Client|History\.|work_dir|force=")
+"""What names a Python call or keyword in a message: the CLI says commands and flags instead."""
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        pytest.param(
+            ["report", "999", "-o", "{tmp}/r.json"], ["no job 999", "`renderrush history` shows the ids"], id="report"
+        ),
+        pytest.param(["history", "--limit", "-1"], ["--limit must be 0 or more"], id="history-limit"),
+        pytest.param(
+            ["health", "--work-dir", "{tmp}/nowhere"],
+            ["nowhere", "give an existing folder with --work-dir"],
+            id="health",
+        ),
+        pytest.param([*RENDER, "--scheduler", "gpu"], ["unknown scheduler 'gpu'", "scheduler address"], id="scheduler"),
+    ],
+)
+def test_errors_name_commands_and_flags_not_python_calls(
+    args: list[str], words: list[str], capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path
+) -> None:
+    status, out, err = cli(capsys, *fill(args, tmp_path, clip))
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, *words)
+    assert not PYTHON_WORDS.search(err), err
+
+
+def test_disk_space_error_names_the_force_flag(
+    capsys: pytest.CaptureFixture[str], clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12, 1000))
+    status, out, err = cli(capsys, *fill(RENDER, tmp_path, clip))
+    assert (status, out) == (1, "")
+    assert_one_error_line(err, "not enough free disk space", "or use --force if the estimate is wrong")
+    assert not PYTHON_WORDS.search(err), err
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ def test_cli_short_render_imports_no_dask_and_says_where_it_ran(clip: Path, tmp_
     lines = done.stdout.splitlines()
     assert json.loads(lines[-1]) == {"status": 0, "loaded": []}
     assert "1 segment in this process (no worker pool)" in lines[-2]
-    assert "advisor: 1 workers" in done.stderr and "(in-process)" in done.stderr
+    assert "advisor: 1 worker," in done.stderr and "(in-process)" in done.stderr
     assert frame_indices(output) == list(range(CLIP_FRAMES))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from renderrush import (
+    DiskSpaceError,
     EmptyVideoError,
     FilterError,
     InputNotFoundError,
@@ -286,6 +287,14 @@ def test_user_filter_with_wrong_shape_says_expected_shape(user_filters: None, tm
 def test_segment_error_survives_pickling() -> None:
     error = pickle.loads(pickle.dumps(SegmentError(3, "encoder: disk full")))
     assert (error.index, error.reason, str(error)) == (3, "encoder: disk full", "segment 3 failed: encoder: disk full")
+
+
+def test_command_line_wording_survives_pickling() -> None:
+    """A worker's error reaches the CLI pickled: its command-line message comes with it."""
+    sent = DiskSpaceError("pass force=True").in_cli_terms("use --force")
+    error = pickle.loads(pickle.dumps(sent))
+    assert (str(error), error.cli_message, type(error)) == ("pass force=True", "use --force", DiskSpaceError)
+    assert RenderRushError("plain").cli_message is None
 
 
 def test_failed_job_leaves_existing_output_untouched(user_filters: None, tmp_path: Path, clip: Path) -> None:

@@ -97,6 +97,25 @@ def test_both_runs_render_one_plan_to_the_same_frames(
     assert result.identical and result.workers == 2 and result.startup_seconds == 0.0
 
 
+def test_the_ceiling_comes_from_the_sequential_runs_own_cpu(short: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sequential run renders in this process: its CPU is this process's CPU over it
+    (here a fake clock: 3 s of CPU per run), and the ceiling is cores x wall / CPU."""
+    clock = iter([10.0, 13.0, 13.0, 16.0])
+    monkeypatch.setattr(compare_module, "_cpu_seconds", lambda: next(clock))
+    monkeypatch.setattr(compare_module, "available_cores", lambda: 2)
+    result = compare(short, "grayscale", workers=2, segment_seconds=0.5, scheduler=InProcessBackend(), history=False)
+    assert (result.sequential_cpu_seconds, result.cores) == (3.0, 2)
+    assert result.ceiling == pytest.approx(min(2.0, 2 * result.sequential.wall_seconds / 3.0))
+    data = result.to_dict()
+    assert (data["ceiling"], data["cores"], data["sequential_cpu_seconds"]) == (result.ceiling, 2, 3.0)
+
+
+def test_the_real_cpu_clock_counts_this_process() -> None:
+    before = compare_module._cpu_seconds()
+    sum(i * i for i in range(2_000_000))  # CPU work in this thread
+    assert compare_module._cpu_seconds() > before
+
+
 def test_outputs_that_decode_differently_are_reported_and_the_temporary_folder_goes(short: Path) -> None:
     backend = CopyBackend()
     result = compare(short, "invert", workers=2, segment_seconds=0.5, scheduler=backend, history=False)

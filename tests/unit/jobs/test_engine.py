@@ -267,6 +267,38 @@ def test_resume_hands_the_backend_only_unfinished_segments(clip: Path, one_secon
     assert [e["worker"] for e in result.segment_timeline][0] is None  # a reused segment ran nowhere this time
 
 
+def test_a_resumed_job_reports_its_own_segments_not_the_new_advice(clip: Path, tmp_path: Path) -> None:
+    """Interrupted with 3 one-second segments, resumed without options: the advisor would
+    plan other segments, but the job goes on with its first plan's, and says so."""
+
+    def interrupt(work: Work, cancel: threading.Event | None) -> None:
+        raise KeyboardInterrupt
+
+    first = options_for(FakeBackend(interrupt))  # 3 workers, 1 s segments
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_job(plan_job(clip, first), tmp_path / "o.mp4", first)
+    backend = FakeBackend()
+    again = RenderOptions(scheduler=backend, history=False, resume=True)
+    plan = plan_job(clip, again)
+    assert plan.recommendation is not None and len(plan.segments) != 3, "the advice alone plans otherwise"
+    result = engine.run_job(plan, tmp_path / "o.mp4", again)
+    assert len(result.segments) == 3
+    advice = result.recommendation
+    assert advice is not None and advice["segments"] == 3
+    assert advice["reason"].startswith("Resuming the interrupted run with its own segments (0 rendered already): ")
+    assert "3 segments of about 1.0 s" in advice["reason"] and advice["segment_seconds"] == pytest.approx(1.0)
+
+
+def test_given_segment_length_is_the_one_the_advice_describes(clip: Path) -> None:
+    plan = plan_job(clip, RenderOptions(segment_seconds=0.5, scheduler="threads", history=False))
+    advice = plan.recommendation
+    assert advice is not None and len(plan.segments) == advice.segments == 6
+    assert advice.segment_seconds == plan.segment_seconds == 0.5
+    assert (
+        "6 segments of 0.5 s as asked" in advice.reason or "0.5 s segments (as asked) make 6 segments" in advice.reason
+    )
+
+
 def test_a_cancelled_job_never_reaches_the_backend(clip: Path, tmp_path: Path) -> None:
     backend, cancel = FakeBackend(), threading.Event()
     cancel.set()
@@ -376,7 +408,7 @@ def test_render_passes_the_merged_options_to_backend_for(
 
 def test_render_refuses_an_unknown_keyword_before_any_work(clip: Path, tmp_path: Path) -> None:
     backend = FakeBackend()
-    with pytest.raises(SettingsError, match="unknown option 'wokers'; did you mean 'workers'"):
+    with pytest.raises(SettingsError, match=r"unknown option 'wokers' \(did you mean 'workers'\?\)"):
         render(clip, tmp_path / "o.mp4", wokers=2, scheduler=backend, history=False)
     assert backend.works == [] and list(tmp_path.iterdir()) == []
 

@@ -125,7 +125,7 @@ def test_warnings_name_each_loss_in_order() -> None:
         "not kept: subtitle stream 2 (dvd_subtitle)",
         "not kept: chapters",
         "transparency composited on black (H.264 has no alpha)",
-        "10-bit video written as 8-bit",
+        "10-bit video written as 8-bit H.264",
         "2 damaged frames were shown as the decoder concealed them",
         "1 damaged packets could not be decoded; their frames are missing",
     ]
@@ -166,6 +166,18 @@ def test_summary_explains_both_runs() -> None:
         "parallel (4 workers, processes): 2.00 s, 45 fps, CPU 96%",
         "speedup 3.00x, efficiency 75% per worker, frames 90/90, outputs identical",
     ]
+
+
+def test_ceiling_is_cores_times_wall_over_cpu_and_at_most_the_workers() -> None:
+    result = comparison()
+    assert result.ceiling is None and "ceiling" not in result.summary(), "not measured: not shown"
+    result.cores, result.sequential_cpu_seconds = 2, 11.4  # 6 s of wall: 1.9 of 2 cores busy
+    assert result.ceiling == pytest.approx(2 * 6.0 / 11.4)
+    assert result.summary().splitlines()[3] == (
+        "ceiling 1.05x on 2 cores (cores x wall / CPU): the sequential run already kept 1.9 of 2 cores busy"
+    )
+    result.sequential_cpu_seconds = 1.0  # one core barely busy: 12x, but 4 workers can give at most 4x
+    assert result.ceiling == 4.0
 
 
 def test_summary_says_when_outputs_differ_and_when_start_up_was_paid() -> None:

@@ -26,11 +26,11 @@ from renderrush.media.decode import (
     Converter,
     Picture,
     Source,
-    matrix_for,
     plane_views,
     segment_frames,
     yuv_from_bgr,
 )
+from renderrush.media.picture import matrix_for
 from renderrush.media.probe import VideoInfo
 from renderrush.media.samples import read_frame_index
 

@@ -68,12 +68,20 @@ def test_chain_parses_and_prints_canonically(text: str, printed: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("blurr", "unknown filter 'blurr'; available: blur, brightness, contrast, grayscale, invert, sepia, sharpen"),
+        (
+            "blurr",
+            "unknown filter 'blurr' (did you mean 'blur'?); available: blur, brightness, contrast, grayscale, invert, sepia, sharpen",
+        ),
+        ("greyscale", "unknown filter 'greyscale' (did you mean 'grayscale'?); available: blur,"),
+        ("Greyscale:1", "unknown filter 'Greyscale' (did you mean 'grayscale'?)"),
+        ("zzz", "unknown filter 'zzz'; available: blur,"),
         ("blur:0", "blur sigma must be between 0.1 and 50, got 0"),
         ("contrast:abc", "contrast gain must be a number between 0 and 4, got 'abc'"),
         ("grayscale:1", "filter 'grayscale' takes no parameters"),
         ("blur:1:2", "filter 'blur' takes parameters sigma"),
         ("blur:radius=3", "filter 'blur' has no parameter 'radius'; it takes: sigma"),
+        ("blur:sigmas=3", "filter 'blur' has no parameter 'sigmas' (did you mean 'sigma'?); it takes: sigma"),
+        ("contrast:gian=1.2", "filter 'contrast' has no parameter 'gian' (did you mean 'gain'?); it takes: gain"),
         ("brightness:1e9", "brightness offset must be between -255 and 255"),
     ],
 )

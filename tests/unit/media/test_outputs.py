@@ -52,10 +52,10 @@ def test_a_source_that_does_not_exist_does_not_matter_here(tmp_path: Path) -> No
     assert check_output_path(tmp_path / "out.mp4", tmp_path / "gone.mp4") == tmp_path / "out.mp4"
 
 
-@pytest.mark.parametrize("name", ["out.mkv", "out.avi", "out", "out.mp4.part"])
+@pytest.mark.parametrize("name", ["out.avi", "out", "out.mp4.part", "out.ts"])
 def test_another_suffix_is_refused(tmp_path: Path, source: Path, name: str) -> None:
     assert refusal(tmp_path / name, source) == (
-        f"output '{name}' must end in one of .mp4, .m4v, .mov (RenderRush writes H.264 MP4)"
+        f"output '{name}' must end in one of .mp4, .m4v, .mov, .mkv, .webm (MP4, MOV, Matroska or WebM)"
     )
 
 

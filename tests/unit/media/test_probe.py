@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +33,7 @@ from renderrush.media.probe import (
 )
 from renderrush.media.streams import StreamInfo
 
-from ...support.media import X264, _user_data_first, ffmpeg
+from ...support.media import X264, _user_data_first, ffmpeg, ffmpeg_info
 
 GREY = "color=c=0x404040:s=64x48:r=15:d=1"
 """15 frames of a flat 64x48 picture."""
@@ -106,6 +107,7 @@ def test_to_dict_is_a_json_summary_without_frame_tables(sample: Path) -> None:
         "display_aspect": 1.3333,
         "color_range": "limited",
         "bit_depth": 8,
+        "hdr": None,
         "variable_frame_rate": False,
         "audio_streams": 1,
         "subtitle_streams": 0,
@@ -154,7 +156,9 @@ def test_display_rotation_becomes_the_clockwise_turn_to_upright(
     upright = (64, 48) if rotation == 180 else (48, 64)
     assert info.upright_size == upright
     assert info.display_aspect == pytest.approx(upright[0] / upright[1])
-    assert info.to_dict()["rotation"] == rotation
+    described = re.search(r"rotation of (-?\d+)\.00 degrees", ffmpeg_info(path))
+    assert described, "the bundled ffmpeg describes the display matrix"
+    assert info.display_rotation == info.to_dict()["rotation"] == int(described.group(1)), "ffmpeg's own number"
 
 
 def test_anamorphic_pixels_set_the_display_aspect(folder: Path) -> None:
@@ -290,18 +294,22 @@ def test_rgb_and_palette_sources(
     assert info.color_range == RANGE_TV and not info.full_range
 
 
-@pytest.mark.parametrize(
-    "trc, name",
-    [("smpte2084", "PQ (SMPTE ST 2084)"), ("arib-std-b67", "HLG (ARIB STD-B67)")],
-)
-def test_hdr_is_refused_with_advice_to_tone_map(folder: Path, trc: str, name: str) -> None:
+@pytest.mark.parametrize("trc, name", [("smpte2084", "PQ"), ("arib-std-b67", "HLG")])
+def test_hdr_is_reported_not_refused(folder: Path, trc: str, name: str) -> None:
+    """HDR tags without metadata: the format from the transfer, no mastering display."""
     path = lavfi(
         folder / f"hdr-{trc}.mkv", "-vf", f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={trc}", *X264
     )
-    with pytest.raises(UnsupportedVideoError) as caught:
-        probe(path)
-    assert f"input 'hdr-{trc}.mkv' is HDR video ({name})" in str(caught.value)
-    assert "tone-map it to SDR first" in str(caught.value)
+    info = probe(path)
+    assert info.hdr is not None and info.hdr.format == name
+    assert info.to_dict()["hdr"] == {
+        "format": name,
+        "transfer": name,
+        "mastering_display": None,
+        "max_cll": 0,
+        "max_fall": 0,
+        "dolby_vision": None,
+    }
 
 
 @pytest.mark.parametrize("size, refused", [("1x8", True), ("8x1", True), ("2x2", False)])

@@ -103,8 +103,9 @@ def test_one_byte_short_is_refused_naming_both_sizes(
         check_disk_space(video_info(source), tmp_path / "out.mp4")
     assert str(refused.value) == (
         f"not enough free disk space in '{tmp_path}': the output and its segments need about 1.0 MiB, "
-        "1.0 MiB is free; free some space, choose another folder, or use --force (force=True) if the estimate is wrong"
+        "1.0 MiB is free; free some space, choose another folder, or pass force=True if the estimate is wrong"
     )
+    assert refused.value.cli_message == str(refused.value).replace("pass force=True", "use --force")
     assert isinstance(refused.value, OSError)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from renderrush.core.resources import available_cores
 from renderrush.recording.monitor import Sample
 from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import LiveGauges
@@ -39,7 +40,7 @@ def test_live_gauges_show_samples_fps_and_speedup(event: EventFactory, sample: S
     gauges.update_progress(event("frames", 900, 1.0))  # faster than the dial: the dial grows
     assert fps.gauge.axis.range[1] >= 900
     gauges.set_speedup(1.5, workers=2)
-    assert speedup.value == 1.5 and tuple(speedup.gauge.axis.range) == (0, 2)
+    assert speedup.value == 1.5 and tuple(speedup.gauge.axis.range) == (0, max(2, available_cores()))
 
 
 def test_gauges_show_only_measured_values() -> None:
@@ -109,3 +110,17 @@ def test_speedup_dial_reaches_the_worker_count_or_the_speedup(monkeypatch: pytes
     gauges.set_speedup(7.456)  # above the ideal (a lucky run): the dial still shows it
     speedup = gauges.gauges_figure._widget_data[3]
     assert speedup["value"] == 7.46 and tuple(speedup["gauge"]["axis"]["range"]) == (0, 7.456)
+
+
+@pytest.mark.usefixtures("quick_cpu")
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_after_a_one_worker_render_the_speedup_dial_is_not_0_to_1(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    """A render in process (1 worker) measured against an earlier sequential run: the dial
+    still reaches what this machine's cores could give, at least 2."""
+    monkeypatch.setattr("renderrush.ui.gauges.available_cores", lambda: cores)
+    gauges = LiveGauges()
+    gauges.reset(workers=1)
+    assert tuple(gauges.gauges_figure.data[3].gauge.axis.range) == (0, max(2, cores))
+    gauges.set_speedup(0.96, workers=1)
+    speedup = gauges.gauges_figure._widget_data[3]
+    assert speedup["value"] == 0.96 and tuple(speedup["gauge"]["axis"]["range"]) == (0, max(2, cores))

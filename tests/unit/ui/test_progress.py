@@ -55,10 +55,15 @@ def test_ticks_before_the_first_event_say_it_is_preparing(event: EventFactory) -
 
 def test_status_names_the_stage(event: EventFactory) -> None:
     view = ProgressView()
-    view.update(event("frames", 90, 3.0))  # every frame rendered, not stitched yet
-    assert view.status.value.endswith(" · stitching") and view.state == "running"
-    view.update(event("stitching", 90, 3.2))
+    view.update(event("frames", 90, 3.0, segments_done=2))  # every frame in, the last segment still encoding
+    assert view.status.value.endswith("segments 2/3 · elapsed 3.0 s · finishing segments"), view.status.value
+    assert "stitching" not in view.status.value, "never stitching before segments 3/3"
+    view.update(event("frames", 90, 3.1, segments_done=3))  # all done: the stitch is next (its event may lag)
+    assert view.status.value.endswith("segments 3/3 · elapsed 3.1 s · stitching") and view.state == "running"
+    view.update(event("stitching", 90, 3.2, segments_done=3))
     assert view.status.value.endswith(" · stitching")
+    view.update(event("frames", 90, 3.3, segments_done=3))
+    assert view.status.value.endswith(" · stitching"), "still stitching until stitched"
     view.update(event("stitched", 90, 3.5))
     assert view.status.value.endswith(" · done") and "ETA 0 s" in view.status.value
     view.tick(9.0)  # a stitched job's clock stands still
