@@ -240,6 +240,31 @@ def _first_frame(path: Path, stream_index: int) -> av.VideoFrame:
     )
 
 
+def _decodable_first_frame(path: Path, stream: av.video.stream.VideoStream) -> av.VideoFrame:
+    """The main video stream's first frame, or the one-line error that says why there is none."""
+    if stream.codec_context is None:
+        raise UnsupportedVideoError(
+            f"input '{path.name}': its video codec cannot be decoded by the FFmpeg bundled with RenderRush; "
+            "convert it first (for example to H.264)"
+        )
+    undecodable = "input '{name}': the {codec} video cannot be decoded ({reason})"
+    with translate_av_errors(UnsupportedVideoError, undecodable, name=path.name, codec=stream.codec_context.name):
+        first = _first_frame(path, stream.index)
+    if first.width < 2 or first.height < 2:
+        raise UnsupportedVideoError(f"video size {first.width}x{first.height} is too small: need at least 2x2")
+    return first
+
+
+def _color_range(first: av.VideoFrame, fmt: av.VideoFormat) -> int:
+    """The range the source's pictures are in: full for JPEG-style formats, limited for RGB
+    and palette pictures (they become limited-range YUV, as ffmpeg makes them)."""
+    if fmt.is_rgb or fmt.has_palette:
+        return RANGE_TV
+    if first.format.name.startswith("yuvj"):
+        return RANGE_PC
+    return first.color_range or RANGE_TV
+
+
 def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
     """Inspect `path` and return its `VideoInfo`, or raise a specific `RenderRushError`.
     `decode_pass=True` lists the frames by decoding the file even where the demuxer's
@@ -247,28 +272,11 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
     path = Path(path).expanduser().absolute()
     with open_input(path) as container:
         stream = main_video_stream(container)
-        if stream.codec_context is None:
-            raise UnsupportedVideoError(
-                f"input '{path.name}': its video codec cannot be decoded by the FFmpeg bundled with RenderRush; "
-                "convert it first (for example to H.264)"
-            )
-        try:
-            first = _first_frame(path, stream.index)
-        except av.FFmpegError as exc:
-            raise UnsupportedVideoError(
-                f"input '{path.name}': the {stream.codec_context.name} video cannot be decoded ({exc.strerror or exc})"
-            ) from None
-        if first.width < 2 or first.height < 2:
-            raise UnsupportedVideoError(f"video size {first.width}x{first.height} is too small: need at least 2x2")
+        first = _decodable_first_frame(path, stream)
         frames = list_frames(container, stream, path, decode_pass=decode_pass)
         audio, subtitles, other = other_streams(container, stream.index)
         fmt = av.VideoFormat(first.format.name)
         pix_fmt = first.format.name
-        color_range = first.color_range or RANGE_TV
-        if pix_fmt.startswith("yuvj"):
-            color_range = RANGE_PC
-        if fmt.is_rgb or fmt.has_palette:
-            color_range = RANGE_TV  # RGB pictures become limited-range YUV, as ffmpeg makes them
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         return VideoInfo(
             path=path,
@@ -293,7 +301,7 @@ def probe(path: str | os.PathLike, *, decode_pass: bool = False) -> VideoInfo:
             timeline=frames.timeline,
             rotation=upright_rotation(first),
             sample_aspect=Fraction(sar) if sar and sar > 0 and math.isfinite(float(sar)) else Fraction(1),
-            color_range=color_range,
+            color_range=_color_range(first, fmt),
             colorspace=first.colorspace,
             color_primaries=first.color_primaries,
             color_trc=first.color_trc,

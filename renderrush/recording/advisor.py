@@ -186,13 +186,7 @@ def recommend(
     cores = resources.available_cores() if cores is None else cores
     if cores < 1:
         raise AdviceError(f"cores must be at least 1, got {cores}")
-    free = resources.available_memory() if available_memory is None else available_memory
-    per_worker = worker_memory(width, height)
-    memory_cap = max(1, free // per_worker)
-    resources_text = (
-        f"{_count(cores, 'core')} and {free / 1e9:.1f} GB free memory (room for "
-        f"{_count(memory_cap, 'worker')} at ~{per_worker / 1e6:.0f} MB each at {width}x{height})"
-    )
+    memory_cap, resources_text = _room(width, height, available_memory, cores)
     similar = [r for r in history_runs or () if abs(r.width * r.height / (width * height) - 1) <= SIMILAR_PIXELS]
     if frames is not None:
         short = _in_process(width, height, duration, frames, similar, cores, memory_cap, segment_seconds)
@@ -209,7 +203,29 @@ def recommend(
             f"Rules ({rejection}): {resources_text} allow {_count(default, 'worker')}, one per usable core; {seg_text}."
         )
         return Recommendation(workers, seconds, "rules", reason, memory_cap, fit, count)
+    best, fit_text = _fitted_workers(fit, similar, counts, default, cores, memory_cap)
+    seconds, workers, count, seg_text = _segments(duration, best, segment_seconds)
+    reason = f"{fit_text}; never fewer than one worker per usable core; {resources_text}; {seg_text}."
+    return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit, count)
 
+
+def _room(width: int, height: int, available_memory: int | None, cores: int) -> tuple[int, str]:
+    """How many workers memory has room for, and the sentence that says what the machine has."""
+    free = resources.available_memory() if available_memory is None else available_memory
+    per_worker = worker_memory(width, height)
+    memory_cap = max(1, free // per_worker)
+    text = (
+        f"{_count(cores, 'core')} and {free / 1e9:.1f} GB free memory (room for "
+        f"{_count(memory_cap, 'worker')} at ~{per_worker / 1e6:.0f} MB each at {width}x{height})"
+    )
+    return memory_cap, text
+
+
+def _fitted_workers(
+    fit: AmdahlFit, similar: Sequence[RunTiming], counts: int, default: int, cores: int, memory_cap: int
+) -> tuple[int, str]:
+    """The smallest worker count past which one more saves under the threshold (from the
+    Amdahl fit, within the per-core and memory limits), and why."""
     limit = max(default, min(cores * MAX_WORKERS_PER_CORE, memory_cap))
     best = next((n for n in range(default, limit) if _gain(fit, n) < GAIN_THRESHOLD), limit)
     if best < limit:
@@ -220,15 +236,13 @@ def recommend(
         stop_text = f"but {MAX_WORKERS_PER_CORE} workers per core is the upper limit"
     measured = max(r.workers for r in similar)
     beyond = f"; extrapolated beyond the {measured} workers measured" if best > measured else ""
-    seconds, workers, count, seg_text = _segments(duration, best, segment_seconds)
-    reason = (
+    text = (
         f"Amdahl fit over {_count(len(similar), 'comparable run')} at {counts} worker counts: t(n) = "
         f"{fit.serial * 1000:.2f} + {fit.parallel * 1000:.2f}/n ms per frame (r2 = {fit.r2:.2f}); predicted "
         f"{fit.predict(best) * 1000:.2f} ms/frame at {_count(best, 'worker')}, "
-        f"{fit.predict(best + 1) * 1000:.2f} at {best + 1} ({_gain(fit, best):.1%} faster, {stop_text}){beyond}; "
-        f"never fewer than one worker per usable core; {resources_text}; {seg_text}."
+        f"{fit.predict(best + 1) * 1000:.2f} at {best + 1} ({_gain(fit, best):.1%} faster, {stop_text}){beyond}"
     )
-    return Recommendation(workers, seconds, "amdahl", reason, memory_cap, fit, count)
+    return best, text
 
 
 def _rejection(fit: AmdahlFit | None, runs: Sequence[RunTiming], counts: int) -> str:

@@ -21,14 +21,16 @@ Needs the `ui` extra: `pip install renderrush[ui]` (ipywidgets, plotly, anywidge
 """
 
 from ._common import Component, frame_preview
+from .dashboard import Dashboard
 from .figure import Figure
 from .filters import FilterEditor
 from .gauges import LiveGauges
 from .history import HealthView, HistoryView
-from .panel import ControlPanel, Dashboard
+from .panel import ControlPanel
 from .progress import ProgressView
-from .results import ResultsView, ScalingChart
+from .results import ResultsView
 from .runner import Job, JobRunner
+from .scaling import ScalingChart
 from .session import default_output_root, session_folder
 from .source import MAX_UPLOAD_BYTES, UploadError, VideoSource, sanitize_filename
 from .timeline import SegmentTimeline

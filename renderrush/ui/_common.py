@@ -117,14 +117,21 @@ def html_table(header: list[str], rows: list[list[Any]]) -> str:
 
 def frame_preview(path: str | Path, at: float | None = None, max_width: int = PREVIEW_WIDTH) -> bytes:
     """JPEG bytes of the first frame at or after `at` seconds (default: the middle) of a
-    video, scaled down to at most `max_width` pixels wide."""
+    video, upright, scaled down to at most `max_width` pixels wide."""
+    from ..media.probe import upright_rotation
+
+    frame = decoded_frame(path, at)
+    return jpeg(frame.to_ndarray(format="bgr24"), upright_rotation(frame), max_width)
+
+
+def decoded_frame(path: str | Path, at: float | None = None) -> Any:
+    """The first `av.VideoFrame` of the main video stream at or after `at` seconds (default:
+    the middle), as the render decodes it."""
     import av
-    import cv2
 
-    from ..media.probe import main_video_stream, upright_rotation
+    from ..media.probe import main_video_stream
 
-    image: Any = None
-    turn = 0
+    found: Any = None
     with av.open(str(path)) as container:
         stream = main_video_stream(container)  # not a cover picture in front of the video
         stream.codec_context.flags |= av.codec.context.Flags.unaligned  # crop as the render does (decode_stream)
@@ -137,12 +144,19 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
         if target > start:
             container.seek(int(target / time_base), stream=stream, backward=True)
         for frame in container.decode(stream):
-            image = frame.to_ndarray(format="bgr24")
-            turn = upright_rotation(frame)  # shown as the render shows it: a phone clip upright
+            found = frame
             if frame.time is None or frame.time >= target - 1e-6:
                 break
-    if image is None:
+    if found is None:
         raise ValueError(f"'{path}' has no video frames to preview")
+    return found
+
+
+def jpeg(image: Any, turn: int = 0, max_width: int = PREVIEW_WIDTH) -> bytes:
+    """JPEG bytes of a BGR image turned `turn` degrees clockwise (shown as the render shows
+    it: a phone clip upright) and scaled down to at most `max_width` pixels wide."""
+    import cv2
+
     if turn:
         image = cv2.rotate(
             image, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn]
@@ -152,8 +166,8 @@ def frame_preview(path: str | Path, at: float | None = None, max_width: int = PR
         image = cv2.resize(image, (max_width, max(2, round(height * max_width / width))), interpolation=cv2.INTER_AREA)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
-        raise ValueError(f"could not encode a preview of '{path}'")
-    return encoded.tobytes()
+        raise ValueError("could not encode a preview frame")
+    return bytes(encoded.tobytes())
 
 
 def section(title: str, *children: w.Widget) -> w.VBox:

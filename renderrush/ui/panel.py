@@ -21,7 +21,8 @@ from ._common import Component, error_sentence, message_html, section
 from .cluster import ClusterChoice
 from .filters import FilterEditor
 from .gauges import LiveGauges
-from .history import HealthView, HistoryView
+from .history import HistoryView
+from .output import OutputChoice
 from .progress import ProgressView
 from .results import ResultsView
 from .runner import Job, JobRunner
@@ -107,20 +108,7 @@ class ControlPanel(Component):
         # full width under the button: beside it the text ran as a narrow column, and the
         # widgets' line height (a control's, 28 px) spread its lines apart
         self.advice = w.HTML(layout=w.Layout(width="100%"))
-        self.render_button = w.Button(description="Render", icon="play", button_style="success", disabled=True)
-        self.compare_button = w.Button(
-            description="Compare",
-            icon="balance-scale",
-            button_style="info",
-            disabled=True,
-            tooltip="render sequentially, then in parallel, and compare",
-        )
-        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger", disabled=True)
-        self.render_button.on_click(lambda _: self._start(self.render))
-        self.compare_button.on_click(lambda _: self._start(self.compare))
-        self.cancel_button.on_click(lambda _: self.cancel())
-        self.status = w.HTML(message_html("Choose a video to start: generate a sample or upload one."))
-
+        self.output = OutputChoice()
         self.runner = JobRunner(self.history if self.history is not None else False)
         self.runner.add_listener(self)
         self.widget = w.VBox(
@@ -128,7 +116,8 @@ class ControlPanel(Component):
                 section("1. Video", self.source.widget),
                 section("2. Filters", self.filters.widget),
                 self._settings_section(),
-                section("4. Run", w.HBox([self.render_button, self.compare_button, self.cancel_button]), self.status),
+                section("4. Output", self.output.widget),
+                self._run_section(),
             ]
         )
         self.widget.add_class("rr-control-panel")
@@ -155,6 +144,7 @@ class ControlPanel(Component):
             "workers": self.workers.value,
             "segment_seconds": float(self.segment_seconds.value),
             "scheduler": self.scheduler.value,
+            **self.output.settings(),
         }
 
     def _settings_section(self) -> w.Widget:
@@ -168,6 +158,23 @@ class ControlPanel(Component):
             self.advise_button,
             self.advice,
         )
+
+    def _run_section(self) -> w.Widget:
+        self.render_button = w.Button(description="Render", icon="play", button_style="success", disabled=True)
+        self.compare_button = w.Button(
+            description="Compare",
+            icon="balance-scale",
+            button_style="info",
+            disabled=True,
+            tooltip="render sequentially, then in parallel, and compare",
+        )
+        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger", disabled=True)
+        self.render_button.on_click(lambda _: self._start(self.render))
+        self.compare_button.on_click(lambda _: self._start(self.compare))
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.status = w.HTML(message_html("Choose a video to start: generate a sample or upload one."))
+        buttons = w.HBox([self.render_button, self.compare_button, self.cancel_button])
+        return section("5. Run", buttons, self.status)
 
     def job_settings(self) -> dict[str, Any]:
         """`settings()` with the scheduler "Run on" gives: a cluster is checked first (`ClusterError`)."""
@@ -186,6 +193,7 @@ class ControlPanel(Component):
 
     # ---- advisor ------------------------------------------------------------------------
     def _on_source(self, source: VideoSource) -> None:
+        self.output.show_source(source.info)
         self.advise()
         self._update_buttons()
         self._set_status(f"Ready: {source.path.name if source.path else ''}", "ok")
@@ -228,7 +236,7 @@ class ControlPanel(Component):
         source = self._require_video()
         folder = self.work_dir / "renders"
         folder.mkdir(parents=True, exist_ok=True)
-        output = folder / f"{source.stem}.rendered.mp4"
+        output = folder / f"{source.stem}.rendered{self.output.suffix}"
         return self.runner.start("render", input=str(source), output=str(output), **self.job_settings())
 
     def compare(self) -> Job:
@@ -318,82 +326,3 @@ class ControlPanel(Component):
                 self.results.show_render(job.result, job.record)
             if self.timeline is not None:
                 self.timeline.show_result(job.result)
-
-
-class Dashboard(Component):
-    """Everything on one screen: the control panel beside live progress, gauges and the
-    segment timeline, then results, history and machine health.
-
-    Parameters
-    ----------
-    work_dir:
-        Folder for samples, uploads, outputs and reports (give each session its own:
-        `renderrush.ui.session_folder()`).
-    history:
-        A `History`, a database path, or None for the default history.
-    **panel_options:
-        Passed on to `ControlPanel` (filters, scheduler, sample_seconds, sample_size, on_finished).
-
-    It opens with what is known: the history's table and trends, the health score, and the
-    results and segment timeline of the last finished job in the history. The parts are
-    attributes: `panel`, `progress`, `gauges`, `timeline`, `results`, `history` (a
-    `HistoryView`) and `health` (a `HealthView`).
-    """
-
-    def __init__(
-        self,
-        work_dir: str | os.PathLike = "renderrush-output",
-        history: History | str | os.PathLike | None = None,
-        **panel_options: Any,
-    ) -> None:
-        super().__init__()
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-        self.progress = ProgressView()
-        self.gauges = LiveGauges(columns=2, width=490)
-        self.timeline = SegmentTimeline(width=490)
-        self.results = ResultsView(work_dir, width=640)
-        self.history = HistoryView(history, work_dir=work_dir, width=550)
-        self.health = HealthView(work_dir, width=370)
-        self.panel = ControlPanel(
-            work_dir,
-            history=self.history.history,
-            progress=self.progress,
-            gauges=self.gauges,
-            results=self.results,
-            history_view=self.history,
-            timeline=self.timeline,
-            **panel_options,
-        )
-        self.show_last_job()
-        # Fixed-width columns that wrap under each other when the notebook is narrow.
-        wrap = w.Layout(flex_flow="row wrap", align_items="flex-start")
-        controls = w.VBox([self.panel.widget], layout=w.Layout(width="440px", margin="0 10px 0 0"))
-        live = w.VBox([self.progress.widget, self.gauges.widget, self.timeline.widget], layout=w.Layout(width="500px"))
-        history = w.VBox([self.history.widget], layout=w.Layout(width="560px", margin="0 10px 0 0"))
-        health = w.VBox([self.health.widget], layout=w.Layout(width="380px"))
-        self.widget = w.VBox(
-            [
-                w.HTML("<h3 style='margin:4px 0'>RenderRush</h3>"),
-                w.Box([controls, live], layout=wrap),
-                self.results.widget,
-                w.Box([history, health], layout=wrap),
-            ]
-        )
-        self.widget.add_class("rr-dashboard")
-
-    def __repr__(self) -> str:
-        return "<Dashboard>"
-
-    def show_last_job(self) -> Any:
-        """Show the newest finished job of the history in the results and the timeline
-        (returns its record, or None when the history has none)."""
-        for record in self.history.records:
-            if record.status != "finished":
-                continue
-            try:
-                self.results.show_record(record)
-            except (ValueError, KeyError, TypeError, OSError):
-                continue  # a record without figures (imported from elsewhere): try an older one
-            self.timeline.show_record(record)
-            return record
-        return None

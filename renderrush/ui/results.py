@@ -18,7 +18,6 @@ from ._common import (
     fmt_bytes,
     fmt_seconds,
     frame_preview,
-    html_table,
     message_html,
     sync_figure,
 )
@@ -146,10 +145,10 @@ class ResultsView(Component):
             self.result, self.comparison, self.record = result, None, record
             self.summary.value = (
                 f"<b>{html.escape(result.output.name)}</b>: {result.frames} frames in {fmt_seconds(result.wall_seconds)} "
-                f"({result.fps:.0f} frames/s) with {result.workers} worker(s), {result.scheduler} scheduler, "
-                f"{len(result.segments)} segments, filters <code>{html.escape(result.filters)}</code>, "
-                f"CPU {result.cpu_percent:.0f}% of all cores. Run <i>Compare</i> to measure the speedup."
-                + traffic_html(result)
+                f"({result.fps:.0f} frames/s) with {_count(result.workers, 'worker')}, {result.scheduler} scheduler, "
+                f"{_count(len(result.segments), 'segment')}, filters <code>{html.escape(result.filters)}</code>, "
+                f"CPU {result.cpu_percent:.0f}% of all cores. {output_html(result)} "
+                "Run <i>Compare</i> to measure the speedup." + traffic_html(result)
             )
             with self.chart.batch_update():
                 bar = self.chart.data[0]
@@ -306,89 +305,21 @@ class ResultsView(Component):
         return self.report_path
 
 
-class ScalingChart(Component):
-    """Wall time and speedup against the number of workers, with the ideal N× line.
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
-    Parameters
-    ----------
-    title:
-        Figure title.
 
-    Add measurements with `add(workers, wall_seconds, fps)` (for example from a loop of
-    `render(..., workers=n)`); speedups are relative to the 1-worker (or first) point.
-    """
+def output_html(result: JobResult) -> str:
+    """What the output is and how good: codec, bits, HDR kept or tone-mapped, worst segment's quality."""
+    from ..media.codecs import CODECS
 
-    def __init__(self, title: str = "Scaling with workers") -> None:
-        super().__init__()
-        self.points: list[dict[str, float]] = []
-        self.figure = Figure(
-            data=[
-                go.Bar(
-                    x=[],
-                    y=[],
-                    name="wall time (s)",
-                    yaxis="y",
-                    marker={"color": "#9ecae1"},
-                    text=[],
-                    textposition="auto",
-                ),
-                go.Scatter(x=[], y=[], name="speedup", mode="lines+markers", yaxis="y2", line={"color": "#d62728"}),
-                go.Scatter(
-                    x=[], y=[], name="ideal speedup", mode="lines", yaxis="y2", line={"color": "#d62728", "dash": "dot"}
-                ),
-            ],
-            layout=go.Layout(
-                title={"text": title},
-                height=320,
-                margin={"l": 50, "r": 50, "t": 50, "b": 40},
-                xaxis={"title": {"text": "workers"}, "dtick": 1},
-                yaxis={"title": {"text": "wall time (s)"}},
-                yaxis2={"title": {"text": "speedup ×"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
-                legend={"orientation": "h", "y": -0.25},
-            ),
-        )
-        self.table = w.HTML()
-        self.widget = w.VBox([self.figure, self.table])
-
-    def __repr__(self) -> str:
-        return "<ScalingChart>"
-
-    @property
-    def speedups(self) -> list[float]:
-        return [p["speedup"] for p in self.points]
-
-    def add(self, workers: int, wall_seconds: float, fps: float | None = None) -> None:
-        """Add (or replace) the measurement for `workers` and redraw."""
-        with self._lock:
-            self.points = sorted(
-                [p for p in self.points if p["workers"] != workers]
-                + [{"workers": workers, "wall_seconds": wall_seconds, "fps": fps or 0.0}],
-                key=lambda p: p["workers"],
-            )
-            base = self.points[0]
-            for p in self.points:
-                p["speedup"] = base["wall_seconds"] / p["wall_seconds"]
-                p["efficiency"] = p["speedup"] / (p["workers"] / base["workers"])
-            xs = [p["workers"] for p in self.points]
-            with self.figure.batch_update():
-                self.figure.data[0].x, self.figure.data[0].y = xs, [round(p["wall_seconds"], 3) for p in self.points]
-                self.figure.data[0].text = [f"{p['fps']:.0f} fps" for p in self.points]
-                self.figure.data[1].x, self.figure.data[1].y = xs, [round(p["speedup"], 3) for p in self.points]
-                self.figure.data[2].x, self.figure.data[2].y = xs, [x / base["workers"] for x in xs]
-            sync_figure(self.figure)  # a view drawn later (page reload, slow first load) draws this
-            self.table.value = html_table(
-                ["workers", "wall time", "frames/s", "speedup", "efficiency"],
-                [
-                    [
-                        p["workers"],
-                        f"{p['wall_seconds']:.2f} s",
-                        f"{p['fps']:.0f}",
-                        f"{p['speedup']:.2f}×",
-                        f"{p['efficiency']:.0%}",
-                    ]
-                    for p in self.points
-                ],
-            )
-
-    def to_dict(self) -> list[dict[str, float]]:
-        return [dict(p) for p in self.points]
+    encode, hdr = result.encode, result.info.hdr
+    text = f"{CODECS[encode.codec].label}, {encode.depth}-bit"
+    if hdr is not None:
+        text += ", HDR tone-mapped to SDR" if encode.tonemap else f", {hdr.format} kept"
+    worst = result.quality
+    if worst.get("worst_psnr") is not None:
+        text += f"; worst segment PSNR {worst['worst_psnr']:.1f} dB, SSIM {worst['worst_ssim']:.3f}"
+        if worst.get("worst_vmaf") is not None:
+            text += f", VMAF {worst['worst_vmaf']:.1f}"
+    return html.escape(text) + "."

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..ui.panel import Dashboard
+from ..ui.dashboard import Dashboard
 from ..ui.session import session_folder
 
 

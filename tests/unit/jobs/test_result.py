@@ -95,7 +95,7 @@ def test_to_dict_is_json_ready_and_drops_segment_bytes() -> None:
         "preset", "crf", "encoder_threads", "video", "segments", "frames", "frames_reused", "wall_seconds",
         "stitch_seconds", "fps", "cpu_percent", "started_at", "worker_metrics", "recommendation", "job_id",
         "warnings", "timeline", "input_bytes_to_workers", "output_bytes_from_workers",
-        "input_bytes_by_worker", "quality", "joins",
+        "input_bytes_by_worker", "quality", "codec", "bit_depth", "tonemap", "joins",
     }  # fmt: skip
     assert (data["input"], data["output"], data["filters"]) == ("/videos/in.mp4", "/videos/out.mp4", "grayscale,blur:3")
     assert (data["preset"], data["crf"], data["encoder_threads"]) == ("fast", 20, 3)

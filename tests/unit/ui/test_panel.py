@@ -1,8 +1,8 @@
-"""`renderrush.ui.panel`: the control panel and the dashboard. The panel needs a video before
+"""`renderrush.ui.panel`: the control panel. The panel needs a video before
 it runs anything, pre-sets workers and segment seconds from the advisor when a video is chosen,
 turns its widgets into the job's request, and, as the runner's listener, feeds progress,
 gauges (with the sequential baseline a later render's speedup is measured against), results,
-timeline and history. The dashboard opens with the newest finished job of the history.
+timeline and history.
 (Jobs run for real through the panel's buttons: tests/e2e/test_ui_jobs.py.)"""
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
-import renderrush as rr
 from renderrush.jobs.result import Comparison, JobResult
 from renderrush.recording.advisor import Recommendation
 from renderrush.recording.history import History
 from renderrush.segments.progress import ProgressEvent
 from renderrush.ui import (
     ControlPanel,
-    Dashboard,
     HistoryView,
     Job,
     LiveGauges,
@@ -41,27 +39,6 @@ def test_panel_needs_a_video_first(tmp_path: Path, history: History) -> None:
 
 
 @pytest.mark.usefixtures("quick_cpu")  # the machine's readings are not what this is about
-def test_dashboard_first_load_shows_the_history(tmp_path: Path, small_clip: Path, history: History) -> None:
-    comparison = rr.compare(
-        small_clip, "grayscale", workers=2, segment_seconds=1.0, scheduler="threads", history=history
-    )
-    dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads")
-    # what a page that loads now draws: the figures' stored state
-    trend = dash.history.trend._widget_data
-    assert [t["x"] for t in trend] == [[comparison.job_id], [comparison.job_id]]
-    assert trend[1]["y"] == [pytest.approx(comparison.speedup)]
-    assert f"job {comparison.job_id}, compare" in dash.results.summary.value
-    bars = dash.results.chart._widget_data[0]
-    assert bars["y"] == [round(comparison.sequential.wall_seconds, 3), round(comparison.parallel.wall_seconds, 3)]
-    timeline = dash.timeline.figure._widget_data
-    assert [t["name"] for t in timeline] == ["sequential", "parallel"] and [len(t["x"]) for t in timeline] == [3, 3]
-    assert min(timeline[1]["base"]) >= max(b + x for b, x in zip(timeline[0]["base"], timeline[0]["x"])) - 0.01, (
-        "one time axis: the parallel run starts after the sequential one"
-    )
-    assert dash.health.figure._widget_data[0]["value"] == dash.health.report.score
-    assert dash.gauges.gauges_figure._widget_data[3]["mode"] == "gauge", "no speedup measured in this session"
-
-
 # ---- settings and requests ----------------------------------------------------------------------
 def test_unknown_schedulers_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown scheduler 'gpu': use one of processes, threads, sync"):
@@ -104,7 +81,14 @@ def test_the_widgets_make_the_request(tmp_path: Path, clip: Path, monkeypatch: p
     panel.workers.value, panel.segment_seconds.value = 3, 2.5
     started: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(panel.runner, "start", lambda kind, **request: started.append((kind, request)) or "job")
-    settings = {"filters": "grayscale,blur:2", "workers": 3, "segment_seconds": 2.5, "scheduler": "sync"}
+    settings = {
+        "filters": "grayscale,blur:2",
+        "workers": 3,
+        "segment_seconds": 2.5,
+        "scheduler": "sync",
+        "codec": None,
+        "tonemap": False,
+    }
     assert panel.settings() == settings
     assert panel.render() == panel.compare() == "job"
     work = tmp_path / "work"
@@ -198,22 +182,13 @@ def test_results_that_cannot_be_shown_leave_the_panel_usable(
     assert finished == [job] and not panel.render_button.disabled and panel.cancel_button.disabled
 
 
-# ---- the dashboard ------------------------------------------------------------------------------
-@pytest.mark.usefixtures("quick_cpu")
-def test_the_dashboard_shows_the_newest_job_that_has_results(
-    tmp_path: Path, rendered: JobResult, history: History
+def test_the_output_choice_names_the_file_and_the_codec(
+    tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dash = Dashboard(tmp_path / "dash", history=history, scheduler="threads", filters="invert")
-    assert dash.show_last_job() is None and "No results yet" in dash.results.summary.value
-    assert dash.panel.filters.text == "invert" and dash.panel.scheduler.value == "threads"  # passed to the panel
-    assert dash.panel.history is dash.history.history is history and repr(dash) == "<Dashboard>"
-    shown = history.record_job("render", "finished", result=rendered)
-    without_figures = dataclasses.replace(history.get(shown), details={})  # imported from elsewhere
-    history.import_records([without_figures])
-    request = {"input": "clip.mp4", "output": "o.mp4", "filters": "grayscale", "workers": 2}
-    history.record_job("render", "failed", request=request, error="stopped")
-    dash.history.refresh()
-    assert len(dash.history.records) == 3
-    record = dash.show_last_job()
-    assert record is not None and record.id == shown
-    assert f"job {shown}, render" in dash.results.summary.value and dash.timeline.bars == 3
+    panel = ControlPanel(tmp_path / "work", history=False, scheduler="sync")
+    panel.source.use_file(clip)
+    panel.output.codec.value, panel.output.container.value = "vp9", "webm"
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(panel.runner, "start", lambda kind, **request: started.append(request) or "job")
+    panel.render()
+    assert started[0]["output"].endswith("clip.rendered.webm") and started[0]["codec"] == "vp9"

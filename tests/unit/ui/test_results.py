@@ -17,7 +17,7 @@ import pytest
 from renderrush.jobs.result import Comparison, JobResult
 from renderrush.recording.history import History
 from renderrush.recording.report import load_report
-from renderrush.ui import ResultsView, ScalingChart
+from renderrush.ui import ResultsView
 from renderrush.ui.results import download_link
 
 JPEG = b"\xff\xd8"
@@ -43,19 +43,6 @@ def test_results_view_shows_a_render(tmp_path: Path, rendered: JobResult) -> Non
     assert "too large to play inline" in small.video_box.children[0].value
 
 
-def test_scaling_chart() -> None:
-    chart = ScalingChart()
-    chart.add(2, 6.0, 30)
-    chart.add(1, 10.0, 18)
-    chart.add(4, 5.0, 36)
-    assert [p["workers"] for p in chart.points] == [1, 2, 4]
-    assert chart.speedups == pytest.approx([1.0, 10 / 6, 2.0])
-    assert chart.points[2]["efficiency"] == pytest.approx(0.5)
-    assert list(chart.figure.data[2].y) == [1, 2, 4]
-    assert "50%" in chart.table.value
-
-
-# ---- download_link ----------------------------------------------------------------------------
 def test_download_link_carries_the_file_in_a_data_url(tmp_path: Path) -> None:
     path = tmp_path / "r&d report.json"
     path.write_bytes(b'{"jobs": []}')
@@ -81,7 +68,7 @@ def test_a_render_with_its_record_exports_its_report(tmp_path: Path, rendered: J
     view = ResultsView(tmp_path / "work")
     view.show_render(rendered, record)
     assert not view.export_button.disabled and view.export_link.value == ""
-    assert "<b>out.mp4</b>: 30 frames" in view.summary.value and "2 worker(s), threads scheduler, 3 segments" in (
+    assert "<b>out.mp4</b>: 30 frames" in view.summary.value and "2 workers, threads scheduler, 3 segments" in (
         view.summary.value
     )
     assert view.chart.layout.title.text == "Wall time" and view.chart._widget_data[0]["x"] == ["threads (2 workers)"]
@@ -151,23 +138,3 @@ def test_a_job_that_did_not_finish_has_no_results(tmp_path: Path, history: Histo
     with pytest.raises(ValueError, match=rf"job {record.id} did not finish, so it has no results to show"):
         view.show_record(record)
     assert view.record is None and "No results yet" in view.summary.value
-
-
-# ---- ScalingChart ----------------------------------------------------------------------------
-def test_scaling_chart_replaces_a_repeated_measurement_and_starts_at_its_smallest_point() -> None:
-    chart = ScalingChart(title="Sweep")
-    chart.add(2, 8.0, 20)
-    chart.add(4, 5.0)
-    assert chart.speedups == pytest.approx([1.0, 1.6]) and chart.points[1]["efficiency"] == pytest.approx(0.8)
-    assert list(chart.figure.data[2].y) == [1.0, 2.0], "ideal: relative to the smallest worker count"
-    chart.add(2, 10.0, 16)  # measured again: replaced, not added
-    assert [p["workers"] for p in chart.points] == [2, 4] and chart.speedups == pytest.approx([1.0, 2.0])
-    assert chart.figure._widget_data[0]["y"] == [10.0, 5.0] and chart.figure._widget_data[0]["text"] == [
-        "16 fps",
-        "0 fps",
-    ]
-    assert chart.figure.layout.title.text == "Sweep"
-    assert "<td style='padding:2px 8px;white-space:nowrap'>2.00×</td>" in chart.table.value
-    copied = chart.to_dict()
-    copied[0]["workers"] = 99
-    assert chart.points[0]["workers"] == 2 and copied[1] == chart.points[1]
