@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from renderrush import ClusterError, SegmentError, make_sample_video, probe, render
+from renderrush import ClusterError, make_sample_video, probe, render
 from renderrush.backends.reach import check_scheduler
 from renderrush.cli import main
 from renderrush.segments.progress import SEGMENT_STARTED, ProgressEvent
@@ -23,6 +23,7 @@ from ..support.cluster import LoopbackCluster
 from ..support.filters import FilterRegistry
 from ..support.frames import decode_frames, frame_indices, stream_codecs
 from ..support.gops import gop_clip
+from ..support.media import ffmpeg_frame_count
 
 pytestmark = pytest.mark.cluster
 
@@ -120,7 +121,9 @@ def test_killed_worker_is_survived(
     print(f"segment re-run started {restarts[0] if restarts else float('nan'):.2f} s after the kill")
 
 
-def test_corrupt_range_fails_with_segment_and_reason(cluster: LoopbackCluster, videos: Path, tmp_path: Path) -> None:
+def test_a_corrupt_range_renders_what_ffmpeg_decodes_and_says_what_is_missing(
+    cluster: LoopbackCluster, videos: Path, tmp_path: Path
+) -> None:
     source = make_sample_video(videos / "to_corrupt.mp4", seconds=4, size=(320, 240), audio=False)
     data = bytearray(source.read_bytes())
     middle = len(data) // 5
@@ -128,10 +131,12 @@ def test_corrupt_range_fails_with_segment_and_reason(cluster: LoopbackCluster, v
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(bytes(data))
     out = tmp_path / "out.mp4"
-    with pytest.raises(SegmentError) as excinfo:
-        render(corrupt, out, None, workers=2, segment_seconds=1, scheduler=cluster.address)
-    assert "segment" in str(excinfo.value) and "corrupt or truncated" in str(excinfo.value)
-    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mp4"]
+    # Shipped as pieces of whole GOPs, each worker's decoder skips the packets it rejects, as
+    # ffmpeg does: the output has the frames ffmpeg decodes, and a warning counts the rest.
+    result = render(corrupt, out, None, workers=2, segment_seconds=1, scheduler=cluster.address, history=False)
+    assert result.frames == ffmpeg_frame_count(corrupt) < probe(corrupt).frame_count
+    assert any("damaged packets could not be decoded" in line for line in result.warnings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mp4", "out.mp4"]
 
 
 def test_local_cluster_by_name(clip: Path, tmp_path: Path) -> None:

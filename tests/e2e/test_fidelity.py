@@ -34,7 +34,7 @@ from renderrush.media.samples import read_frame_index
 
 from ..support import media
 from ..support.filters import FilterRegistry
-from ..support.media import FFMPEG, ffmpeg_info
+from ..support.media import FFMPEG, ffmpeg_frame_count, ffmpeg_info, ffmpeg_main_video
 
 REFERENCE = os.environ.get("RENDERRUSH_FIDELITY_REFERENCE", "") == "ffmpeg"
 """Render with one ffmpeg command instead of RenderRush, to check the measurements."""
@@ -178,27 +178,6 @@ def plane_array(frame: av.VideoFrame, index: int) -> np.ndarray:
 def frame_ids(path: Path) -> list[int]:
     """The frame-index stripe of every frame (sources made from RenderRush samples)."""
     return [read_frame_index(luma) for luma in gray_frames(path)]
-
-
-def ffmpeg_main_video(path: Path) -> list[str]:
-    """ffmpeg reading the main video stream of `path` with every frame at its own time
-    (passthrough: none repeated or dropped for a constant rate); output options follow."""
-    return [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough"]
-
-
-def ffmpeg_frame_count(path: Path) -> int:
-    """Frames the ffmpeg binary decodes from the main video stream of `path`."""
-    proc = subprocess.run(
-        [*ffmpeg_main_video(path), "-f", "null", "-progress", "pipe:1", "-"],
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
-    counts = [
-        int(line[6:]) for line in proc.stdout.splitlines() if line.startswith("frame=") and line[6:].strip().isdigit()
-    ]
-    assert counts, f"ffmpeg decoded nothing from {path.name}: {proc.stderr[-500:]}"
-    return counts[-1]
 
 
 def ffmpeg_upright_gray(path: Path, size: tuple[int, int]) -> np.ndarray:

@@ -139,9 +139,7 @@ def test_too_little_disk_space_refuses_to_start_unless_forced(
         assert line.startswith(
             f"not enough free disk space in '{disk}': the output and its segments need about 1.8 MiB"
         )
-        assert line.endswith(
-            "free some space, choose another folder, or use --force (force=True) if the estimate is wrong"
-        )
+        assert line.endswith("free some space, choose another folder, or use --force if the estimate is wrong")
         assert files(disk) == []
         with pytest.raises(DiskSpaceError):
             render(big_source, disk / "out.mp4", scheduler="threads", workers=2)

@@ -80,13 +80,14 @@ def test_every_public_name_resolves_and_is_listed() -> None:
 
 
 def test_functions_named_like_their_modules_stay_functions() -> None:
-    """`renderrush.media.probe` and `renderrush.jobs.compare` are functions even after their submodules load."""
+    """`renderrush.probe` and `renderrush.compare` are functions even after the modules that define
+    them (`renderrush.media.probe`, `renderrush.jobs.compare`) load."""
     code = """
         import renderrush
         import renderrush.media.probe, renderrush.jobs.compare  # binding the submodules must not replace the functions
         from renderrush.media.probe import probe
         from renderrush.jobs.compare import compare
-        assert renderrush.media.probe is probe and renderrush.jobs.compare is compare, (renderrush.media.probe, renderrush.jobs.compare)
+        assert renderrush.probe is probe and renderrush.compare is compare, (renderrush.probe, renderrush.compare)
         from renderrush import probe as p, compare as c
         assert p is probe and c is compare
     """

@@ -886,3 +886,24 @@ def truncated_clip(folder: Path) -> Path:
     path = folder / "truncated.ts"
     path.write_bytes(data[: len(data) * 6 // 10 + 77])
     return path
+
+
+def ffmpeg_main_video(path: Path) -> list[str]:
+    """ffmpeg reading the main video stream of `path` with every frame at its own time
+    (passthrough: none repeated or dropped for a constant rate); output options follow."""
+    return [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough"]
+
+
+def ffmpeg_frame_count(path: Path) -> int:
+    """Frames the ffmpeg binary decodes from the main video stream of `path`."""
+    proc = subprocess.run(
+        [*ffmpeg_main_video(path), "-f", "null", "-progress", "pipe:1", "-"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    counts = [
+        int(line[6:]) for line in proc.stdout.splitlines() if line.startswith("frame=") and line[6:].strip().isdigit()
+    ]
+    assert counts, f"ffmpeg decoded nothing from {path.name}: {proc.stderr[-500:]}"
+    return counts[-1]
