@@ -380,7 +380,7 @@ def assert_dashboard_rendered(page: Any) -> Any:
     nonempty_box(panel, 300, 300)
     for label in ("Generate sample", "Render", "Compare", "Cancel", "Advise"):
         expect(button(panel, label)).to_have_count(1)
-    for section in ("1. Video", "2. Filters", "3. Settings", "4. Run"):
+    for section in ("1. Video", "2. Filters", "3. Settings", "4. Output", "5. Run"):
         expect(panel).to_contain_text(section)
 
     progress = dash.locator(".rr-progress")
