@@ -120,6 +120,9 @@ def run_job(
     timeline = segment_timeline(run.results, started_at)  # before the folder (and its timing files) goes
     joins = join_report(run.results)
     mark_pulses(timeline, joins)
+    starts_on_cut = {s.index for s in plan.segments if s.start in plan.cuts}
+    for entry in timeline:
+        entry["cut"] = entry["index"] in starts_on_cut
     folder.remove()
     return JobResult(
         input=info.path,

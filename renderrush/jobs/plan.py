@@ -119,6 +119,8 @@ class JobPlan:
     """The advisor's choice, when workers were not given."""
     notes: tuple[str, ...] = ()
     """What the plan could not do as asked, for `JobResult.warnings` (fewer, longer segments)."""
+    cuts: tuple[int, ...] = ()
+    """Scene cuts found in the source (frame numbers), when boundaries were moved onto them."""
 
     def sequential(self) -> JobPlan:
         """The same segments and encoder settings, one worker: the honest baseline."""
@@ -184,6 +186,7 @@ def plan_job(
     if info.seek_mode == "count":
         seconds = max(seconds, info.duration / workers)
     notes: tuple[str, ...] = ()
+    cuts: list[int] | None = None
     if is_cluster(options.scheduler) and not options.shared_storage and cuttable(info):
         segments, note = plan_gop_segments(info, seconds)  # pieces of whole GOPs: each GOP crosses the network once
         notes = (note,) if note else ()
@@ -198,4 +201,4 @@ def plan_job(
             else "Planned on the clip's frames and keyframes"
         )
         advice = as_run(advice, len(segments), seconds, why)
-    return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes)
+    return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes, tuple(cuts or ()))

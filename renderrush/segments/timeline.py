@@ -74,9 +74,16 @@ def segment_timeline(results: Iterable[SegmentResult], started_at: float) -> lis
                 "end": None if end is None else round(max(0.0, end), 4),
                 "frames": result.frames,
                 "reused": result.reused,
+                **_quality(result),
             }
         )
     return timeline
+
+
+def _quality(result: SegmentResult) -> dict[str, Any]:
+    """The segment's measured quality and CRF, for the timeline's colours and hover text."""
+    quality = result.quality or {}
+    return {"psnr": quality.get("psnr"), "ssim": quality.get("ssim"), "vmaf": quality.get("vmaf"), "crf": result.crf}
 
 
 def assign_lanes(entries: Sequence[Mapping[str, Any]]) -> list[int]:
