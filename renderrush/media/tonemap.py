@@ -93,7 +93,7 @@ class ToneMapper:
     light looked up in a table of the 1024 codes, Hable's curve as the ratio hable(s) / s,
     x ** (1 / 2.4) as exp(log(x) / 2.4), the HLG OOTF (one gain per pixel) folded into that
     ratio, and chroma averaged to 4:2:0 from R', B' and luma (linear: the same as averaging
-    Cb and Cr).
+    Cb and Cr). One per stream: its buffers make a call not thread-safe.
     """
 
     def __init__(self, transfer: int, peak: float, full_range: bool = False) -> None:
@@ -210,14 +210,11 @@ class ToneMapper:
         flat = (rows, width * 3)  # one channel: cv2 reads a number as (x, 0, 0, 0) on 3 channels
         codes = cv2.transform(yuv, self.matrix, dst=buf.codes[:rows]).reshape(flat)
         low, high = (
-            cv2.min(
-                cv2.add(codes, offset, dst=bound[:rows].reshape(flat), dtype=cv2.CV_16U),
-                1023,
-                dst=bound[:rows].reshape(flat),
-            )
+            cv2.add(codes, offset, dst=bound[:rows].reshape(flat), dtype=cv2.CV_16U)
             for offset, bound in ((-TIE, buf.low), (TIE, buf.high))
         )
         ties = cv2.findNonZero(cv2.compare(low, high, cv2.CMP_NE, dst=buf.ties[:rows]))
+        cv2.min(low, 1023, dst=low)  # (a tie at 1023.5 is recomputed, clipped, below)
         if ties is not None:
             at, columns = ties.reshape(-1, 2)[:, 1], ties.reshape(-1, 2)[:, 0]
             pixels = columns // 3
