@@ -20,6 +20,39 @@ RUN_GAP = 0.2
 """Seconds drawn between a comparison's runs while they run live (their real gap is not known yet)."""
 
 
+PULSE_COLOUR = "#d62728"
+QUALITY_COLOURS = ((95.0, 45.0, "#2ca02c"), (90.0, 38.0, "#9acd32"), (80.0, 32.0, "#ffbf00"), (0.0, 0.0, "#d62728"))
+"""(lowest VMAF, lowest PSNR dB, colour): green where the encode is transparent, amber to red as it degrades."""
+
+
+def quality_colour(entry: Mapping[str, Any]) -> str | None:
+    """A finished segment's colour by its measured quality (VMAF when measured, else luma
+    PSNR); None before it is measured (the run's colour)."""
+    vmaf, psnr = entry.get("vmaf"), entry.get("psnr")
+    if vmaf is None and psnr is None:
+        return None
+    for lowest_vmaf, lowest_psnr, colour in QUALITY_COLOURS:
+        if (vmaf is not None and vmaf >= lowest_vmaf) or (vmaf is None and psnr is not None and psnr >= lowest_psnr):
+            return colour
+    return QUALITY_COLOURS[-1][2]
+
+
+def quality_text(entry: Mapping[str, Any]) -> str:
+    """The hover lines of a segment's quality, CRF, pulse and scene cut ("" before measured)."""
+    parts = []
+    if entry.get("psnr") is not None:
+        parts.append(f"PSNR {entry['psnr']:.1f} dB, SSIM {entry['ssim']:.3f}")
+    if entry.get("vmaf") is not None:
+        parts.append(f"VMAF {entry['vmaf']:.1f}")
+    if entry.get("crf") is not None:
+        parts.append(f"CRF {entry['crf']:g}")
+    if entry.get("pulse"):
+        parts.append("the join before it pulses")
+    if entry.get("cut"):
+        parts.append("starts on a scene cut")
+    return "<br>" + " · ".join(parts) if parts else ""
+
+
 def _run_label(label: str) -> str:
     return label or "render"
 
@@ -173,8 +206,9 @@ class SegmentTimeline(Component):
             busy = sum(e["end"] - e["start"] for e in timed) / (workers * (last - first)) if last > first else 1.0
             tail = idle_tail(timed) or 0.0
             parts.append(
-                f"<b>{html.escape(label)}</b>: {len(entries)} segments on {workers} worker{'s' if workers != 1 else ''}, "
-                f"first began at {first:.2f} s, workers busy {busy:.0%} of {last - first:.2f} s, idle tail {tail:.2f} s"
+                f"<b>{html.escape(label)}</b>: {len(entries)} segment{'s' if len(entries) != 1 else ''} on {workers} "
+                f"worker{'s' if workers != 1 else ''}, first began at {first:.2f} s, workers busy {busy:.0%} of "
+                f"{last - first:.2f} s, idle tail {tail:.2f} s" + _marks(entries)
             )
         return "<small>" + "<br>".join(parts) + "</small>"
 
@@ -192,16 +226,21 @@ class SegmentTimeline(Component):
                     base=[round(e["start"] + offset, 3) for e in entries],
                     x=[round(end - e["start"], 3) for e, end in zip(entries, ends)],
                     y=[_lane_name(run, e["lane"], count) for e in entries],
-                    text=[f"#{e['index']}" for e in entries],
+                    text=[("✂ " if e.get("cut") else "") + f"#{e['index']}" for e in entries],
                     textposition="inside",
                     insidetextanchor="middle",
                     marker={
-                        "color": RUN_COLOURS.get(run, "#1f77b4"),
+                        "color": [quality_colour(e) or RUN_COLOURS.get(run, "#1f77b4") for e in entries],
                         "opacity": [1.0 if e["end"] is not None else 0.6 for e in entries],
-                        "line": {"color": "white", "width": 1},
+                        # a join that pulses: the segment after it gets a red outline
+                        "line": {
+                            "color": [PULSE_COLOUR if e.get("pulse") else "white" for e in entries],
+                            "width": [3 if e.get("pulse") else 1 for e in entries],
+                        },
                     },
                     hovertext=[
                         f"segment {e['index']} · {e.get('worker') or 'live'} · {e['start'] + offset:.2f}–{end + offset:.2f} s"
+                        + quality_text(e)
                         for e, end in zip(entries, ends)
                     ],
                     hoverinfo="text",
@@ -215,3 +254,18 @@ class SegmentTimeline(Component):
             self.figure.layout.height = 120 + 28 * max(1, lanes)
             self.figure.layout.showlegend = count > 1
         sync_figure(self.figure)
+
+
+def _marks(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The summary's tail: the worst segment's quality, joins that pulse, boundaries on scene cuts."""
+    text = ""
+    measured = [e for e in entries if e.get("psnr") is not None]
+    if measured:
+        worst = min(measured, key=lambda e: (e.get("vmaf") or 0.0, e["psnr"]))
+        text += f"; worst segment #{worst['index']}" + html.escape(quality_text(worst).replace("<br>", ": "))
+    pulses, cuts = sum(bool(e.get("pulse")) for e in entries), sum(bool(e.get("cut")) for e in entries)
+    if pulses:
+        text += f"; {pulses} join{' pulses' if pulses == 1 else 's pulse'} (red outline)"
+    if cuts:
+        text += f"; {cuts} boundar{'ies' if cuts != 1 else 'y'} on scene cuts (✂)"
+    return text

@@ -99,7 +99,10 @@ def test_cli_json_has_the_timeline(
     assert status == 0
     data = json.loads(capsys.readouterr().out)
     check_spans(data["timeline"], 3, data["wall_seconds"])
-    assert set(data["timeline"][0]) == {"index", "worker", "start", "end", "frames", "reused", "pulse"}
+    keys = {"index", "worker", "start", "end", "frames", "reused", "pulse", "cut", "psnr", "ssim", "vmaf", "crf"}
+    assert set(data["timeline"][0]) == keys
+    first = data["timeline"][0]  # its quality, as measured beside the encoder
+    assert first["psnr"] == data["segments"][0]["quality"]["psnr"] > 30 and first["crf"] == 23 and not first["cut"]
 
 
 def test_compare_keeps_both_runs_timelines(tmp_path: Path, clip: Path, history: History) -> None:
@@ -111,14 +114,18 @@ def test_compare_keeps_both_runs_timelines(tmp_path: Path, clip: Path, history: 
     assert history.get(comparison.job_id).details["parallel"]["timeline"] == data["parallel"]["timeline"]
 
 
+UNMEASURED = {"psnr": None, "ssim": None, "vmaf": None, "crf": None}
+
+
 def test_unknown_times_and_lanes() -> None:
     from renderrush.segments.render import SegmentResult
 
     resumed = SegmentResult(0, 30, 0.0, "/nowhere/segment-0.mp4", 100, 0, reused=True)
     remote = SegmentResult(1, 30, 1.5, "", 100, 77, worker="tcp://10.0.0.5:4000")
     assert segment_timeline([remote, resumed], started_at=0.0) == [
-        {"index": 0, "worker": None, "start": None, "end": None, "frames": 30, "reused": True},
-        {"index": 1, "worker": "tcp://10.0.0.5:4000", "start": None, "end": None, "frames": 30, "reused": False},
+        {"index": 0, "worker": None, "start": None, "end": None, "frames": 30, "reused": True, **UNMEASURED},
+        {"index": 1, "worker": "tcp://10.0.0.5:4000", "start": None, "end": None, "frames": 30, "reused": False}
+        | UNMEASURED,
     ]
     entries = [
         {"worker": "b", "start": 0.5, "end": 1.0},

@@ -158,3 +158,26 @@ def test_records_of_the_history(rendered: JobResult, history: History) -> None:
     request = {"input": "clip.mp4", "output": "o.mp4", "filters": "grayscale", "workers": 2}
     failed = history.get(history.record_job("render", "failed", request=request, error="stopped"))
     assert not view.show_record(failed) and view.bars == 3
+
+
+def test_segments_are_coloured_by_their_quality_with_pulses_and_scene_cuts_marked() -> None:
+    entries = [
+        {"index": 0, "worker": "w1", "start": 0.0, "end": 1.0, "psnr": 47.0, "ssim": 0.99, "vmaf": None, "crf": 23},
+        {"index": 1, "worker": "w2", "start": 0.0, "end": 1.2, "psnr": 31.0, "ssim": 0.9, "vmaf": None, "crf": 23}
+        | {"pulse": True, "cut": True},
+        {"index": 2, "worker": "w1", "start": 1.0, "end": 2.0, "psnr": 40.0, "ssim": 0.97, "vmaf": 96.0, "crf": 26},
+        {"index": 3, "worker": "w2", "start": 1.2, "end": 2.0, "psnr": None, "ssim": None, "vmaf": None, "crf": None},
+    ]
+    timeline = SegmentTimeline()
+    timeline.show_runs([("render", 100.0, entries)])
+    bar = timeline.figure._widget_data[0]  # what a page drawn now shows
+    assert bar["marker"]["color"] == ["#2ca02c", "#d62728", "#2ca02c", "#1f77b4"]  # unmeasured: the run's colour
+    assert bar["marker"]["line"]["color"][1] == "#d62728" and bar["marker"]["line"]["width"] == [1, 3, 1, 1]
+    assert bar["text"][1] == "✂ #1"
+    assert (
+        "PSNR 31.0 dB, SSIM 0.900 · CRF 23 · the join before it pulses · starts on a scene cut" in bar["hovertext"][1]
+    )
+    assert "VMAF 96.0 · CRF 26" in bar["hovertext"][2]
+    summary = timeline.summary.value
+    assert "worst segment #1: PSNR 31.0 dB" in summary
+    assert "1 join pulses (red outline)" in summary and "1 boundary on scene cuts" in summary
