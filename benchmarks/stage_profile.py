@@ -6,7 +6,8 @@ Stages are measured cumulatively, the same way for both tools, each run over the
 clip in one pass: demux; + decode; + conversion (into the chain's pixel format, and the
 copy into the encoder's frame); + filters; + encode; + quality meter (RenderRush only);
 + mux. A stage's cost is the difference between two runs. Start-up is the imports (a
-Python process that imports what `render` imports; for ffmpeg, a one-frame run). The
+Python process that imports the rendering code and probes the clip; for ffmpeg, a run that
+copies one packet). The
 whole commands are measured too; "split" is what the whole `renderrush render` costs
 beyond one pass (segments starting inside a GOP, encoder restarts, threads, probe,
 stitch). Every figure is the median of `--repeats` runs, interleaved.
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 
 FFMPEG_CASES = {
-    "start-up": ["-frames:v", "1", "-an", "-f", "null", "-"],
+    "start-up": ["-map", "0:v", "-c", "copy", "-frames:v", "1", "-f", "null", "-"],
     "demux": ["-map", "0:v", "-c", "copy", "-f", "null", "-"],
     "decode": ["-map", "0:v", "-f", "null", "-"],
     "filters": ["-map", "0:v", "-vf", "hue=s=0", "-pix_fmt", "yuv420p", "-f", "null", "-"],
@@ -66,6 +67,8 @@ def _stage_pass(path: str, upto: str, threads: int) -> None:
     from renderrush.media.quality import meter_beside
 
     info = probe(path)
+    if upto == "start-up":
+        return
     level = RR_STAGES.index(upto)
     picture = Picture.of(info)
     chain = FilterChain.parse("grayscale")
@@ -129,12 +132,10 @@ def profile(path: str, repeats: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp())
     ffmpeg = [*ffmpeg_command()[:1], "-hide_banner", "-loglevel", "error", "-y", "-i", path]
     py = [sys.executable, "-c"]
-    imports = "import av, cv2, numpy, renderrush.cli, renderrush.jobs.engine, renderrush.segments.render"
     cases: dict[str, list[str]] = {
         f"ffmpeg {k}": ffmpeg + [a.format(out=tmp / "ff.mp4") for a in v] for k, v in FFMPEG_CASES.items()
     }
-    cases["rr start-up"] = [*py, imports]
-    for stage in RR_STAGES:
+    for stage in ["start-up", *RR_STAGES]:
         cases[f"rr {stage}"] = [
             *py,
             f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
@@ -201,7 +202,7 @@ def table(result: dict[str, object]) -> str:
         previous = cpu[f"rr {stage}"]
     one = cpu["rr render --workers 1 --segment-seconds 1000"]
     default = cpu["rr render (default)"]
-    rr_stage["probe, plan, threads, stitch (one segment)"] = one - previous
+    rr_stage["plan, history, stitch, threads (one segment)"] = one - previous
     rr_stage["split into the default segments"] = default - one
     rows.append("| stage | ffmpeg | RenderRush |")
     rows.append("|---|---:|---:|")
@@ -214,7 +215,7 @@ def table(result: dict[str, object]) -> str:
         "encode",
         "quality",
         "mux",
-        "probe, plan, threads, stitch (one segment)",
+        "plan, history, stitch, threads (one segment)",
         "split into the default segments",
     ]:
         f = ff_stage.get(stage)
