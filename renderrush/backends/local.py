@@ -43,11 +43,28 @@ def _pool(scheduler: str, workers: int) -> Executor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="renderrush-segment")
 
 
+def _timed_pickled(payload: bytes) -> SegmentResult:
+    """`timed_segment` of a job sent with cloudpickle (in a worker process)."""
+    import cloudpickle
+
+    return timed_segment(cloudpickle.loads(payload))
+
+
+def _submit(pool: Executor, job: SegmentJob) -> Future[SegmentResult]:
+    if isinstance(pool, ThreadPoolExecutor):
+        return pool.submit(timed_segment, job)
+    # a worker process gets the job by value through cloudpickle (as dask sent it): a user's
+    # filter defined in a notebook cell or inside a function cannot be pickled by reference
+    import cloudpickle
+
+    return pool.submit(_timed_pickled, cloudpickle.dumps(job))
+
+
 def _run_on(pool: Executor, jobs: Sequence[SegmentJob]) -> list[SegmentResult]:
     """Every job's result, submitted to `pool` in `schedule` order (both pools start tasks
     in the order they were submitted); raises the first error as soon as it happens,
     cancelling the segments that have not started."""
-    futures: list[Future[SegmentResult]] = [pool.submit(timed_segment, job) for job in schedule(jobs)]
+    futures = [_submit(pool, job) for job in schedule(jobs)]
     done, waiting = wait(futures, return_when=FIRST_EXCEPTION)
     failed = [future for future in futures if future in done and future.exception() is not None]
     if failed:
