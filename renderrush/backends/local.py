@@ -1,17 +1,24 @@
 """Run a job's segments on this machine: one after another in this process ("sync"),
-or as a dask graph on a thread or process pool ("threads", "processes")."""
+or on a thread or process pool ("threads", "processes"), longest segment first.
+
+The pool is fed directly, in the order `schedule` gives, rather than through a dask
+graph: dask's local schedulers order tasks by their key names, not by the list they are
+given (with `segment-N` keys they started the last segment first), and a job whose
+longest segment starts last ends with one worker busy and the others idle."""
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from ..core.layout import cancel_marker
 from ..core.resources import threads_per_worker
 from ..segments.progress import STITCHED, FolderStatus, ProgressPoller
+from ..segments.render import SegmentJob, SegmentResult
 from ..segments.timeline import timed_segment
-from .base import BackendRun, Work, segment_tasks, stitch_job
+from .base import BackendRun, Work, stitch_job
 from .pools import discard_pool, process_pool
 
 
@@ -22,13 +29,49 @@ def in_process(scheduler: str, workers: int, pending_segments: int) -> bool:
     return scheduler != "sync" and (workers == 1 or pending_segments <= 1)
 
 
-def _pool(scheduler: str, workers: int) -> Executor | None:
-    """The executor a local job runs its tasks on (None for the synchronous scheduler)."""
+def schedule(jobs: Sequence[SegmentJob]) -> list[SegmentJob]:
+    """The order segments are handed to a pool: longest first (ties in index order), so the
+    job does not end waiting on one long segment that started last while the other workers
+    sit idle (longest-processing-time-first scheduling)."""
+    return sorted(jobs, key=lambda job: (-job.segment.frames, job.segment.index))
+
+
+def _pool(scheduler: str, workers: int) -> Executor:
+    """The executor a local job runs its segments on."""
     if scheduler == "processes":
         return process_pool(workers)
-    if scheduler == "threads":
-        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="renderrush-segment")
-    return None
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="renderrush-segment")
+
+
+def _timed_pickled(payload: bytes) -> SegmentResult:
+    """`timed_segment` of a job sent with cloudpickle (in a worker process)."""
+    import cloudpickle
+
+    return timed_segment(cloudpickle.loads(payload))
+
+
+def _submit(pool: Executor, job: SegmentJob) -> Future[SegmentResult]:
+    if isinstance(pool, ThreadPoolExecutor):
+        return pool.submit(timed_segment, job)
+    # a worker process gets the job by value through cloudpickle (as dask sent it): a user's
+    # filter defined in a notebook cell or inside a function cannot be pickled by reference
+    import cloudpickle
+
+    return pool.submit(_timed_pickled, cloudpickle.dumps(job))
+
+
+def _run_on(pool: Executor, jobs: Sequence[SegmentJob]) -> list[SegmentResult]:
+    """Every job's result, submitted to `pool` in `schedule` order (both pools start tasks
+    in the order they were submitted); raises the first error as soon as it happens,
+    cancelling the segments that have not started."""
+    futures = [_submit(pool, job) for job in schedule(jobs)]
+    done, waiting = wait(futures, return_when=FIRST_EXCEPTION)
+    failed = [future for future in futures if future in done and future.exception() is not None]
+    if failed:
+        for future in waiting:
+            future.cancel()
+        raise failed[0].exception()  # type: ignore[misc]
+    return [future.result() for future in futures]
 
 
 @dataclass(frozen=True)
@@ -50,32 +93,23 @@ class LocalBackend:
         pool = None
         try:
             with poller:
-                if scheduler == "sync":  # one segment after another in this thread: no pool, no dask
-                    outcome = stitch_job([*work.reused, *map(timed_segment, jobs)], folder.path, output, info)
+                if scheduler == "sync":  # one segment after another in this thread: no pool
+                    rendered = [timed_segment(job) for job in jobs]
                 else:
-                    import dask
-
-                    graph = dask.delayed(stitch_job, pure=False)(
-                        [*work.reused, *segment_tasks(jobs, timed_segment)],
-                        folder.path,
-                        output,
-                        info,
-                        dask_key_name="stitch",
-                    )
                     pool = _pool(scheduler, workers)
-                    options = {"pool": pool, "chunksize": 1} if scheduler == "processes" else {"pool": pool}
-                    (outcome,) = dask.compute(graph, scheduler=scheduler, **options)
+                    rendered = _run_on(pool, jobs)
+                outcome = stitch_job([*work.reused, *rendered], folder.path, output, info)
             poller.emit(STITCHED)
         except BaseException:
-            # dask returns on the first error while sibling segments still run: stop them
-            # (they see the cancel marker within a tenth of a second) before the caller
-            # removes the job folder under their feet.
+            # the first error returns while sibling segments still run: stop them (they see
+            # the cancel marker within a tenth of a second) before the caller removes the
+            # job folder under their feet.
             cancel_marker(folder.path).touch()
             if scheduler == "processes":
                 discard_pool(workers)
             raise
         finally:
             if scheduler == "threads" and pool is not None:
-                pool.shutdown(wait=True)
+                pool.shutdown(wait=True, cancel_futures=True)
         results, stitch_seconds, dropped = outcome
         return BackendRun(results, stitch_seconds, dropped, scheduler, workers, threads)

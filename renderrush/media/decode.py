@@ -39,6 +39,11 @@ __all__ = [
     "yuv_from_bgr",
 ]
 
+SKIP_LEAD_IN_CODECS = ("h264", "hevc")
+"""Codecs whose frames carry their own packet's timestamp and say whether other frames
+refer to them: a segment's decoder skips the non-reference frames shown before its first
+frame (it decodes them only to drop them; nothing refers to them)."""
+
 RETRY_SECONDS = (0.0, 2.0, 10.0)
 """How far before a segment's first frame each seek aims, before decoding from the start."""
 
@@ -189,6 +194,27 @@ def _counted(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple
                 yield frame, source.frame_pts[index - source.start]
 
 
+def _lead_in_skipper(stream: Any, clock: Clock, first_pts: int) -> Callable[[av.Packet], None] | None:
+    """Sets the decoder, packet by packet, to skip non-reference frames timed before the
+    segment's first frame: after a seek into a GOP, the frames between the keyframe and the
+    segment's start are decoded only as references for later frames and then dropped, and
+    the ones no frame refers to need not be decoded at all (x264's default GOP: 250 frames,
+    with 3 B-frames of which 2 are not references)."""
+    context = stream.codec_context
+    if context.name not in SKIP_LEAD_IN_CODECS:
+        return None
+    skipping = False
+
+    def before_decode(packet: av.Packet) -> None:
+        nonlocal skipping
+        skip = packet.pts is not None and clock(packet.pts) < first_pts
+        if skip != skipping:  # read by the decoder (each frame thread) when the packet is sent
+            context.skip_frame = "NONREF" if skip else "DEFAULT"
+            skipping = skip
+
+    return before_decode
+
+
 def _timed(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[av.VideoFrame, int]]:
     aims = [None] if source.start == 0 else [*RETRY_SECONDS, None]
     first_time = float(source.first_pts * source.time_base)  # type: ignore[operator]
@@ -204,7 +230,8 @@ def _timed(source: Source, threads: int, damaged: list[int]) -> Iterator[tuple[a
                     continue
             started = False
             last = None
-            for frame in decode_stream(container, stream, damaged):
+            skipper = _lead_in_skipper(stream, clock, source.first_pts) if source.start > 0 else None
+            for frame in decode_stream(container, stream, damaged, skipper):
                 if frame.pts is None:
                     raise TimelineError(-1, f"a frame decoded after frame {source.start} has no timestamp")
                 pts = clock(frame.pts)

@@ -13,7 +13,7 @@ The frame table is what the decoder will produce, since segments are cut on it:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -77,11 +77,15 @@ class Clock:
 
 
 def decode_stream(
-    container: av.container.InputContainer, stream: Any, damaged: list[int] | None = None
+    container: av.container.InputContainer,
+    stream: Any,
+    damaged: list[int] | None = None,
+    before_decode: Callable[[av.Packet], None] | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Every frame the decoder outputs, as `ffmpeg` would decode them: a packet the decoder
     rejects is skipped (and counted in `damaged`) instead of ending the stream, and a file
-    that ends early ends the stream where it breaks."""
+    that ends early ends the stream where it breaks. `before_decode` sees each packet just
+    before the decoder does (to set what the decoder may skip)."""
     # Crop exactly where the stream says the picture starts (Theora's picture offset): by
     # default libavcodec keeps the planes aligned and leaves the columns left of it in.
     stream.codec_context.flags |= av.codec.context.Flags.unaligned
@@ -93,6 +97,8 @@ def decode_stream(
             return
         except av.FFmpegError:  # the file ends early: flush what the decoder holds
             packet = None
+        if packet is not None and before_decode is not None:
+            before_decode(packet)
         try:
             yield from (stream.codec_context.decode(packet) if packet is None else packet.decode())
         except av.FFmpegError:

@@ -1,6 +1,7 @@
 """Short jobs run in the calling process: one worker or one segment never starts a pool
 (worker processes cost 0.5-1 s to start on 2 cores), and the advisor sends jobs shorter
-than that start-up there too. The CLI runs built-in chains on threads."""
+than that start-up there too. The CLI runs built-in chains on threads. Pools start the
+longest segments first."""
 
 from __future__ import annotations
 
@@ -9,15 +10,23 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pytest
 
 from renderrush import Param, render
+from renderrush.backends import local
 from renderrush.cli import default_scheduler
+from renderrush.core.errors import SegmentError
+from renderrush.core.segment import Segment
+from renderrush.jobs import plan
 from renderrush.media.ffmpeg import decoded_md5
 from renderrush.recording.advisor import RunTiming, recommend
+from renderrush.segments.render import SegmentJob, SegmentResult
 
 from ...support.filters import FilterRegistry
 from ...support.frames import frame_indices
@@ -99,3 +108,68 @@ def test_cli_default_scheduler_is_threads_for_built_in_filters(registry: FilterR
         return frame
 
     assert default_scheduler("grayscale,python_loop") == "processes"
+
+
+def _uneven_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plan 50, 10 and 30 frames: longest first is 0, 2, 1, unlike index order (0, 1, 2)
+    and unlike the key order dask's local schedulers used (2, 1, 0)."""
+    monkeypatch.setattr(plan, "plan_segments", lambda info, *_, **__: plan._segments(info, [0, 50, 60, 90]))
+
+
+def test_local_pool_starts_the_longest_segments_first(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _uneven_segments(monkeypatch)
+    started: list[int] = []
+    real = local.timed_segment
+
+    def recording(job: SegmentJob) -> SegmentResult:
+        started.append(job.segment.index)
+        return real(job)
+
+    monkeypatch.setattr(local, "timed_segment", recording)
+    # one pool thread: tasks start exactly in the order the backend hands them over
+    monkeypatch.setattr(local, "_pool", lambda scheduler, workers: ThreadPoolExecutor(max_workers=1))
+    result = render(clip, tmp_path / "ordered.mp4", "grayscale", workers=2, scheduler="threads", history=False)
+    assert result.scheduler == "threads"
+    assert started == [0, 2, 1]
+    assert [s.index for s in result.segments] == [0, 1, 2], "results and the stitch stay in index order"
+    assert [s.frames for s in result.segments] == [50, 10, 30]
+    assert frame_indices(result.output) == list(range(CLIP_FRAMES))
+
+
+def test_longest_first_on_two_worker_processes_gives_the_sync_frames(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _uneven_segments(monkeypatch)
+    pooled = render(clip, tmp_path / "pool.mp4", "grayscale", workers=2, scheduler="processes", history=False)
+    assert (pooled.scheduler, [s.frames for s in pooled.segments]) == ("processes", [50, 10, 30])
+    sync = render(clip, tmp_path / "sync.mp4", "grayscale", scheduler="sync", history=False)
+    assert frame_indices(pooled.output) == list(range(CLIP_FRAMES))
+    assert decoded_md5(pooled.output) == decoded_md5(sync.output)
+
+
+def test_schedule_orders_by_length_then_index() -> None:
+    def job(index: int, start: int, stop: int) -> SegmentJob:
+        return cast(SegmentJob, SimpleNamespace(segment=Segment(index, start, stop)))
+
+    jobs = [job(0, 0, 10), job(1, 10, 40), job(2, 40, 50), job(3, 50, 80)]
+    assert [j.segment.index for j in local.schedule(jobs)] == [1, 3, 0, 2]
+
+
+def test_a_failing_segment_stops_the_job_and_cancels_what_has_not_started(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _uneven_segments(monkeypatch)
+    started: list[int] = []
+
+    def failing(job: SegmentJob) -> SegmentResult:
+        started.append(job.segment.index)
+        raise SegmentError(job.segment.index, "broken on purpose")
+
+    monkeypatch.setattr(local, "timed_segment", failing)
+    monkeypatch.setattr(local, "_pool", lambda scheduler, workers: ThreadPoolExecutor(max_workers=1))
+    with pytest.raises(SegmentError, match="broken on purpose"):
+        render(clip, tmp_path / "failed.mp4", "grayscale", workers=2, scheduler="threads", history=False)
+    assert started == [0], "the segments queued behind the failure never start"
+    assert not (tmp_path / "failed.mp4").exists()

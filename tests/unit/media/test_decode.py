@@ -400,3 +400,42 @@ def test_yuv_from_bgr_uses_the_sources_range(full_range: bool, white: int) -> No
     out = yuv_from_bgr(av.video.reformatter.VideoReformatter(), frame, Picture(64, 48, full_range=full_range), 1)
     assert out.format.name == "yuv420p"
     assert (abs(plane_views(out, 64, 48)[0].astype(int) - white) <= 1).all()
+
+
+def _lead_in_run(info: VideoInfo, monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[tuple[int, str]]]:
+    """(frames the decoder output, (pts, md5 of the planes) of the segment's frames) for
+    frames 40-59 of `clip`, whose GOP starts at frame 0."""
+    import hashlib
+
+    output = 0
+    real = decode_module.decode_stream
+
+    def counting(*args: Any) -> Any:
+        nonlocal output
+        for frame in real(*args):
+            output += 1
+            yield frame
+
+    monkeypatch.setattr(decode_module, "decode_stream", counting)
+    source = segment_source(info, Segment(1, 40, 60))
+    frames = [
+        (pts, hashlib.md5(b"".join(bytes(p) for p in frame.planes)).hexdigest())
+        for frame, pts in segment_frames(source, 1, [])
+    ]
+    return output, frames
+
+
+def test_frames_before_a_segment_that_nothing_refers_to_are_not_decoded(
+    info: VideoInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skipped, frames = _lead_in_run(info, monkeypatch)
+    monkeypatch.setattr(decode_module, "SKIP_LEAD_IN_CODECS", ())
+    every, reference = _lead_in_run(info, monkeypatch)
+    assert every == 61, "frames 0-39 before the segment, its 20, and frame 60 that ends it"
+    assert skipped <= every - 15, f"{skipped}: x264's B-frames that are not references are skipped before frame 40"
+    assert frames == reference and [pts for pts, _ in frames] == list(info.frame_pts[40:60])
+
+
+def test_no_frame_of_a_segment_is_skipped(info: VideoInfo) -> None:
+    for segment in plan_segments(info, 0.3):
+        assert decoded(segment_source(info, segment)) == expected(info, segment.start, segment.stop)
