@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -23,7 +23,7 @@ from ..media.codecs import CODECS
 from ..media.decode import Picture
 from ..media.filters import FilterChain
 from ..media.outputs import check_output_path
-from ..recording.advisor import as_run
+from ..recording.advisor import Recommendation, as_run
 from ..recording.limits import check_disk_space
 from ..recording.monitor import Sample
 from ..recording.recorded import Recording, recorded
@@ -70,8 +70,73 @@ def run_job(
     except after Ctrl-C, when its finished segments stay for `resume=True`."""
     started_at, started = time.time(), time.perf_counter()
     check_cancel(cancel)
+    job = _prepare(plan, Path(output), options, progress)
+    cpu_before = psutil.cpu_times()
+    try:
+        run = backend_for(options).run(job.work, cancel)
+    except KeyboardInterrupt:
+        job.work.folder.release()  # the job folder stays so that `resume=True` can take over its finished segments
+        raise
+    except BaseException:
+        job.work.folder.remove()
+        raise
+    remember_probes(job.cache, job.keys, run.results)
+    timeline = segment_timeline(run.results, started_at)  # before the folder (and its timing files) goes
+    job.work.folder.remove()
+    joins = join_report(run.results)
+    mark_pulses(timeline, joins)
+    starts_on_cut = {s.index for s in plan.segments if s.start in plan.cuts}
+    for entry in timeline:
+        entry["cut"] = entry["index"] in starts_on_cut
+    target = options.target_quality
+    return JobResult(
+        input=plan.info.path,
+        output=job.work.output,
+        filters=str(plan.chain),
+        scheduler=run.scheduler,
+        workers=run.workers,
+        threads_per_worker=run.threads_per_worker,
+        segment_seconds=plan.segment_seconds,
+        encode=plan.encode,
+        info=plan.info,
+        segments=[replace(r, data=None) for r in run.results],
+        frames=sum(r.frames for r in run.results),
+        wall_seconds=time.perf_counter() - started,
+        stitch_seconds=run.stitch_seconds,
+        cpu_percent=cpu_busy_percent(cpu_before, psutil.cpu_times()),
+        started_at=started_at,
+        worker_metrics=run.worker_metrics,
+        recommendation=job.recommendation.to_dict() if job.recommendation else None,
+        warnings=[
+            *plan.notes,
+            *source_warnings(plan.info, run.results, run.dropped, plan.encode, plan.chain),
+            *(target_warnings(run.results, target) if target is not None else []),
+            *join_warnings(joins),
+        ],
+        joins=joins,
+        segment_timeline=timeline,
+        input_bytes_to_workers=run.input_bytes_to_workers,
+        output_bytes_from_workers=run.output_bytes_from_workers,
+        input_bytes_by_worker=run.input_bytes_by_worker,
+    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A job ready for its backend: the work, the advice as it applies to the segments that
+    run, and the probe cache with the keys of this job's segments."""
+
+    work: Work
+    recommendation: Recommendation | None
+    cache: ProbeCache
+    keys: dict[int, str]
+
+
+def _prepare(plan: JobPlan, output: Path, options: RenderOptions, progress: ProgressCallback | None) -> _Prepared:
+    """Check the output and the disk, take the job folder (resuming its finished segments
+    when asked) and, for a quality target, each pending segment's search."""
     info = plan.info
-    output = check_output_path(Path(output), info.path)
+    output = check_output_path(output, info.path)
     check_disk_space(info, output, force=options.force)
     picture = Picture.of(info)
     folder = JobFolder(output, segment_suffix=CODECS[plan.encode.codec].segment_suffix)
@@ -107,53 +172,7 @@ def run_job(
         vmaf=options.vmaf or target is not None,  # a target is checked on the final encode
         targets=targets,
     )
-    cpu_before = psutil.cpu_times()
-    try:
-        run = backend_for(options).run(work, cancel)
-    except KeyboardInterrupt:
-        folder.release()  # the job folder stays so that `resume=True` can take over its finished segments
-        raise
-    except BaseException:
-        folder.remove()
-        raise
-    remember_probes(cache, keys, run.results)
-    timeline = segment_timeline(run.results, started_at)  # before the folder (and its timing files) goes
-    joins = join_report(run.results)
-    mark_pulses(timeline, joins)
-    starts_on_cut = {s.index for s in plan.segments if s.start in plan.cuts}
-    for entry in timeline:
-        entry["cut"] = entry["index"] in starts_on_cut
-    folder.remove()
-    return JobResult(
-        input=info.path,
-        output=output,
-        filters=str(plan.chain),
-        scheduler=run.scheduler,
-        workers=run.workers,
-        threads_per_worker=run.threads_per_worker,
-        segment_seconds=plan.segment_seconds,
-        encode=plan.encode,
-        info=info,
-        segments=[replace(r, data=None) for r in run.results],
-        frames=sum(r.frames for r in run.results),
-        wall_seconds=time.perf_counter() - started,
-        stitch_seconds=run.stitch_seconds,
-        cpu_percent=cpu_busy_percent(cpu_before, psutil.cpu_times()),
-        started_at=started_at,
-        worker_metrics=run.worker_metrics,
-        recommendation=recommendation.to_dict() if recommendation else None,
-        warnings=[
-            *plan.notes,
-            *source_warnings(info, run.results, run.dropped, plan.encode, plan.chain),
-            *(target_warnings(run.results, target) if target is not None else []),
-            *join_warnings(joins),
-        ],
-        joins=joins,
-        segment_timeline=timeline,
-        input_bytes_to_workers=run.input_bytes_to_workers,
-        output_bytes_from_workers=run.output_bytes_from_workers,
-        input_bytes_by_worker=run.input_bytes_by_worker,
-    )
+    return _Prepared(work, recommendation, cache, keys)
 
 
 def replanned(attempt: Callable[[bool], T]) -> T:

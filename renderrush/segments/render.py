@@ -202,13 +202,32 @@ def render_segment(job: SegmentJob) -> SegmentResult:
     )
 
 
+def _check_frames(
+    job: SegmentJob, read_error: BaseException | None, encode_error: BaseException | None, frames: int, damaged: bool
+) -> None:
+    """Raise the one error that says why a segment did not come out whole, if it did not."""
+    index = job.segment.index
+    if encode_error:
+        raise SegmentError(index, f"encoder: {av_reason(encode_error)}")
+    if isinstance(read_error, TimelineError):
+        raise TimelineError(index, read_error.reason)
+    if read_error is None and frames != job.segment.frames and not damaged:
+        # the frames in this segment's time range are not the ones listed: the listing is wrong
+        raise TimelineError(index, f"decoded {frames} frames where the file lists {job.segment.frames}")
+    if read_error is not None or not frames:
+        reason = av_reason(read_error) if read_error else "no frame of it could be decoded"
+        raise SegmentError(
+            index,
+            f"decoded {frames} of {job.segment.frames} frames from frame {job.segment.start} "
+            f"({reason}); the input may be corrupt or truncated there",
+        )
+
+
 def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[list[int], int, int, Quality]:
     """Run the three stages, encoding the segment into `path`; returns the frames'
     timestamps, the counts of damaged and concealed frames and the encoded quality, or raises."""
     decoded, to_encode = _Handoff(), _Handoff()
-    picture = job.picture.for_output(
-        job.encode.depth, job.encode.tonemap
-    )  # 10-bit or tone-mapped frames, as the output needs
+    picture = job.picture.for_output(job.encode.depth, job.encode.tonemap)  # 10-bit or tone-mapped, as needed
     target = picture.frame_format(job.chain.pixel_format != YUV, job.chain.bgr_depth)
     pool = FramePool(picture, job.threads)
     damaged: list[int] = []
@@ -275,20 +294,5 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
         encoder.join()
         if encoder.error or not complete:
             writer.abandon()
-    if encoder.error:
-        raise SegmentError(job.segment.index, f"encoder: {av_reason(encoder.error)}")
-    if isinstance(reader.error, TimelineError):
-        raise TimelineError(job.segment.index, reader.error.reason)
-    if reader.error is None and len(timestamps) != job.segment.frames and not damaged:
-        # the frames in this segment's time range are not the ones listed: the listing is wrong
-        raise TimelineError(
-            job.segment.index, f"decoded {len(timestamps)} frames where the file lists {job.segment.frames}"
-        )
-    if reader.error is not None or not timestamps:
-        reason = av_reason(reader.error) if reader.error else "no frame of it could be decoded"
-        raise SegmentError(
-            job.segment.index,
-            f"decoded {len(timestamps)} of {job.segment.frames} frames from frame {job.segment.start} "
-            f"({reason}); the input may be corrupt or truncated there",
-        )
+    _check_frames(job, reader.error, encoder.error, len(timestamps), bool(damaged))
     return timestamps, len(damaged), concealed, measured[0]
