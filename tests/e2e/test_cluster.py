@@ -168,7 +168,8 @@ def test_cli_on_cluster_matches_a_sequential_render(
     assert main(argv) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
-    said = [line for line in captured.err.splitlines() if line.startswith("renderrush: ")]
+    # one line about the cluster; a join whose keyframe is sharper than its segment's middle may add its own warning
+    said = [line for line in captured.err.splitlines() if line.startswith("renderrush: ") and " pulses: " not in line]
     assert len(said) == 1 and cluster.address in said[0], captured.err
     assert "serves no dashboard" in said[0], "the loopback scheduler runs with --no-dashboard"
     assert 0 < report["input_bytes_to_workers"] <= TRAFFIC_TARGET * long_clip.stat().st_size
