@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from renderrush.media.codecs import CODECS, encoder_options
-from renderrush.media.ffmpeg import ffmpeg_command
+from renderrush.media.ffmpeg import ffmpeg_exe
 from renderrush.media.probe import probe
 
 SUFFIX = {"h264": ".mp4", "hevc": ".mp4", "av1": ".mkv", "vp9": ".webm"}
@@ -33,7 +33,7 @@ def make_clip(path: Path, seconds: int, size: str) -> None:
     """A camera-like clip with x264's default settings (a keyframe every 250 frames) and AAC."""
     subprocess.run(
         [
-            ffmpeg_command(),
+            ffmpeg_exe(),
             "-v",
             "error",
             "-y",
@@ -63,9 +63,12 @@ def make_clip(path: Path, seconds: int, size: str) -> None:
 def ffmpeg_args(codec: str, source: Path, output: Path, preset: str, crf: float) -> list[str]:
     spec = CODECS[codec]
     options = encoder_options(spec, preset, crf, threads=os.cpu_count() or 1)
-    flags = [item for key, value in options.items() for item in (f"-{key}", value)]
+    # the preset and CRF RenderRush gives the encoder, but the encoder's own threading, as a user's
+    # command would run it (RenderRush pins x264's and x265's threading so output never depends on
+    # the worker count; that costs it speed ffmpeg does not give up here)
+    flags = [item for key, value in options.items() if not key.endswith("-params") for item in (f"-{key}", value)]
     return [
-        ffmpeg_command(),
+        ffmpeg_exe(),
         "-v",
         "error",
         "-y",
@@ -105,7 +108,12 @@ def timed(args: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process tree) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "RENDERRUSH_HISTORY": os.devnull})
+    subprocess.run(
+        args,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "RENDERRUSH_HISTORY": str(Path(tempfile.gettempdir()) / "renderrush-bench-history.sqlite3")},
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
