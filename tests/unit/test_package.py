@@ -1,9 +1,8 @@
-"""The package's shape: the public names resolve, every error is in the tree with its builtin
-base, and no two modules import each other (directly or through others) at import time."""
+"""The package's public face: the public names resolve, every error is in the tree with its
+builtin base, modules stay small and the README short (the import graph: test_layers.py)."""
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 from pathlib import Path
@@ -51,51 +50,6 @@ def test_errors_have_their_builtin_base(error: type, builtin: type) -> None:
     assert issubclass(error, builtin) and issubclass(error, errors.RenderRushError)
     caught = error("message")
     assert str(caught) == "message"
-
-
-def _top_level_imports(path: Path) -> set[str]:
-    """The package modules `path` imports when it is imported (not inside functions or
-    TYPE_CHECKING blocks), as dotted names relative to the package."""
-    module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
-    package_parts = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")[:-1]
-    found: set[str] = set()
-    tree = ast.parse(path.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            continue
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = package_parts[: len(package_parts) - (node.level - 1)] if node.level > 1 else package_parts
-            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
-            if node.module:
-                found.add(target)
-            else:
-                found.update(".".join([*base, alias.name]) for alias in node.names)
-    return {name.strip(".") for name in found}
-
-
-def test_no_import_cycles() -> None:
-    graph: dict[str, set[str]] = {}
-    for path in PACKAGE.rglob("*.py"):
-        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
-        graph[name] = _top_level_imports(path)
-    modules = set(graph)
-    graph = {name: {t for t in targets if t in modules and t != name} for name, targets in graph.items()}
-    visiting: list[str] = []
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        assert name not in visiting, f"import cycle: {' -> '.join([*visiting[visiting.index(name) :], name])}"
-        visiting.append(name)
-        for target in sorted(graph[name]):
-            if target != "__init__" and not (name.startswith("ui") and target == "ui"):
-                visit(target)
-        visiting.pop()
-        done.add(name)
-
-    for name in sorted(graph):
-        visit(name)
 
 
 def test_no_module_grows_past_400_lines() -> None:
