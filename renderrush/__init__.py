@@ -61,6 +61,7 @@ _EXPORTS = {
     "recording.records": ("JobRecord",),
     "recording.report": ("history_report", "import_report", "job_report", "load_report", "write_report"),
     "jobs.result": ("Comparison", "JobResult"),
+    "jobs.rerender": ("rerender",),
     "media.samples": ("make_sample_video",),
     "segments.render": ("SegmentResult",),
 }
@@ -97,6 +98,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the eager imports
     from .jobs.engine import render, run_job
     from .jobs.options import RenderOptions
     from .jobs.plan import JobPlan, plan_job, plan_segments
+    from .jobs.rerender import rerender
     from .jobs.result import Comparison, JobResult
     from .media.encode import EncodeSettings
     from .media.filters import FilterChain, Param, available_filters, register_filter, unregister_filter

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,6 +52,8 @@ class Work:
     """Measure each segment's VMAF besides its PSNR and SSIM."""
     targets: dict[int, Target] = field(default_factory=dict)
     """VMAF target of each segment (by index) whose CRF is searched, with its cached probes."""
+    crfs: dict[int, float] = field(default_factory=dict)
+    """A CRF of its own for some segments (by index): a segment re-rendered at another quality."""
 
     def jobs(self, threads: int) -> list[SegmentJob]:
         """What the workers need to render the pending segments, `threads` each, in index order."""
@@ -60,7 +62,7 @@ class Work:
                 self.info,
                 s,
                 self.chain,
-                self.encode,
+                replace(self.encode, crf=self.crfs[s.index]) if s.index in self.crfs else self.encode,
                 threads,
                 self.folder,
                 vmaf=self.vmaf,

@@ -82,7 +82,10 @@ def run_job(
         raise
     remember_probes(job.cache, job.keys, run.results)
     timeline = segment_timeline(run.results, started_at)  # before the folder (and its timing files) goes
-    job.work.folder.remove()
+    if options.keep_segments:
+        job.work.folder.release()  # the segments stay for `rerender`
+    else:
+        job.work.folder.remove()
     joins = join_report(run.results)
     mark_pulses(timeline, joins)
     starts_on_cut = {s.index for s in plan.segments if s.start in plan.cuts}
@@ -171,6 +174,7 @@ def _prepare(plan: JobPlan, output: Path, options: RenderOptions, progress: Prog
         label=options.label,
         vmaf=options.vmaf or target is not None,  # a target is checked on the final encode
         targets=targets,
+        crfs=plan.crfs,
     )
     return _Prepared(work, recommendation, cache, keys)
 

@@ -152,6 +152,9 @@ class RenderOptions:
         False, "cluster workers can read the input path and write beside the output (else the input is sent to them)"
     )
     force: bool = _option(False, "start even when the free disk space looks too small")
+    keep_segments: bool = _option(
+        False, "keep the encoded segments beside the output, so one can be re-rendered later", commands=("render",)
+    )
     history: History | str | os.PathLike[str] | bool | None = _option(None, "", flag=False)
     """A `History`, a database path, None or True for the default database, False for none."""
     label: str = _option("", "", flag=False)
@@ -175,7 +178,7 @@ class RenderOptions:
             raise SettingsError(f"unknown split '{self.split}'; use one of {', '.join(SPLITS)}")
         if self.target_quality is not None:
             set_(self, "target_quality", check_target_quality(self.target_quality))
-        for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force", "tonemap"):
+        for name in ("snap_to_keyframes", "vmaf", "resume", "shared_storage", "force", "tonemap", "keep_segments"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.snap_to_keyframes and self.split == "fixed":

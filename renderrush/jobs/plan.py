@@ -8,7 +8,7 @@ import bisect
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,6 +121,8 @@ class JobPlan:
     """What the plan could not do as asked, for `JobResult.warnings` (fewer, longer segments)."""
     cuts: tuple[int, ...] = ()
     """Scene cuts found in the source (frame numbers), when boundaries were moved onto them."""
+    crfs: dict[int, float] = field(default_factory=dict)
+    """A CRF of its own for some segments (by index): `rerender` redoes one at another quality."""
 
     def sequential(self) -> JobPlan:
         """The same segments and encoder settings, one worker: the honest baseline."""

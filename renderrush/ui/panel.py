@@ -173,23 +173,49 @@ class ControlPanel(Component):
         self.compare_button.on_click(lambda _: self._start(self.compare))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.status = w.HTML(message_html("Choose a video to start: generate a sample or upload one."))
+        # a segment of the last render again at a better quality (its others reused): the timeline
+        # colours each segment by its quality, so the one to choose is the worst
+        self.segment_choice = w.BoundedIntText(value=0, min=0, max=0, description="Segment", disabled=True)
+        self.rerender_button = w.Button(
+            description="Re-render sharper",
+            icon="redo",
+            disabled=True,
+            tooltip="render this segment of the last render again at CRF 4 lower, reusing the others",
+        )
+        self.rerender_button.on_click(lambda _: self._start(self.rerender))
         buttons = w.HBox([self.render_button, self.compare_button, self.cancel_button])
-        return section("5. Run", buttons, self.status)
+        return section("5. Run", buttons, w.HBox([self.segment_choice, self.rerender_button]), self.status)
 
     def job_settings(self) -> dict[str, Any]:
         """`settings()` with the scheduler "Run on" gives: a cluster is checked first (`ClusterError`)."""
         decoder = self.source.info.codec if self.source.info is not None else None
         return {**self.settings(), "scheduler": self.cluster.scheduler(self.scheduler.value, decoder)}
 
+    def rerender(self, segment: int | None = None) -> Job:
+        """Render one segment of the last render again at a better quality (CRF 4 lower) and
+        write its output anew, the other segments reused (returns at once)."""
+        job = self.job
+        if job is None or job.result is None or job.status != "finished":
+            raise ValueError("render a video first: a segment of the last render is rendered again")
+        result, segment = job.result, int(self.segment_choice.value if segment is None else segment)
+        request = {"input": str(result.input), "output": str(result.output), "filters": result.filters}
+        return self.runner.start("rerender", **request, workers=1, scheduler="sync", base=result, segment=segment)
+
     def _set_status(self, text: str, kind: str = "info") -> None:
         self.status.value = message_html(text, kind)
 
-    def _update_buttons(self) -> None:
-        busy = self.running
+    def _update_buttons(self, busy: bool | None = None) -> None:
+        """Buttons for the panel's state; `busy=False` when a job is ending (its runner still runs)."""
+        busy = self.running if busy is None else busy
         has_video = self.source.path is not None
         self.render_button.disabled = busy or not has_video
         self.compare_button.disabled = busy or not has_video
         self.cancel_button.disabled = not busy
+        job = self.job
+        rendered = job is not None and job.result is not None and job.status == "finished"
+        self.segment_choice.disabled = self.rerender_button.disabled = busy or not rendered
+        if rendered and job is not None and job.result is not None:
+            self.segment_choice.max = len(job.result.segments) - 1
 
     # ---- advisor ------------------------------------------------------------------------
     def _on_source(self, source: VideoSource) -> None:
@@ -237,7 +263,8 @@ class ControlPanel(Component):
         folder = self.work_dir / "renders"
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"{source.stem}.rendered{self.output.suffix}"
-        return self.runner.start("render", input=str(source), output=str(output), **self.job_settings())
+        settings = {**self.job_settings(), "keep_segments": True}  # so that one can be re-rendered
+        return self.runner.start("render", input=str(source), output=str(output), **settings)
 
     def compare(self) -> Job:
         """Start a sequential-versus-parallel comparison (returns at once)."""
@@ -305,8 +332,7 @@ class ControlPanel(Component):
         if self.history_view is not None:
             self.history_view.refresh()
         self._call(self.on_finished, job)
-        self.render_button.disabled = self.compare_button.disabled = self.source.path is None
-        self.cancel_button.disabled = True
+        self._update_buttons(busy=False)
 
     def _show_outcome(self, job: Job) -> None:
         """A finished job's results, timeline and speedup gauge."""

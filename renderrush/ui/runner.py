@@ -16,13 +16,14 @@ from ..core.errors import JobCancelledError, RenderRushError
 from ..core.periodic import Periodic
 from ..jobs.compare import compare
 from ..jobs.engine import render
+from ..jobs.rerender import rerender
 from ..jobs.result import Comparison, JobResult
 from ..recording.recorded import HistoryOption, open_history
 from ..recording.records import JobRecord
 from ..segments.progress import ProgressEvent
 from ._common import error_sentence
 
-KINDS = ("render", "compare")
+KINDS = ("render", "compare", "rerender")
 HISTORY_STATUS = {"finished": "finished", "failed": "failed", "cancelled": "interrupted"}
 
 
@@ -123,7 +124,8 @@ class JobRunner:
                 self.listener_errors.append(exc)
 
     def start(self, kind: str, **request: Any) -> Job:
-        """Start `render(**request)` or `compare(**request)` in the background; returns the `Job`.
+        """Start `render(**request)`, `compare(**request)` or a re-render (`request`: `base`, the
+        finished `JobResult`, `segment` and optionally `crf`) in the background; returns the `Job`.
 
         Raises `RenderRushError` if a job is running already."""
         if kind not in KINDS:
@@ -169,6 +171,13 @@ class JobRunner:
             )
             if job.kind == "render":
                 job.result = render(**options)
+            elif job.kind == "rerender":  # one segment of the render `base` again, at its own CRF
+                job.result = rerender(
+                    options["base"],
+                    options["segment"],
+                    crf=options.get("crf"),
+                    **{k: options[k] for k in ("history", "progress", "cancel", "on_sample")},
+                )
             else:
                 job.comparison = compare(**options)
             job.status = "finished"

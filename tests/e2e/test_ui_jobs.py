@@ -168,3 +168,22 @@ def test_dashboard_composes_everything(tmp_path: Path, clip: Path, history: Hist
     assert job.status == "finished"
     assert dash.history.records[0].id == job.record.id and dash.health.report is not None
     assert dash.progress.state == "finished" and dash.results.result is job.result
+
+
+def test_the_panel_re_renders_one_segment_of_its_last_render(tmp_path: Path, clip: Path, history: History) -> None:
+    panel = panel_with_views(tmp_path, history)
+    panel.source.use_file(clip)
+    assert panel.rerender_button.disabled  # nothing rendered yet
+    panel.workers.value, panel.segment_seconds.value = 2, 1.0
+    panel.render_button.click()
+    first = panel.wait(120)
+    assert first is not None and first.status == "finished" and first.result is not None
+    assert not panel.rerender_button.disabled and panel.segment_choice.max == len(first.result.segments) - 1
+    panel.segment_choice.value = 1
+    panel.rerender_button.click()
+    again = panel.wait(120)
+    assert again is not None and again.kind == "rerender" and again.status == "finished", again.message
+    assert again.result is not None and again.result.frames == first.result.frames
+    by_index = {s.index: s for s in again.result.segments}
+    assert by_index[1].crf == first.result.encode.crf - 4 and not by_index[1].reused and by_index[0].reused
+    assert not panel.render_button.disabled and not panel.rerender_button.disabled

@@ -93,7 +93,11 @@ def test_the_widgets_make_the_request(tmp_path: Path, clip: Path, monkeypatch: p
     assert panel.render() == panel.compare() == "job"
     work = tmp_path / "work"
     assert started == [
-        ("render", {"input": str(clip), "output": str(work / "renders" / "clip.rendered.mp4"), **settings}),
+        (
+            "render",
+            {"input": str(clip), "output": str(work / "renders" / "clip.rendered.mp4"), **settings}
+            | {"keep_segments": True},
+        ),
         ("compare", {"input": str(clip), "keep_outputs": str(work / "compare"), **settings}),
     ]
     assert (work / "renders").is_dir() and (work / "compare").is_dir()
