@@ -17,6 +17,7 @@ from ..core.errors import SettingsError
 from ..core.layout import MANIFEST, progress_path, timestamps_path
 from ..media.codecs import CODECS, check_crf
 from ..recording.monitor import Sample
+from ..recording.recorded import HistoryOption
 from ..segments.jobfolder import JobFolder
 from ..segments.progress import ProgressCallback
 from .engine import recorded_job, run_job
@@ -32,7 +33,7 @@ def rerender(
     segment: int,
     *,
     crf: float | None = None,
-    history: object = None,
+    history: HistoryOption = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     on_sample: Callable[[Sample], None] | None = None,
