@@ -21,43 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from clips import camera_clip  # benchmarks/clips.py, beside this script
+
 from renderrush.media.codecs import CODECS, encoder_options
 from renderrush.media.ffmpeg import ffmpeg_exe
 from renderrush.media.probe import probe
 
 SUFFIX = {"h264": ".mp4", "hevc": ".mp4", "av1": ".mkv", "vp9": ".webm"}
 AUDIO = {".mp4": ["-c:a", "copy"], ".mkv": ["-c:a", "copy"], ".webm": ["-c:a", "libopus", "-b:a", "128k"]}
-
-
-def make_clip(path: Path, seconds: int, size: str) -> None:
-    """A camera-like clip with x264's default settings (a keyframe every 250 frames) and AAC."""
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate=30:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={seconds}",
-            "-vf",
-            "noise=alls=8:allf=t",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
 
 
 def ffmpeg_args(codec: str, source: Path, output: Path, preset: str, crf: float) -> list[str]:
@@ -132,7 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = folder / "source.mp4"
-        make_clip(source, args.seconds, args.size)
+        camera_clip(source, seconds=args.seconds, size=args.size, grain=8)
         frames = probe(source).frame_count
         codecs = args.codecs.split(",")
         times: dict[tuple[str, str], list[tuple[float, float]]] = {}

@@ -227,36 +227,12 @@ def table(result: dict[str, object]) -> str:
 
 
 def make_clips(folder: str, sizes: list[str]) -> None:
-    from renderrush.media.ffmpeg import ffmpeg_command
+    from clips import camera_clip  # benchmarks/clips.py, beside this script
 
     for size in sizes:
         out = Path(folder) / f"clip{size}.mp4"
         if not out.exists():
-            subprocess.run(
-                [
-                    *ffmpeg_command()[:1],
-                    "-hide_banner",
-                    "-loglevel",
-                    "error",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    f"testsrc2=s={size}:r=30:d=20",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "sine=f=440:d=20",
-                    "-c:v",
-                    "libx264",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:a",
-                    "aac",
-                    "-shortest",
-                    str(out),
-                ],
-                check=True,
-            )
+            camera_clip(out, seconds=20, size=size)
 
 
 def main() -> None:

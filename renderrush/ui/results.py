@@ -13,6 +13,7 @@ import ipywidgets as w
 import plotly.graph_objects as go
 
 from ..jobs.result import Comparison, JobResult
+from ..media.codecs import CODECS
 from ._common import (
     Component,
     fmt_bytes,
@@ -311,8 +312,6 @@ def _count(n: int, word: str) -> str:
 
 def output_html(result: JobResult) -> str:
     """What the output is and how good: codec, bits, HDR kept or tone-mapped, worst segment's quality."""
-    from ..media.codecs import CODECS
-
     encode, hdr = result.encode, result.info.hdr
     text = f"{CODECS[encode.codec].label}, {encode.depth}-bit"
     if hdr is not None:
