@@ -18,7 +18,7 @@ import psutil
 from ..backends.base import Backend, Work, check_cancel, reused_result
 from ..backends.local import LocalBackend
 from ..core.errors import TimelineError
-from ..core.resources import available_cores, cpu_busy_percent
+from ..core.resources import available_cores, cpu_busy_percent, encoder_threads
 from ..media.codecs import CODECS
 from ..media.decode import Picture
 from ..media.filters import FilterChain
@@ -100,7 +100,7 @@ def run_job(
         workers=run.workers,
         threads_per_worker=run.threads_per_worker,
         segment_seconds=plan.segment_seconds,
-        encode=plan.encode,
+        encode=job.work.encode,
         info=plan.info,
         segments=[replace(r, data=None) for r in run.results],
         frames=sum(r.frames for r in run.results),
@@ -112,7 +112,7 @@ def run_job(
         recommendation=job.recommendation.to_dict() if job.recommendation else None,
         warnings=[
             *plan.notes,
-            *source_warnings(plan.info, run.results, run.dropped, plan.encode, plan.chain),
+            *source_warnings(plan.info, run.results, run.dropped, job.work.encode, plan.chain),
             *(target_warnings(run.results, target) if target is not None else []),
             *join_warnings(joins),
         ],
@@ -145,6 +145,8 @@ def _prepare(plan: JobPlan, output: Path, options: RenderOptions, progress: Prog
     folder = JobFolder(output, segment_suffix=CODECS[plan.encode.codec].segment_suffix)
     signature = job_signature(info.path, str(plan.chain), plan.encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, plan.segments, options.resume)
+    # the encoder threads follow the segments, and a resumed job goes on with its first run's
+    encode = replace(plan.encode, threads=encoder_threads(segments=len(segments)))
     recommendation = plan.recommendation
     if recommendation is not None and segments != plan.segments:  # resumed: the first run's plan goes on
         recommendation = as_run(
@@ -156,14 +158,14 @@ def _prepare(plan: JobPlan, output: Path, options: RenderOptions, progress: Prog
     pending = [s for s in segments if s.index not in done]
     target, cache = options.target_quality, ProbeCache()
     targets, keys = (
-        segment_targets(target, str(info.path), pending, str(plan.chain), plan.encode, picture, cache)
+        segment_targets(target, str(info.path), pending, str(plan.chain), encode, picture, cache)
         if target is not None
         else ({}, {})
     )
     work = Work(
         info=info,
         chain=plan.chain,
-        encode=plan.encode,
+        encode=encode,
         workers=plan.workers,
         segments=segments,
         pending=pending,

@@ -203,4 +203,5 @@ def plan_job(
             else "Planned on the clip's frames and keyframes"
         )
         advice = as_run(advice, len(segments), seconds, why)
+    encode = replace(encode, threads=encoder_threads(segments=len(segments)))  # the cores shared by the segments
     return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes, tuple(cuts or ()))

@@ -1,5 +1,9 @@
-"""Measure what an encoder made of its input, while it encodes: luma PSNR and SSIM on a
-sample of frames, VMAF on request.
+"""Measure what an encoder made of its input, while it encodes: luma PSNR and SSIM, VMAF
+on request. `measured_writer` picks the meter.
+
+`EncoderMeter` reads the figures x264 computes itself on every frame as it encodes: no
+decoding, 0.56 ms per 720p frame against 2.97 for `QualityMeter` (one thread, veryfast).
+It is used where they are exact enough (x264 on one thread, no VMAF; see its docstring).
 
 `QualityMeter` sits beside a segment's encoder. It keeps a copy of the luma plane of each
 sampled input frame (`keep`), decodes the encoder's packets as they come out (`packets`),
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -36,8 +42,10 @@ import cv2
 import numpy as np
 
 from ..core.errors import FFmpegError
-from .encode import SegmentWriter
+from .decode import Picture
+from .encode import EncodeSettings, SegmentWriter
 from .ffmpeg import error_reason, ffmpeg_command
+from .tags import VideoTags
 
 SAMPLE_EVERY = 10
 """Frames 0, 10, 20, ... and the last frame of each segment are measured."""
@@ -200,9 +208,29 @@ class VmafPipe:
         self._dir.cleanup()
 
 
+def measured_writer(
+    path: str | Path,
+    fps: Fraction,
+    encode: EncodeSettings,
+    picture: Picture,
+    tags: VideoTags,
+    frames: int,
+    *,
+    vmaf: bool = False,
+) -> tuple[SegmentWriter, EncoderMeter | QualityMeter]:
+    """A segment writer for `frames` frames and the meter that measures what it encodes:
+    the encoder's own figures where they are exact (x264 on one thread, without VMAF:
+    `EncoderMeter`), else a `QualityMeter` decoding its packets. If the meter cannot start, the writer is abandoned
+    (its file removed) and the error raised."""
+    writer = SegmentWriter(path, fps, encode, picture, tags, measure=not vmaf)
+    if writer.measures:
+        return writer, EncoderMeter(writer, frames)
+    return writer, meter_beside(writer, frames, vmaf=vmaf)
+
+
 def meter_beside(writer: SegmentWriter, frames: int, *, vmaf: bool = False) -> QualityMeter:
-    """A meter that sees every packet `writer` muxes, for a segment of `frames` frames; if
-    it cannot start, the writer is abandoned (its file removed) and the error raised."""
+    """A meter that decodes every packet `writer` muxes, for a segment of `frames` frames;
+    if it cannot start, the writer is abandoned (its file removed) and the error raised."""
     context = writer.stream.codec_context
     try:
         meter = QualityMeter(context, context.width, context.height, frames, fps=1 / context.time_base, vmaf=vmaf)
@@ -211,6 +239,59 @@ def meter_beside(writer: SegmentWriter, frames: int, *, vmaf: bool = False) -> Q
         raise
     writer.on_packets = meter.packets
     return meter
+
+
+SSIM_REPORT = re.compile(r"SSIM Mean Y:\s*([0-9.]+)")
+"""x264's closing report line with the mean luma SSIM of every frame it encoded."""
+
+
+class EncoderMeter:
+    """The figures x264 computes while it encodes (`SegmentWriter(measure=True)`), for every
+    frame and without decoding anything: each packet's side data carries its frame's luma
+    squared error (PSNR as ffmpeg's `psnr` filter computes it), and x264's closing report
+    the mean of every frame's luma SSIM (the algorithm ffmpeg's `ssim` filter took from x264).
+    Against ffmpeg's filters on the decoded file, measured on grainy and clean clips at CRF
+    18-51: keyframes and P-frames agree exactly; non-reference B-frames within 0.07 dB (x264
+    measures its picture of a frame nothing refers to without the loop filter); a segment's
+    PSNR within 0.02 dB; SSIM within 0.01 (x264 places its windows two pixels in from the
+    frame's edge, ffmpeg at the edge: 0.005-0.008 apart at CRF 18-45, 0.010 at CRF 51 on heavy
+    grain). It has `QualityMeter`'s calls, so a segment uses either."""
+
+    def __init__(self, writer: SegmentWriter, frames: int) -> None:
+        self.writer, self.frames = writer, frames
+        context = writer.stream.codec_context
+        self.pixels = context.width * context.height
+        self.frame_mse: dict[int, float] = {}
+        """Squared error of every frame, by index."""
+        writer.on_packets = self.packets
+
+    def keep(self, frame: av.VideoFrame) -> None:
+        """Nothing to keep: the encoder compares its input itself."""
+
+    def packets(self, packets: Iterable[av.Packet]) -> None:
+        for packet in packets:
+            stats = bytes(packet.get_sidedata("quality_stats"))
+            # AVPacketSideData QUALITY_STATS: u32 quality, u8 picture type, u8 error count, 2 bytes, u64 errors
+            if len(stats) >= 16 and stats[5] >= 1 and packet.pts is not None:
+                (luma_sse,) = struct.unpack_from("<Q", stats, 8)
+                self.frame_mse[int(packet.pts)] = luma_sse / self.pixels
+
+    def finish(self) -> Quality:
+        """The segment's figures, once the writer has finished (closed its encoder)."""
+        found = [float(m.group(1)) for line in self.writer.report if (m := SSIM_REPORT.search(line))]
+        if not self.frame_mse or not found:
+            raise FFmpegError("measuring quality failed: the encoder reported no figures")
+        measured = len(self.frame_mse)
+        return Quality(
+            psnr=psnr_of(sum(self.frame_mse.values()) / measured),
+            ssim=found[-1],
+            frames=measured,
+            sample_every=1,
+            edges=edge_psnr(self.frame_mse, self.frames),
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class QualityMeter:

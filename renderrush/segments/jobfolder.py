@@ -123,7 +123,8 @@ def job_signature(source: Path, chain: str, encode: Any, size: tuple[int, int]) 
         "source_bytes": stat.st_size,
         "source_mtime_ns": stat.st_mtime_ns,
         "filters": chain,
-        "encode": asdict(encode),
+        # not the encoder threads: they follow the segments, which a resumed job takes over
+        "encode": {k: v for k, v in asdict(encode).items() if k != "threads"},
         "size": list(size),
     }
 

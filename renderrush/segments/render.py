@@ -30,9 +30,9 @@ from ..core.errors import RenderRushError, SegmentError, TimelineError, av_reaso
 from ..core.layout import timestamps_path
 from ..core.segment import Segment
 from ..media.decode import YUV, Converter, Picture, Source, plane_views, segment_frames
-from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
+from ..media.encode import EncodeSettings, FramePool, VideoTags, heap_fill
 from ..media.filters import FilterChain, Planes
-from ..media.quality import Quality, meter_beside
+from ..media.quality import Quality, measured_writer
 from .progress import DONE, Reporter, SilentReporter
 from .target import Target, with_target
 
@@ -248,8 +248,8 @@ def _encode_segment(job: SegmentJob, path: Path, progress: Reporter) -> tuple[li
     with translate_av_errors(
         SegmentError, "encoder: {reason}", also=(OSError, ValueError), leading=(job.segment.index,)
     ):
-        writer = SegmentWriter(path, job.fps, job.encode, picture, job.tags)
-        meter = meter_beside(writer, job.segment.frames, vmaf=job.vmaf)  # measures what it encodes
+        # the meter measures what the writer encodes
+        writer, meter = measured_writer(path, job.fps, job.encode, picture, job.tags, job.segment.frames, vmaf=job.vmaf)
     measured: list[Quality] = []
 
     def write() -> None:

@@ -33,9 +33,11 @@ def test_each_segments_psnr_and_ssim_agree_with_ffmpegs_filters(grainy: Path, tm
         stop = start + segment.frames
         quality = segment.quality
         assert quality is not None and segment.crf == 30
-        assert quality["psnr"] == pytest.approx(psnr_of_mean(mse[start:stop]), abs=1.0)
+        # x264 measures every frame itself (`EncoderMeter`): PSNR as ffmpeg's within hundredths
+        # of a dB, SSIM with its windows two pixels over from ffmpeg's
+        assert quality["psnr"] == pytest.approx(psnr_of_mean(mse[start:stop]), abs=0.1)
         assert quality["ssim"] == pytest.approx(np.mean(ssim[start:stop]), abs=0.01)
-        assert quality["vmaf"] is None and quality["frames"] == 4  # frames 0, 10, 20 and 29
+        assert quality["vmaf"] is None and quality["frames"] == segment.frames == 30 and quality["sample_every"] == 1
         start = stop
     assert result.quality["worst_psnr"] == min(s.quality["psnr"] for s in result.segments if s.quality)
     assert 30 < result.quality["worst_psnr"] < 45  # grain at CRF 30: a real loss, measured
@@ -79,7 +81,7 @@ def test_each_join_compares_the_frames_either_side_with_their_segments_middles(g
     mse, _ = ffmpeg_luma_stats(out, grainy, tmp_path)  # ffmpeg's own per-frame figures
 
     def edges(start: int, frames: int) -> tuple[float, float, float]:
-        middle = [mse[start + i] for i in range(0, frames, 10) if frames / 3 <= i <= 2 * frames / 3]
+        middle = [mse[start + i] for i in range(frames) if frames / 3 <= i <= 2 * frames / 3]  # every frame
         return psnr_of_mean([mse[start]]), psnr_of_mean(middle), psnr_of_mean([mse[start + frames - 1]])
 
     starts = [sum(s.frames for s in result.segments[:k]) for k in range(len(result.segments))]

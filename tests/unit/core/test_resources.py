@@ -52,8 +52,10 @@ def test_threads_per_worker_share_the_cores(workers: int, cores: int, threads: i
     assert resources.threads_per_worker(workers, cores) == threads
 
 
-def test_encoder_threads_depend_on_the_machine_only() -> None:
-    assert [resources.encoder_threads(c) for c in (1, 2, 8, 64)] == [1, 2, 8, 8]
+def test_encoder_threads_share_the_cores_among_the_segments_not_the_workers() -> None:
+    assert [resources.encoder_threads(c) for c in (1, 2, 8, 64)] == [1, 2, 8, 8]  # one segment
+    assert [resources.encoder_threads(2, n) for n in (1, 2, 3, 4, 100)] == [2, 1, 1, 1, 1]
+    assert [resources.encoder_threads(16, n) for n in (1, 3, 4, 16, 40)] == [8, 5, 4, 1, 1]
 
 
 def test_cpu_busy_percent_from_two_readings() -> None:

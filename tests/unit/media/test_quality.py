@@ -1,10 +1,13 @@
-"""The quality meter: its PSNR and SSIM agree with ffmpeg's filters frame by frame, it
-measures the frames it says it does, and VMAF through the ffmpeg binary agrees with libvmaf."""
+"""The quality meters: their PSNR and SSIM agree with ffmpeg's filters frame by frame, they
+measure the frames they say they do, x264's own figures change no byte of its output and
+reach the thread whose encoder closed, and VMAF through the ffmpeg binary agrees with libvmaf."""
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -15,9 +18,11 @@ from renderrush.media.encode import EncodeSettings, SegmentWriter, VideoTags
 from renderrush.media.quality import (
     PSNR_CAP,
     VMAF_MODEL,
+    EncoderMeter,
     QualityMeter,
     is_sampled,
     luma,
+    measured_writer,
     meter_beside,
     mse_of,
     psnr_of,
@@ -103,3 +108,86 @@ def test_edge_psnr_takes_the_first_the_middle_third_and_the_last_frame() -> None
     assert middle == psnr_of((6.0 + 9.0) / 2)  # frames 20 and 30 lie in 15..30
     assert edge_psnr({0: 1.0, 4: 2.0}, 5) == (psnr_of(1.0), psnr_of(2.0), psnr_of(2.0))  # frame 4 is nearest 2.5
     assert edge_psnr({10: 1.0}, 20) is None
+
+
+def encode_measured(frames: list[av.VideoFrame], path: Path, crf: float, threads: int = 1) -> tuple[SegmentWriter, Any]:
+    """Encode `frames` through `measured_writer` as a segment does; returns the writer and its meter."""
+    width, height = frames[0].width, frames[0].height
+    settings = EncodeSettings(crf=crf, threads=threads)
+    writer, meter = measured_writer(path, Fraction(30), settings, Picture(width, height), VideoTags(), len(frames))
+    for frame in frames:
+        copy = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+        meter.keep(copy)
+        writer.write(copy)
+    writer.finish()
+    return writer, meter
+
+
+@pytest.mark.parametrize("crf", [18, 30, 45])
+def test_x264_measures_every_frame_as_ffmpegs_filters_do(grainy: Path, tmp_path: Path, crf: int) -> None:
+    out = tmp_path / "out.mp4"
+    _, meter = encode_measured(frames_of(grainy), out, crf)
+    assert isinstance(meter, EncoderMeter)
+    quality = meter.finish()
+    mse, ssim = ffmpeg_luma_stats(out, grainy, tmp_path)
+    assert (quality.frames, quality.sample_every) == (30, 1) and sorted(meter.frame_mse) == list(range(30))
+    with av.open(str(out)) as container:
+        types = ["?IPB"[int(frame.pict_type)] for frame in container.decode(video=0)]  # AVPictureType
+    for i, expected in enumerate(mse):
+        exact = types[i] in ("I", "P")  # x264 measures non-reference B-frames before the loop filter
+        assert meter.frame_mse[i] == pytest.approx(expected, abs=0.01 if exact else expected * 0.02), (i, types[i])
+    assert types[0] == "I" and types[-1] != "B" and "B" in types  # the check covers every kind
+    assert quality.psnr == pytest.approx(psnr_of_mean(mse), abs=0.05)
+    assert quality.ssim == pytest.approx(np.mean(ssim), abs=0.01)  # x264's windows sit two pixels over
+    assert quality.edges == pytest.approx((psnr_of(mse[0]), quality.edges[1], psnr_of(mse[-1])), abs=0.01)  # type: ignore[index]
+
+
+def test_x264_measuring_itself_changes_no_byte(grainy: Path, tmp_path: Path) -> None:
+    frames = frames_of(grainy)
+    encode_measured(frames, tmp_path / "measured.mp4", 26)
+    plain = SegmentWriter(
+        tmp_path / "plain.mp4", Fraction(30), EncodeSettings(crf=26, threads=1), Picture(320, 180), VideoTags()
+    )
+    for frame in frames:
+        plain.write(av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p"))
+    plain.finish()
+
+    def packets(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(video=0) if p.size]
+
+    assert packets(tmp_path / "measured.mp4") == packets(tmp_path / "plain.mp4")
+
+
+def test_sliced_threads_and_vmaf_are_measured_by_decoding(grainy: Path, tmp_path: Path) -> None:
+    # x264's own figures are off by up to 0.14 dB and 0.013 SSIM at slice edges
+    frames = frames_of(grainy)[:12]
+    writer, meter = encode_measured(frames, tmp_path / "sliced.mp4", 26, threads=2)
+    assert isinstance(meter, QualityMeter) and not writer.measures and meter.finish().sample_every == 10
+    picture, settings = Picture(320, 180), EncodeSettings(crf=26, threads=1)
+    writer, meter = measured_writer(tmp_path / "v.mp4", Fraction(30), settings, picture, VideoTags(), 12, vmaf=True)
+    assert isinstance(meter, QualityMeter) and meter.vmaf is not None
+    writer.abandon()
+    meter.close()
+
+
+def test_encoders_closing_at_once_each_get_their_own_report_and_the_log_goes_quiet_again(
+    grainy: Path, tmp_path: Path
+) -> None:
+    frames = frames_of(grainy)[:20]
+    reports: dict[int, Any] = {}
+
+    def encode(k: int) -> None:
+        writer, meter = encode_measured(frames, tmp_path / f"{k}.mp4", 28)  # equal inputs: equal report lines
+        reports[k] = (meter.finish(), writer.report)
+
+    workers = [threading.Thread(target=encode, args=(k,)) for k in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(reports) == 4
+    assert len({quality.ssim for quality, _ in reports.values()}) == 1  # none lost to PyAV's repeat filter
+    for _, report in reports.values():
+        assert sum("SSIM Mean Y" in line for line in report) == 1  # its own, not its neighbour's
+    assert av.logging.get_level() is None and av.logging.get_skip_repeated()  # PyAV's defaults, as before

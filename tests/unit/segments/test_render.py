@@ -25,6 +25,7 @@ from renderrush.backends.base import reused_result, segment_job
 from renderrush.core.errors import JobCancelledError, SegmentError, TimelineError
 from renderrush.core.layout import cancel_marker, progress_path
 from renderrush.jobs.plan import Segment
+from renderrush.media import quality as quality_module
 from renderrush.media.encode import EncodeSettings, SegmentWriter
 from renderrush.media.filters import FilterChain
 from renderrush.media.probe import VideoInfo
@@ -282,7 +283,7 @@ def test_an_encoder_failing_mid_segment_is_named(
                 raise OSError(28, "No space left on device")
             super().write(frame)
 
-    monkeypatch.setattr(segment_module, "SegmentWriter", FullDisk)
+    monkeypatch.setattr(quality_module, "SegmentWriter", FullDisk)
     with pytest.raises(SegmentError) as caught:
         render_segment(job_for(info, middle, folder))
     assert str(caught.value) == "segment 1 failed: encoder: [Errno 28] No space left on device"
