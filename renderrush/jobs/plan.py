@@ -21,7 +21,7 @@ from ..media.encode import EncodeSettings
 from ..media.filters import FilterChain
 from ..media.probe import VideoInfo, probe
 from ..media.scenes import scene_cuts
-from ..recording.advisor import advise, as_run, rule_segment_seconds
+from ..recording.advisor import advise, as_run, mean_gop_seconds, rule_segment_seconds
 from .options import RenderOptions, check_workers, is_cluster
 
 if TYPE_CHECKING:
@@ -184,7 +184,8 @@ def plan_job(
         workers = advice.workers
         seconds = advice.segment_seconds
     workers = check_workers(workers)
-    seconds = rule_segment_seconds(info.duration, workers) if seconds is None else seconds
+    if seconds is None:
+        seconds = rule_segment_seconds(info.duration, workers, mean_gop_seconds(info.duration, info.keyframes))
     if info.seek_mode == "count":
         seconds = max(seconds, info.duration / workers)
     notes: tuple[str, ...] = ()

@@ -17,8 +17,10 @@ from renderrush.recording.advisor import (
     RunTiming,
     advise,
     fit_amdahl,
+    mean_gop_seconds,
     past_runs,
     recommend,
+    rule_segment_seconds,
     worker_memory,
 )
 from renderrush.recording.history import History
@@ -333,3 +335,12 @@ def test_the_engine_and_the_panel_ask_the_same_advise() -> None:
     from renderrush.ui import panel
 
     assert plan.advise is advise and panel.advise is advise
+
+
+def test_sparse_keyframes_make_one_segment_per_worker() -> None:
+    # 20 s on 2 workers: two 5 s segments each, unless keyframes lie over 2.5 s apart
+    assert rule_segment_seconds(20, 2) == rule_segment_seconds(20, 2, gop_seconds=1.0) == 5.0
+    assert rule_segment_seconds(20, 2, gop_seconds=2.5) == 5.0
+    assert rule_segment_seconds(20, 2, gop_seconds=250 / 30) == 10.0  # x264's default GOP at 30 fps
+    assert rule_segment_seconds(120, 2, gop_seconds=250 / 30) == 30.0  # long enough for two per worker
+    assert mean_gop_seconds(20, (0, 250, 500)) == pytest.approx(20 / 3) and mean_gop_seconds(20, ()) is None
