@@ -27,11 +27,11 @@ import imageio_ffmpeg
 FFMPEG_FILTERS = {"grayscale": "hue=s=0", "grayscale,blur:5,contrast:1.3": "hue=s=0,gblur=sigma=5,eq=contrast=1.3"}
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system, the whole process tree) of `command`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--filters", default="grayscale", choices=sorted(FFMPEG_FILTERS))
     args = parser.parse_args()
+    args.clip = args.clip.resolve()
     work = Path(tempfile.mkdtemp(prefix="rr-ab-"))
     times: dict[str, list[float]] = {"ffmpeg": [], "old": [], "new": []}
     cpu: dict[str, list[float]] = {"ffmpeg": [], "old": [], "new": []}
@@ -92,7 +93,9 @@ def main() -> None:
                 "2",
                 "--no-progress",
             ]
-            wall, used = timed(command, env)
+            # run inside the checkout: `python -m` puts the working directory before PYTHONPATH,
+            # so run from another checkout it would import that one's package
+            wall, used = timed(command, env, cwd=checkout.resolve())
             times[name].append(wall)
             cpu[name].append(used)
         print("round:", {k: round(v[-1], 2) for k, v in times.items()}, flush=True)
