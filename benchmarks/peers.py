@@ -24,6 +24,7 @@ printed next to the ceiling it had.
     python benchmarks/peers.py                       # 6 s clip, 3 rounds (~5 min on 2 cores)
     python benchmarks/peers.py --seconds 20 --rounds 5
     python benchmarks/peers.py --seconds 600 --rounds 1 --skip-peers   # the 10-minute clip
+    python benchmarks/peers.py --seconds 12 --workloads heavy          # issue 26's NumPy filter case
 MoviePy comes from the `bench` extra (`pip install -e ".[bench]"`); without it those rows are skipped.
 """
 
@@ -316,6 +317,9 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720", help="clip size (default 1280x720)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--skip-peers", action="store_true", help="RenderRush and ffmpeg only")
+    parser.add_argument(
+        "--workloads", nargs="+", default=None, help="only these workloads (light, heavy or a built-in chain)"
+    )
     parser.add_argument("--note", default="", help="a sentence for the table's header (what else ran on the machine)")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table here")
@@ -337,7 +341,10 @@ def main() -> None:
         clip = rr.make_sample_video(work / "clip.mp4", seconds=args.seconds, size=(width, height), fps=30)
         frames = rr.probe(clip).frame_count
         warm_pool(cores)
-        runs = measure(cases(clip, work, cores, peers), args.rounds)
+        found = cases(clip, work, cores, peers)
+        if args.workloads:
+            found = {key: case for key, case in found.items() if key[0] in args.workloads}
+        runs = measure(found, args.rounds)
     report = {
         "date": date.today().isoformat(),
         "clip": f"{args.seconds:g} s {width}x{height} 30 fps H.264 + AAC ({frames} frames)",

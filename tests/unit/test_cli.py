@@ -4,6 +4,7 @@ exit codes, JSON on stdout, and one clear error line on stderr (never a tracebac
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -308,3 +309,15 @@ def test_subprocess_error_exits_1_without_traceback(
     proc = cli_process(*fill(args, tmp_path, clip))
     assert (proc.returncode, proc.stdout) == (1, "")
     assert_one_error_line(proc.stderr, *words)
+
+
+def test_the_command_keeps_blas_to_one_thread_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # set before NumPy loads in a fresh process: segments already fill every core
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert main(["filters"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert main(["filters"]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"  # the user's choice stands
