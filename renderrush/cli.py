@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import warnings
@@ -17,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .segments.progress import ProgressEvent
 
+from .core.blas import keep_blas_to_one_thread
 from .core.errors import RenderRushError, RenderRushWarning, SettingsError
 from .core.signals import Stopped, exit_status, stop_on_signals
 from .jobs.options import cli_options, is_cluster
 
-# Only the standard library, errors.py and options.py are imported at the top: `renderrush --help` and a
-# mistyped command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV,
-# dask, jsonschema cost 0.3-2 s to import on 2 cores).
+# Only the standard library and core/options modules are imported at the top: `--help` and a mistyped
+# command answer at once. Each command imports what it uses (PyAV, NumPy, OpenCV, dask, jsonschema).
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -188,11 +187,10 @@ def _cmd_probe(args: argparse.Namespace) -> None:
 
 
 def default_scheduler(filters: str | None) -> str:
-    """The CLI's scheduler when none is given: threads for built-in filters, whose work
-    (PyAV decode, OpenCV/NumPy, x264) runs outside the GIL, so threads start at once and
-    rendered a 20 s 720p clip at least as fast as processes did (whole process, 2 cores:
-    see docs/benchmarks.md); processes for a chain with any filter registered outside RenderRush, which may
-    hold the GIL."""
+    """The CLI's scheduler when none is given: threads for built-in filters, whose work (PyAV
+    decode, OpenCV/NumPy, x264) runs outside the GIL, so threads start at once and rendered a
+    20 s 720p clip at least as fast as processes (docs/benchmarks.md); processes for a chain
+    with any filter registered outside RenderRush, which may hold the GIL."""
     from .media.filters import FilterChain
 
     builtin = all(step.spec.bgr.__module__ == FilterChain.__module__ for step in FilterChain.parse(filters).steps)
@@ -362,17 +360,9 @@ def _say(line: str) -> None:
         pass
 
 
-BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1"}
-"""Set before NumPy loads (unless the user set them): the job already runs a segment on every
-core, so BLAS threads could only oversubscribe them, and OpenBLAS's idle threads spin in
-`sched_yield` (2 % of a 20 s 720p render's CPU here). Worker processes inherit it, as dask's
-nanny does for its workers."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `renderrush` command; returns the exit status."""
-    for name, value in BLAS_THREADS.items():
-        os.environ.setdefault(name, value)
+    keep_blas_to_one_thread()  # before NumPy loads
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
