@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import psutil
+from clips import camera_clip  # benchmarks/clips.py, beside this script
 
-from benchmarks.clips import camera_clip
 from renderrush.media.ffmpeg import ffmpeg_exe
 
 
