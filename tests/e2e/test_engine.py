@@ -44,24 +44,25 @@ def test_every_frame_once_in_order_across_joins(clip: Path, tmp_path: Path, segm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # temporaries removed
 
 
-RENDER_ONE = "import sys, renderrush as rr; rr.render(sys.argv[1], sys.argv[2], 'grayscale', scheduler='sync', segment_seconds=1.5, history=False)"
+RENDER_ONE = "import sys, renderrush as rr; rr.render(sys.argv[1], sys.argv[2], 'grayscale', scheduler=sys.argv[3], workers=2, segment_seconds=1.5, history=False)"
 
 
 def test_output_does_not_depend_on_what_fresh_memory_held(clip: Path, tmp_path: Path) -> None:
     """libx264's MB-tree reads heap memory it allocated while its lookahead filled and never
     wrote; MALLOC_PERTURB_ fills fresh memory with a different byte in each process below.
-    The three files differ when the heap fill ends at the encoder's first packet instead of
-    16 frames later, or is left out; two 45-frame segments encode past the fill's end."""
+    The files differ when the heap fill ends at the encoder's first packet instead of 16
+    frames later, or is left out; two 45-frame segments encode past the fill's end. With
+    threads the two segments' encoders start side by side, each filled."""
     outputs = []
-    for fill in ("0", "85", "170"):
-        out = tmp_path / f"fill-{fill}.mp4"
+    for scheduler, fill in (("sync", "0"), ("sync", "85"), ("sync", "170"), ("threads", "85"), ("threads", "170")):
+        out = tmp_path / f"fill-{scheduler}-{fill}.mp4"
         subprocess.run(
-            [sys.executable, "-c", RENDER_ONE, str(clip), str(out)],
+            [sys.executable, "-c", RENDER_ONE, str(clip), str(out), scheduler],
             env={**os.environ, "MALLOC_PERTURB_": fill},
             check=True,
         )
         outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert all(output == outputs[0] for output in outputs)
 
 
 def heap_is_filled() -> bool:
