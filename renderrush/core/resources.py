@@ -82,7 +82,9 @@ def encoder_threads(cores: int | None = None, segments: int = 1) -> int:
     encoder: the segments keep the cores busy, and one thread costs the least CPU per frame
     (720p, veryfast: 10.95 ms against 11.53 for two sliced threads, and 1.4 % fewer bytes)
     and lets x264 measure its own output exactly (`media.quality.EncoderMeter`). A job with
-    fewer segments than cores gives each encoder a share of the spare cores.
+    fewer segments than cores gives each encoder a share of the spare cores. The same on a
+    cluster, so that a cluster render equals the sequential one (its workers then run one
+    segment per core: `dask worker --nthreads` = cores).
     """
     return max(1, min((cores or available_cores()) // max(1, segments), 8))
 

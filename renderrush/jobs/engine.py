@@ -18,7 +18,7 @@ import psutil
 from ..backends.base import Backend, Work, check_cancel, reused_result
 from ..backends.local import LocalBackend
 from ..core.errors import TimelineError
-from ..core.resources import available_cores, cpu_busy_percent
+from ..core.resources import available_cores, cpu_busy_percent, encoder_threads
 from ..media.codecs import CODECS
 from ..media.decode import Picture
 from ..media.filters import FilterChain
@@ -33,7 +33,7 @@ from ..segments.progress import ProgressCallback
 from ..segments.timeline import segment_timeline
 from .joins import join_report, join_warnings, mark_pulses
 from .options import RenderOptions, is_backend, is_cluster, job_request
-from .plan import JobPlan, plan_job, segment_encoder_threads
+from .plan import JobPlan, plan_job
 from .result import JobResult, source_warnings
 from .targets import remember_probes, segment_targets, target_warnings
 
@@ -146,7 +146,7 @@ def _prepare(plan: JobPlan, output: Path, options: RenderOptions, progress: Prog
     signature = job_signature(info.path, str(plan.chain), plan.encode, (picture.width, picture.height))
     segments, done = folder.prepare(signature, plan.segments, options.resume)
     # the encoder threads follow the segments, and a resumed job goes on with its first run's
-    encode = replace(plan.encode, threads=segment_encoder_threads(options, len(segments)))
+    encode = replace(plan.encode, threads=encoder_threads(segments=len(segments)))
     recommendation = plan.recommendation
     if recommendation is not None and segments != plan.segments:  # resumed: the first run's plan goes on
         recommendation = as_run(

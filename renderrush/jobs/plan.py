@@ -105,14 +105,6 @@ def plan_gop_segments(info: VideoInfo, segment_seconds: float) -> tuple[list[Seg
     )
 
 
-def segment_encoder_threads(options: RenderOptions, segments: int) -> int:
-    """Encoder threads of each segment: this machine's cores shared among the segments for a
-    local job; a cluster's workers run on other machines, whose cores the segments do not
-    share with each other here, so there every encoder gets this machine's count (the rule
-    before segments shared them: a worker started with `--nthreads 1` still keeps its cores busy)."""
-    return encoder_threads(segments=1 if is_cluster(options.scheduler) else segments)
-
-
 @dataclass(frozen=True)
 class JobPlan:
     """What a job renders, decided once from one probe: both runs of a comparison share it."""
@@ -212,5 +204,5 @@ def plan_job(
             else "Planned on the clip's frames and keyframes"
         )
         advice = as_run(advice, len(segments), seconds, why)
-    encode = replace(encode, threads=segment_encoder_threads(options, len(segments)))
+    encode = replace(encode, threads=encoder_threads(segments=len(segments)))  # the cores shared by the segments
     return JobPlan(info, chain, encode, workers, seconds, segments, advice, notes, tuple(cuts or ()))

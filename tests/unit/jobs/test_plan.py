@@ -10,7 +10,7 @@ import pytest
 
 from renderrush import RenderOptions, SettingsError, VideoInfo, make_sample_video, plan_segments
 from renderrush.core import resources
-from renderrush.jobs.plan import plan_gop_segments, plan_job, segment_encoder_threads
+from renderrush.jobs.plan import plan_gop_segments, plan_job
 
 from ...support.gops import gop_clip
 
@@ -150,17 +150,6 @@ def test_scene_cuts_take_boundaries_within_half_a_segment_else_keyframes() -> No
     segments = plan_segments(info, 100 / float(info.fps), cuts=[])
     assert [s.start for s in segments] == [0, 130, 250]
     assert sum(s.frames for s in segments) == 300
-
-
-@pytest.mark.parametrize(("segments", "local"), [(1, 8), (2, 4), (3, 2), (8, 1), (40, 1)])
-def test_local_segments_share_the_cores_among_their_encoders_and_cluster_segments_do_not(
-    segments: int, local: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(resources, "available_cores", lambda: 8)
-    for scheduler in ("sync", "threads", "processes"):
-        assert segment_encoder_threads(RenderOptions(scheduler=scheduler), segments) == local
-    # a cluster's workers are other machines: every encoder gets this machine's count, as before
-    assert segment_encoder_threads(RenderOptions(scheduler="tcp://127.0.0.1:8786"), segments) == 8
 
 
 def test_a_plan_gives_its_segments_the_encoder_threads_they_share(tmp_path: Path) -> None:
