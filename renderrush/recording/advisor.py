@@ -344,6 +344,8 @@ def _segments(
     seconds = rule_segment_seconds(duration, workers, gop_seconds) if given is None else given
     count = _segment_count(duration, seconds)
     asked = "" if given is None else " (as asked)"
+    if given is None and gop_seconds is not None and seconds != rule_segment_seconds(duration, workers):
+        asked = f" (one per worker: its keyframes lie {gop_seconds:.1f} s apart)"
     text = f"{seconds:.1f} s segments{asked} make {_count(count, 'segment')} of the {duration:.1f} s clip"
     if count < workers:
         text += f", so only {_count(count, 'worker')} can be busy"

@@ -344,3 +344,7 @@ def test_sparse_keyframes_make_one_segment_per_worker() -> None:
     assert rule_segment_seconds(20, 2, gop_seconds=250 / 30) == 10.0  # x264's default GOP at 30 fps
     assert rule_segment_seconds(120, 2, gop_seconds=250 / 30) == 30.0  # long enough for two per worker
     assert mean_gop_seconds(20, (0, 250, 500)) == pytest.approx(20 / 3) and mean_gop_seconds(20, ()) is None
+    advice = recommend(W, H, 20, cores=2, available_memory=PLENTY, gop_seconds=250 / 30)
+    assert (advice.workers, advice.segments, advice.segment_seconds) == (2, 2, 10.0)
+    assert "10.0 s segments (one per worker: its keyframes lie 8.3 s apart) make 2 segments" in advice.reason
+    assert "apart" not in recommend(W, H, 20, cores=2, available_memory=PLENTY, gop_seconds=1.0).reason
