@@ -106,7 +106,7 @@ class SegmentWriter:
         tags.apply(context)
         self._tags = tags
         options = encoder_options(codec, encode.preset, encode.crf, encode.threads, tags.encoder_params(encode.codec))
-        self.measures = measure and codec.name == "h264" and encode.threads == 1
+        self.measures = measure and codec.name == "h264" and encode.threads == 1 and encode.depth == 8
         """x264 measures what it encodes: each packet carries its frame's squared error (side
         data), and its closing report (`report`) the mean SSIM. Neither changes the bitstream.
         Only with one thread: sliced threads measure each slice before the loop filter has
