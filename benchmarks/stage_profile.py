@@ -8,9 +8,10 @@ copy into the encoder's frame); + filters; + encode; + quality meter (RenderRush
 + mux. A stage's cost is the difference between two runs. Start-up is the imports (a
 Python process that imports the rendering code and probes the clip; for ffmpeg, a run that
 copies one packet). The
-whole commands are measured too; "split" is what the whole `renderrush render` costs
-beyond one pass (segments starting inside a GOP, encoder restarts, threads, probe,
-stitch). Every figure is the median of `--repeats` runs, interleaved.
+whole commands are measured too; "the job around the stages" is what the whole `renderrush
+render` costs beyond one pass (probe, plan, segments starting inside a GOP, encoder
+restarts, threads, history, stitch). The one pass encodes as the default job does (one x264
+thread, as a job with a segment per core has, and the quality meter that job picks). Every figure is the median of `--repeats` runs, interleaved.
 
     python benchmarks/stage_profile.py /tmp/perf/clip1280x720.mp4 [--repeats 3] [--json out.json]
     python benchmarks/stage_profile.py --make /tmp/perf 1280x720 1920x1080   # the 20 s test clips
@@ -59,12 +60,12 @@ def _stage_pass(path: str, upto: str, threads: int) -> None:
     import av
     import numpy as np
 
-    from renderrush.core.resources import encoder_threads
+    from renderrush.core.resources import available_cores, encoder_threads
     from renderrush.media.decode import Converter, Picture
     from renderrush.media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags
     from renderrush.media.filters import FilterChain, Planes
     from renderrush.media.probe import probe
-    from renderrush.media.quality import meter_beside
+    from renderrush.media.quality import measured_writer
 
     info = probe(path)
     if upto == "start-up":
@@ -84,10 +85,13 @@ def _stage_pass(path: str, upto: str, threads: int) -> None:
         writer = meter = None
         out = Path(tempfile.mkdtemp()) / "pass.mp4"
         if level >= RR_STAGES.index("encode"):
-            settings = EncodeSettings(threads=encoder_threads())
-            writer = SegmentWriter(out, info.fps, settings, picture, VideoTags.of(info, picture))
-            if level >= RR_STAGES.index("quality"):
-                meter = meter_beside(writer, info.frame_count)
+            # the encoder as in the default job, which has a segment per core
+            settings = EncodeSettings(threads=encoder_threads(segments=available_cores()))
+            tags = VideoTags.of(info, picture)
+            if level >= RR_STAGES.index("quality"):  # the meter the job picks (x264's own figures there)
+                writer, meter = measured_writer(out, info.fps, settings, picture, tags, info.frame_count)
+            else:
+                writer = SegmentWriter(out, info.fps, settings, picture, tags)
             if level < RR_STAGES.index("mux"):
                 # packets still reach the meter, not the file
                 writer._mux = lambda packets: writer.on_packets(packets) if writer.on_packets and packets else None  # type: ignore[method-assign]
@@ -107,8 +111,8 @@ def _stage_pass(path: str, upto: str, threads: int) -> None:
                     meter.keep(target)
                 writer.write(target)
             pool.give_back(target)
-        if writer is not None:
-            writer.finish() if level >= RR_STAGES.index("mux") else writer.abandon()
+        if writer is not None:  # the meter's figures come as the encoder closes
+            writer.finish() if level >= RR_STAGES.index("quality") else writer.abandon()
             if meter is not None:
                 meter.finish()
                 meter.close()
@@ -159,7 +163,6 @@ def profile(path: str, repeats: int) -> dict[str, object]:
         "--no-progress",
     ]
     cases["rr render (default)"] = rr
-    cases["rr render --workers 1 --segment-seconds 1000"] = [*rr, "--workers", "1", "--segment-seconds", "1000"]
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     load_before = os.getloadavg()
     for _ in range(repeats):
@@ -200,10 +203,8 @@ def table(result: dict[str, object]) -> str:
     for stage in RR_STAGES:
         rr_stage[stage] = cpu[f"rr {stage}"] - previous
         previous = cpu[f"rr {stage}"]
-    one = cpu["rr render --workers 1 --segment-seconds 1000"]
     default = cpu["rr render (default)"]
-    rr_stage["plan, history, stitch, threads (one segment)"] = one - previous
-    rr_stage["split into the default segments"] = default - one
+    rr_stage["the job around the stages"] = default - previous
     rows.append("| stage | ffmpeg | RenderRush |")
     rows.append("|---|---:|---:|")
     for stage in [
@@ -215,14 +216,12 @@ def table(result: dict[str, object]) -> str:
         "encode",
         "quality",
         "mux",
-        "plan, history, stitch, threads (one segment)",
-        "split into the default segments",
+        "the job around the stages",
     ]:
         f = ff_stage.get(stage)
         r = rr_stage.get(stage)
         rows.append(f"| {stage} | {ms(f) if f is not None else '-'} | {ms(r) if r is not None else '-'} |")
     rows.append(f"| **whole command** | **{ms(cpu['ffmpeg mux'])}** | **{ms(default)}** |")
-    rows.append(f"| whole command, one segment | | {ms(one)} |")
     return "\n".join(rows)
 
 
