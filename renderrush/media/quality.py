@@ -25,6 +25,7 @@ frame arrives and both are piped, stacked in one picture, to the ffmpeg binary's
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
@@ -42,6 +43,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import FFmpegError
+from .avlog import closing_report
 from .decode import Picture
 from .encode import EncodeSettings, SegmentWriter
 from .ffmpeg import error_reason, ffmpeg_command
@@ -245,6 +247,10 @@ SSIM_REPORT = re.compile(r"SSIM Mean Y:\s*([0-9.]+)")
 """x264's closing report line with the mean luma SSIM of every frame it encoded."""
 
 
+def _ssim_in(report: Iterable[str]) -> list[float]:
+    return [float(m.group(1)) for line in report if (m := SSIM_REPORT.search(line))]
+
+
 class EncoderMeter:
     """The figures x264 computes while it encodes (`SegmentWriter(measure=True)`), for every
     frame and without decoding anything: each packet's side data carries its frame's luma
@@ -278,7 +284,13 @@ class EncoderMeter:
 
     def finish(self) -> Quality:
         """The segment's figures, once the writer has finished (closed its encoder)."""
-        found = [float(m.group(1)) for line in self.writer.report if (m := SSIM_REPORT.search(line))]
+        found = _ssim_in(self.writer.report)
+        if not found:
+            # a reference cycle kept the encoder alive past the writer's end: free it here, where
+            # its closing report is heard
+            with closing_report() as late:
+                gc.collect()
+            found = _ssim_in(late)
         if not self.frame_mse or not found:
             raise FFmpegError("measuring quality failed: the encoder reported no figures")
         measured = len(self.frame_mse)

@@ -4,6 +4,7 @@ reach the thread whose encoder closed, and VMAF through the ffmpeg binary agrees
 
 from __future__ import annotations
 
+import gc
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -191,3 +192,22 @@ def test_encoders_closing_at_once_each_get_their_own_report_and_the_log_goes_qui
     for _, report in reports.values():
         assert sum("SSIM Mean Y" in line for line in report) == 1  # its own, not its neighbour's
     assert av.logging.get_level() is None and av.logging.get_skip_repeated()  # PyAV's defaults, as before
+
+
+def test_an_encoder_kept_alive_by_a_reference_cycle_still_reports_its_ssim(grainy: Path, tmp_path: Path) -> None:
+    frames = frames_of(grainy)[:12]
+    settings = EncodeSettings(crf=28, threads=1)
+    writer, meter = measured_writer(tmp_path / "out.mp4", Fraction(30), settings, Picture(320, 180), VideoTags(), 12)
+    cycle: list[Any] = [writer.stream.codec_context]
+    cycle.append(cycle)  # garbage only the cycle collector frees
+    del cycle
+    gc.disable()  # so that it does not run at a moment of its own choosing
+    try:
+        for frame in frames:
+            writer.write(av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p"))
+        writer.finish()
+        assert not any("SSIM Mean" in line for line in writer.report)  # the encoder outlived the writer
+        quality = meter.finish()  # and is collected where its report is heard
+    finally:
+        gc.enable()
+    assert 0.3 < quality.ssim < 1 and quality.frames == 12
