@@ -20,7 +20,7 @@ _open = 0
 """Reports being captured now, in any thread."""
 _previous: int | None = None
 """The log level before the first open report."""
-_skipping = [True]
+_skipped_repeats = True
 """Whether PyAV held back repeated lines before the first open report."""
 _elsewhere: av.logging.Capture | None = None
 """Takes other threads' lines while a report is open (they were dropped before it)."""
@@ -28,8 +28,9 @@ _elsewhere: av.logging.Capture | None = None
 
 @contextmanager
 def closing_report() -> Iterator[list[str]]:
-    """The libav log lines (INFO and more severe) this thread emits inside the block."""
-    global _open, _previous, _elsewhere
+    """The libav log lines (INFO and more severe) this thread emits inside the block; the
+    list fills as the block ends."""
+    global _open, _previous, _skipped_repeats, _elsewhere
     with _lock:
         if _open == 0:
             _previous = av.logging.get_level()
@@ -37,7 +38,7 @@ def closing_report() -> Iterator[list[str]]:
                 av.logging.set_level(av.logging.INFO)
             # PyAV holds back a line equal to the one before it: two encoders closing at once
             # may report equal lines, and each must reach its own thread
-            _skipping[0] = av.logging.get_skip_repeated()
+            _skipped_repeats = av.logging.get_skip_repeated()
             av.logging.set_skip_repeated(False)
             _elsewhere = av.logging.Capture(local=False)
             _elsewhere.__enter__()
@@ -56,4 +57,4 @@ def closing_report() -> Iterator[list[str]]:
                 _elsewhere = None
                 if _previous != av.logging.get_level():
                     av.logging.set_level(_previous)
-                av.logging.set_skip_repeated(_skipping[0])
+                av.logging.set_skip_repeated(_skipped_repeats)
