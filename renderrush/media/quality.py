@@ -222,8 +222,9 @@ def measured_writer(
 ) -> tuple[SegmentWriter, EncoderMeter | QualityMeter]:
     """A segment writer for `frames` frames and the meter that measures what it encodes:
     the encoder's own figures where they are exact (x264 on one thread, without VMAF:
-    `EncoderMeter`), else a `QualityMeter` decoding its packets. If the meter cannot start, the writer is abandoned
-    (its file removed) and the error raised."""
+    `EncoderMeter`), else a `QualityMeter` decoding its packets. If the meter cannot start,
+    the writer is abandoned (its file removed) and the error raised. Segments and the CRF
+    search's probes (VMAF) both make their writers here."""
     writer = SegmentWriter(path, fps, encode, picture, tags, measure=not vmaf)
     if writer.measures:
         return writer, EncoderMeter(writer, frames)

@@ -34,8 +34,8 @@ import numpy as np
 
 from ..core.errors import SegmentError, translate_av_errors
 from ..media.decode import Converter, Picture, Source, segment_frames
-from ..media.encode import EncodeSettings, FramePool, SegmentWriter, VideoTags, heap_fill
-from ..media.quality import meter_beside
+from ..media.encode import EncodeSettings, FramePool, VideoTags, heap_fill
+from ..media.quality import measured_writer
 
 CRF_LIMITS = (0, 51)
 """The CRF range searched (x264's scale, as `EncodeSettings.crf`)."""
@@ -265,8 +265,10 @@ class Prober:
         """VMAF of `sample` encoded at `crf` with the job's other encoder settings."""
         with tempfile.TemporaryDirectory(prefix="renderrush-probe-", dir=self.work_dir) as folder:
             encode = replace(self.encode, crf=crf)
-            writer = SegmentWriter(Path(folder) / "probe.mp4", self.fps, encode, self.picture, self.tags)
-            meter = meter_beside(writer, len(sample), vmaf=True)
+            probe_file = Path(folder) / "probe.mp4"
+            writer, meter = measured_writer(
+                probe_file, self.fps, encode, self.picture, self.tags, len(sample), vmaf=True
+            )
             try:
                 for frame in sample:
                     meter.keep(frame)
