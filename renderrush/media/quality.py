@@ -26,17 +26,14 @@ frame arrives and both are piped, stacked in one picture, to the ffmpeg binary's
 from __future__ import annotations
 
 import gc
-import json
 import math
 import re
 import struct
-import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import cv2
@@ -46,15 +43,13 @@ from ..core.errors import FFmpegError
 from .avlog import closing_report
 from .decode import Picture
 from .encode import EncodeSettings, SegmentWriter
-from .ffmpeg import error_reason, ffmpeg_command
 from .tags import VideoTags
+from .vmaf import VMAF_MODEL, VmafPipe
 
 SAMPLE_EVERY = 10
 """Frames 0, 10, 20, ... and the last frame of each segment are measured."""
 PSNR_CAP = 100.0
 """PSNR reported for identical pictures (ffmpeg says inf, which JSON cannot hold)."""
-VMAF_MODEL = "vmaf_v0.6.1"
-"""The model libvmaf uses by default; built into the imageio-ffmpeg binary."""
 DECODERS = {"av1": "libdav1d"}
 """Decoders to use for a codec whose FFmpeg-native decoder cannot decode in software."""
 
@@ -94,7 +89,7 @@ def _dB(value: float) -> float:
     return round(value, 3)
 
 
-def edge_psnr(frame_mse: dict[int, float], frames: int) -> tuple[float, float, float] | None:
+def edge_psnr(frame_mse: dict[int, float], frames: int, peak: int = 255) -> tuple[float, float, float] | None:
     """(first, middle, last) PSNR of a segment of `frames` frames from the squared error of
     its measured frames (the middle: those in its middle third, else the one nearest it)."""
     if 0 not in frame_mse or frames - 1 not in frame_mse:
@@ -102,12 +97,19 @@ def edge_psnr(frame_mse: dict[int, float], frames: int) -> tuple[float, float, f
     middle = [mse for index, mse in frame_mse.items() if frames / 3 <= index <= 2 * frames / 3]
     if not middle:
         middle = [frame_mse[min(frame_mse, key=lambda index: abs(index - frames / 2))]]
-    return psnr_of(frame_mse[0]), psnr_of(sum(middle) / len(middle)), psnr_of(frame_mse[frames - 1])
+    first, last = frame_mse[0], frame_mse[frames - 1]
+    return psnr_of(first, peak), psnr_of(sum(middle) / len(middle), peak), psnr_of(last, peak)
 
 
-def psnr_of(mse: float) -> float:
-    """Luma PSNR of 8-bit pictures with mean squared error `mse`, as ffmpeg computes it."""
-    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10 * math.log10(255.0**2 / mse))
+def psnr_of(mse: float, peak: int = 255) -> float:
+    """Luma PSNR of pictures whose samples reach `peak` (255 at 8 bits, 1023 at 10) with mean
+    squared error `mse`, as ffmpeg computes it."""
+    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10 * math.log10(float(peak) ** 2 / mse))
+
+
+def peak_of(pix_fmt: str) -> int:
+    """The largest sample value of a pixel format: 255 at 8 bits, 1023 at 10."""
+    return (1 << av.VideoFormat(pix_fmt).components[0].bits) - 1
 
 
 def mse_of(reference: np.ndarray, distorted: np.ndarray) -> float:
@@ -116,25 +118,28 @@ def mse_of(reference: np.ndarray, distorted: np.ndarray) -> float:
 
 
 def _block_sums(plane: np.ndarray) -> np.ndarray:
-    """Sums over 4x4 blocks of a float32 plane whose sides are multiples of 4: OpenCV's area
-    resize at a whole factor is the block mean, exact in float32 for these integers."""
+    """Sums over 4x4 blocks of a plane whose sides are multiples of 4: OpenCV's area resize
+    at a whole factor is the block mean, exact for these integers (float32 at 8 bits,
+    float64 above: 10-bit squares summed over a block pass float32's 2^24)."""
     rows, cols = plane.shape[0] // 4, plane.shape[1] // 4
     return cv2.resize(plane, (cols, rows), interpolation=cv2.INTER_AREA) * 16
 
 
-def ssim_of(reference: np.ndarray, distorted: np.ndarray) -> float:
-    """x264's SSIM of two 8-bit luma planes, as ffmpeg's `ssim` filter computes it: sums
-    over 4x4 blocks, combined into overlapping 8x8 windows on a 4-pixel grid (pixels past
-    the last whole block are left out, as there)."""
+def ssim_of(reference: np.ndarray, distorted: np.ndarray, peak: int = 255) -> float:
+    """x264's SSIM of two luma planes whose samples reach `peak`, as ffmpeg's `ssim` filter
+    computes it: sums over 4x4 blocks, combined into overlapping 8x8 windows on a 4-pixel
+    grid (pixels past the last whole block are left out, as there), its constants scaled to
+    the peak as in its 16-bit path."""
     rows, cols = reference.shape[0] // 4 * 4, reference.shape[1] // 4 * 4
     if rows < 8 or cols < 8:
         return 1.0 if np.array_equal(reference, distorted) else 0.0
-    a = reference[:rows, :cols].astype(np.float32)
-    b = distorted[:rows, :cols].astype(np.float32)
+    exact = np.dtype(np.float32 if peak <= 255 else np.float64)
+    a: np.ndarray = reference[:rows, :cols].astype(exact)
+    b: np.ndarray = distorted[:rows, :cols].astype(exact)
     sums = [_block_sums(x) for x in (a, b, a * a + b * b, a * b)]
     s1, s2, ss, s12 = ((x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:]).astype(np.float64) for x in sums)
-    c1 = math.floor(0.01 * 0.01 * 255 * 255 * 64 + 0.5)
-    c2 = math.floor(0.03 * 0.03 * 255 * 255 * 64 * 63 + 0.5)
+    c1 = math.floor(0.01 * 0.01 * peak * peak * 64 + 0.5)
+    c2 = math.floor(0.03 * 0.03 * peak * peak * 64 * 63 + 0.5)
     variance = ss * 64 - s1 * s1 - s2 * s2
     covariance = s12 * 64 - s1 * s2
     ssim = (2 * s1 * s2 + c1) * (2 * covariance + c2) / ((s1 * s1 + s2 * s2 + c1) * (variance + c2))
@@ -147,67 +152,11 @@ def is_sampled(index: int, frames: int, every: int = SAMPLE_EVERY) -> bool:
 
 
 def luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    """A copy of the visible luma plane of a YUV frame."""
+    """A copy of the visible luma plane of a YUV frame (uint16 samples above 8 bits)."""
     plane = frame.planes[0]
-    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+    dtype = np.dtype(np.uint8 if frame.format.components[0].bits <= 8 else np.uint16)
+    rows = np.frombuffer(memoryview(plane), dtype).reshape(-1, plane.line_size // dtype.itemsize)
     return rows[:height, :width].copy()
-
-
-class VmafPipe:
-    """libvmaf in an ffmpeg process: pairs of (reference, distorted) luma planes go in
-    through its stdin, stacked in one picture twice the height with neutral chroma; the mean score comes
-    out of its JSON log."""
-
-    def __init__(self, width: int, height: int, fps: Fraction, threads: int = 1) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="renderrush-vmaf-")
-        self.log = Path(self._dir.name) / "vmaf.json"
-        self._stderr = open(Path(self._dir.name) / "stderr.txt", "w+")  # noqa: SIM115 - closed in finish()
-        # yuv420p with neutral chroma, not gray: ffmpeg takes gray as full range and would
-        # stretch the luma when converting it for libvmaf
-        self._chroma = bytes([128]) * (width * height)  # U and V of the double-height picture
-        graph = (
-            f"[0:v]split[a][b];[a]crop={width}:{height}:0:0[ref];"
-            f"[b]crop={width}:{height}:0:{height}[dist];"
-            f"[dist][ref]libvmaf=log_path={self.log}:log_fmt=json:n_threads={threads}"
-        )
-        args = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{2 * height}", "-r", str(fps), "-i", "pipe:0"]
-        command = ffmpeg_command(*args, "-lavfi", graph, "-f", "null", "-")
-        command.remove("-nostdin")  # its input is stdin
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
-        self.pairs = 0
-
-    def add(self, reference: np.ndarray, distorted: np.ndarray) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(reference.tobytes())
-            self.proc.stdin.write(distorted.tobytes())
-            self.proc.stdin.write(self._chroma)
-        except BrokenPipeError:
-            pass  # ffmpeg stopped: finish() reports why
-        self.pairs += 1
-
-    def finish(self) -> float:
-        """The mean VMAF of every pair; raises `FFmpegError` if libvmaf failed."""
-        try:
-            assert self.proc.stdin is not None
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            self.proc.wait()
-            self._stderr.seek(0)
-            if self.proc.returncode != 0 or not self.log.exists():
-                raise FFmpegError(f"measuring VMAF failed: {error_reason(self._stderr.read())}")
-            return float(json.loads(self.log.read_text())["pooled_metrics"]["vmaf"]["mean"])
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._stderr.close()
-        self._dir.cleanup()
 
 
 def measured_writer(
@@ -329,6 +278,8 @@ class QualityMeter:
         self.decoder: Any = av.CodecContext.create(DECODERS.get(name, name), "r")  # a video decoder
         self.decoder.extradata = codec.extradata
         self.decoder.thread_count = 1
+        self.peak = peak_of(cast(av.VideoCodecContext, codec).pix_fmt or "yuv420p")
+        """The largest sample value (1023 for a 10-bit encoder): PSNR and SSIM are on its scale."""
         self._skipping = False
         self._next = 0
         """Index of the next input frame."""
@@ -338,7 +289,7 @@ class QualityMeter:
         """Squared error of each measured frame, by index (a few per segment)."""
         self._ssim = 0.0
         self.measured = 0
-        self.vmaf = VmafPipe(width, height, fps) if vmaf else None
+        self.vmaf = VmafPipe(width, height, fps, peak=self.peak) if vmaf else None
 
     def _wanted(self, index: int) -> bool:
         return self.vmaf is not None or is_sampled(index, self.frames, self.every)
@@ -369,7 +320,7 @@ class QualityMeter:
             if is_sampled(index, self.frames, self.every):
                 self.frame_mse[index] = mse_of(reference, output)
                 self._squared_error += self.frame_mse[index]
-                self._ssim += ssim_of(reference, output)
+                self._ssim += ssim_of(reference, output, self.peak)
                 self.measured += 1
             if self.vmaf is not None:
                 self.vmaf.add(reference, output)
@@ -383,13 +334,13 @@ class QualityMeter:
         if not self.measured:
             raise FFmpegError("measuring quality failed: no encoded frame could be decoded back")
         return Quality(
-            psnr=psnr_of(self._squared_error / self.measured),
+            psnr=psnr_of(self._squared_error / self.measured, self.peak),
             ssim=self._ssim / self.measured,
             vmaf=vmaf,
             vmaf_model=VMAF_MODEL if vmaf is not None else None,
             frames=self.measured,
             sample_every=self.every,
-            edges=edge_psnr(self.frame_mse, self.frames),
+            edges=edge_psnr(self.frame_mse, self.frames, self.peak),
         )
 
     def close(self) -> None:

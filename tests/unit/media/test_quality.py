@@ -30,6 +30,7 @@ from renderrush.media.quality import (
     ssim_of,
 )
 
+from ...support.media import ffmpeg
 from ...support.quality import ffmpeg_luma_stats, ffmpeg_vmaf, noisy_clip, psnr_of_mean
 
 
@@ -211,3 +212,31 @@ def test_an_encoder_kept_alive_by_a_reference_cycle_still_reports_its_ssim(grain
     finally:
         gc.enable()
     assert 0.3 < quality.ssim < 1 and quality.frames == 12
+
+
+def test_a_10_bit_encode_is_measured_on_its_own_scale_as_ffmpeg_measures_it(grainy: Path, tmp_path: Path) -> None:
+    # HEVC Main 10 (phone and HDR sources): samples up to 1023, read as 16-bit, PSNR on 1023
+    deep = tmp_path / "deep.nut"  # NUT keeps 1/30 s times: ffmpeg pairs the frames as encoded
+    ffmpeg("-i", grainy, "-frames:v", 12, "-pix_fmt", "yuv420p10le", "-c:v", "ffv1", "-y", deep)
+    with av.open(str(deep)) as container:
+        frames = [frame.reformat(format="yuv420p10le") for frame in container.decode(video=0)]
+    settings = EncodeSettings(codec="hevc", depth=10, crf=30, threads=1)
+    out = tmp_path / "out.mp4"
+    writer, meter = measured_writer(out, Fraction(30), settings, Picture(320, 180), VideoTags(), 12, vmaf=True)
+    assert isinstance(meter, QualityMeter) and meter.peak == 1023
+    for frame in frames:
+        copy = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p10le")
+        meter.keep(copy)
+        writer.write(copy)
+    writer.finish()
+    quality = meter.finish()
+    mse, ssim = ffmpeg_luma_stats(out, deep, tmp_path)  # ffmpeg's filters on 10-bit samples
+    sampled = [0, 10, 11]
+    assert sorted(meter.frame_mse) == sampled
+    for i in sampled:
+        assert meter.frame_mse[i] == pytest.approx(mse[i], abs=0.01)
+    mean = np.mean([mse[i] for i in sampled])
+    assert quality.psnr == pytest.approx(10 * np.log10(1023**2 / mean), abs=0.01)
+    assert quality.ssim == pytest.approx(np.mean([ssim[i] for i in sampled]), abs=1e-4)
+    assert quality.vmaf == pytest.approx(np.mean(ffmpeg_vmaf(out, deep, tmp_path)), abs=1.0)
+    assert 25 < quality.psnr < 50 and 0.5 < quality.ssim < 1  # on the 10-bit scale, not bytes misread
