@@ -28,8 +28,9 @@ from .target import MAX_PROBES, PROBE_BYTES, PROBE_FRAMES, PROBE_RUNS
 
 CACHE_ENV = "RENDERRUSH_CACHE_DIR"
 CACHE_FILE = "probes.sqlite3"
-SCHEME = f"v1:{PROBE_FRAMES}:{PROBE_BYTES}:{PROBE_RUNS}:{MAX_PROBES}"
-"""Changes whenever what a probe encodes changes, so older entries are not reused."""
+SCHEME = f"v2:{PROBE_FRAMES}:{PROBE_BYTES}:{PROBE_RUNS}:{MAX_PROBES}"
+"""Changes whenever what a probe encodes or measures changes, so older entries are not reused
+(v2: 10-bit probes' VMAF is measured on 10-bit samples; v1 fed them to libvmaf as bytes)."""
 
 
 def cache_dir() -> Path:
