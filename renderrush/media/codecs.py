@@ -272,7 +272,10 @@ def encoder_options(codec: Codec, preset: str, crf: float, threads: int, x_param
         # sliced threads and no asynchronous lookahead: output depends only on the input and thread count
         return {"preset": own_preset, "crf": f"{crf:g}", "x264-params": "sliced-threads=1:sync-lookahead=0"}
     if codec.name == "hevc":
-        params = f"log-level=error:pools={threads}:frame-threads=1{':' + x_params if x_params else ''}"
+        # one thread: no pool at all (same CPU as a pool of one, 1.7 % fewer bytes without
+        # wavefront rows, and no worker threads beside the caller's)
+        pools = threads if threads > 1 else "none"
+        params = f"log-level=error:pools={pools}:frame-threads=1{':' + x_params if x_params else ''}"
         return {"preset": own_preset, "crf": f"{own_crf:g}", "x265-params": params}
     if codec.name == "av1":
         options = {"preset": own_preset, "crf": f"{own_crf:g}"}

@@ -10,7 +10,7 @@ import platform
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -79,10 +79,9 @@ class SegmentWriter:
     """The job's encoder in this process, writing the segment file to `path` (the caller's
     temporary name: the caller renames it once the segment is complete) in the codec's
     segment container (MP4; MOV for ProRes). Every segment starts on a keyframe (a fresh
-    encoder), with the same parameter sets, so segments join by stream copy. The encoder
-    opens, and encodes until `FILL_AFTER_FIRST_PACKET` frames after its first packet,
-    with the heap filled (see `HeapFill`): x264 allocates its frames while its lookahead
-    fills. Frames in another layout than the encoder's (ProRes is 4:2:2) are converted."""
+    encoder), with the same parameter sets, so segments join by stream copy. x264 opens,
+    and encodes until `FILL_AFTER_FIRST_PACKET` frames after its first packet, with the
+    heap filled (see `HeapFill`): it allocates its frames while its lookahead fills. Frames in another layout than the encoder's (ProRes is 4:2:2) are converted."""
 
     def __init__(
         self,
@@ -124,9 +123,11 @@ class SegmentWriter:
         self._written = 0
         self.on_packets: Callable[[list[av.Packet]], None] | None = None
         """Called with the encoder's packets before they are muxed (the quality meter decodes them)."""
-        self._fill_until: int | None = None
-        """Frames encoded with the heap filled; None until the first packet."""
-        with heap_fill.filled():
+        self._fill_until: int | None = None if codec.name == "h264" else 0
+        """Frames encoded with the heap filled; None until the first packet. Only x264 reads
+        memory it never wrote: x265, SVT-AV1, libvpx and ProRes give the same frames for any
+        `MALLOC_PERTURB_`, and are kept out of the fill, which only exposes them to it."""
+        with heap_fill.filled() if self._in_fill_window else nullcontext():
             self.stream.codec_context.open()
 
     @property

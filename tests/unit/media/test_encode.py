@@ -1,16 +1,21 @@
 """Unit tests of the heap-fill reader-writer lock (`renderrush.media.encode.HeapFill`): filters run
 side by side, a filled block runs alone, a waiting fill goes before new filters, and a block
-that fails leaves the lock and the heap setting as they were."""
+that fails leaves the lock and the heap setting as they were; and only x264's calls run under it."""
 
 from __future__ import annotations
 
 import threading
 import time
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
-from renderrush.media.encode import M_PERTURB, HeapFill
+from renderrush.media import encode
+from renderrush.media.decode import Picture
+from renderrush.media.encode import M_PERTURB, EncodeSettings, HeapFill, SegmentWriter, VideoTags
 
 WAIT = 5.0
 """Upper bound for a thread to reach a point it is expected to reach (never hit when correct)."""
@@ -160,3 +165,20 @@ def test_a_failing_block_leaves_the_lock_usable(lock: HeapFill, monkeypatch: pyt
 
     run(fill_then_filter).join(WAIT)
     assert done.is_set(), "the lock stayed taken after a failure"
+
+
+@pytest.mark.parametrize("codec, depth", [("h264", 8), ("hevc", 10), ("av1", 10), ("vp9", 8), ("prores", 10)])
+def test_only_x264_encodes_with_the_heap_filled(
+    lock: HeapFill, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, codec: str, depth: int
+) -> None:
+    """x264 reads memory it allocated and never wrote; the other encoders give the same frames
+    for any heap contents (tests/e2e/test_engine.py), so the process-wide fill is kept away
+    from them: it would only expose their threads to it."""
+    monkeypatch.setattr(encode, "heap_fill", lock)
+    settings = EncodeSettings(codec=codec, depth=depth, threads=1)
+    writer = SegmentWriter(tmp_path / "s.mp4", Fraction(30), settings, Picture(64, 64), VideoTags())
+    for _ in range(4):
+        writer.write(av.VideoFrame(64, 64, "yuv420p"))
+    writer.finish()
+    filled = [value for _, value in lock._mallopt.calls]  # type: ignore[union-attr]
+    assert (0x55 in filled) == (codec == "h264")
