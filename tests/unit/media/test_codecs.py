@@ -62,7 +62,10 @@ def test_encoder_threads_are_fixed_in_the_options() -> None:
     at one thread, no pool."""
     options = encoder_options(CODECS["hevc"], "veryfast", 23, 3, "hdr10=1")
     assert options["x265-params"] == "log-level=error:pools=3:frame-threads=1:hdr10=1"
-    assert encoder_options(CODECS["hevc"], "veryfast", 23, 1)["x265-params"] == "log-level=error:pools=none:frame-threads=1"
+    assert (
+        encoder_options(CODECS["hevc"], "veryfast", 23, 1)["x265-params"]
+        == "log-level=error:pools=none:frame-threads=1"
+    )
     assert encoder_options(CODECS["h264"], "fast", 20, 2) == {
         "preset": "fast",
         "crf": "20",
