@@ -154,7 +154,8 @@ class SegmentWriter:
                 threads=self._threads,
             )
         self._tags.mark(frame)  # prores_ks writes the frame's colour description, not the context's
-        frame.pts = self._written
+        # numbered in the encoder's time base: PyAV would rescale a pts from the frame's own
+        frame.pts, frame.time_base = self._written, self.stream.codec_context.time_base
         self._mux(self._encode(frame))
         self._written += 1
 

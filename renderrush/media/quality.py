@@ -8,14 +8,15 @@ It is used where they are exact enough (x264 on one thread, no VMAF; see its doc
 `QualityMeter` sits beside a segment's encoder. It keeps a copy of the luma plane of each
 sampled input frame (`keep`), decodes the encoder's packets as they come out (`packets`),
 and compares each decoded frame with the input it came from, then forgets both: memory is
-the encoder's delay in frames, whatever the segment length. The sample is every
-`SAMPLE_EVERY`-th frame plus the segment's last; frames that are neither are not decoded
-at all where the codec lets a decoder skip them (non-reference frames).
+the encoder's delay in frames, whatever the segment length. The sample (`sampled_frames`)
+is the segment's first and last frame and every `SAMPLE_EVERY`-th between; frames outside
+it are not decoded at all where the codec lets a decoder skip them (non-reference frames).
 
 The figures are computed as ffmpeg's own `psnr` and `ssim` filters compute them, so the two
-agree: PSNR from the mean squared error of all measured frames (`-10 log10(mse / 255^2)`,
+agree: PSNR from the mean squared error of the segment's frames (`-10 log10(mse / 255^2)`,
 capped at `PSNR_CAP` for identical pictures), SSIM as the mean over frames of x264's SSIM
-(8x8 windows on a 4-pixel grid, the constants of Wang et al.).
+(8x8 windows on a 4-pixel grid, the constants of Wang et al.). Both means are estimated
+from the sample as `segment_mean` weighs it.
 
 VMAF needs every frame in order (its motion feature compares neighbours), and PyAV's
 FFmpeg has no libvmaf: with `vmaf=True` each input luma plane is kept until its decoded
@@ -46,8 +47,13 @@ from .encode import EncodeSettings, SegmentWriter
 from .tags import VideoTags
 from .vmaf import VMAF_MODEL, VmafPipe
 
-SAMPLE_EVERY = 10
-"""Frames 0, 10, 20, ... and the last frame of each segment are measured."""
+SAMPLE_EVERY = 11
+"""Every 11th frame of a segment is measured, with its first and last (`sampled_frames`).
+A prime: no encoder's frame-type pattern (mini-GOPs of 2 to 8 or 16 frames) repeats with
+it, so the sample meets every kind of frame. Every 10th frame met x265's period-5 anchor
+frames only: its estimate of a segment's PSNR was 1.0 dB high on HEVC (0.2-1.5 dB on the
+other codecs, with the keyframe counted as a tenth of the frames); every 11th, within 0.1 dB
+at 60 and 150 frames and 0.2 dB at 25 (x264, x265, SVT-AV1, libvpx; docs/design.md)."""
 PSNR_CAP = 100.0
 """PSNR reported for identical pictures (ffmpeg says inf, which JSON cannot hold)."""
 DECODERS = {"av1": "libdav1d"}
@@ -68,7 +74,7 @@ class Quality:
     frames: int = 0
     """Frames measured for PSNR and SSIM."""
     sample_every: int = SAMPLE_EVERY
-    """1 when every frame was measured; n when every n-th frame and the last were."""
+    """1 when every frame was measured; n when the first, the last and every n-th were."""
     edges: tuple[float, float, float] | None = None
     """PSNR of the first frame, of the middle (the measured frames in the middle third) and
     of the last frame: a join whose sides differ from their middles pulses."""
@@ -146,9 +152,23 @@ def ssim_of(reference: np.ndarray, distorted: np.ndarray, peak: int = 255) -> fl
     return float(ssim.mean())
 
 
-def is_sampled(index: int, frames: int, every: int = SAMPLE_EVERY) -> bool:
-    """Whether frame `index` of a segment of `frames` frames is measured."""
-    return index % every == 0 or index == frames - 1
+def sampled_frames(frames: int, every: int = SAMPLE_EVERY) -> frozenset[int]:
+    """The frames of a segment of `frames` frames that are measured: its first and last, every
+    `every`-th between them, and its middle one where no other lies between."""
+    inner = set(range(every, frames - 1, every)) or ({frames // 2} if frames > 2 else set())
+    return frozenset({0, frames - 1} | inner) if frames > 0 else frozenset()
+
+
+def segment_mean(values: dict[int, float], frames: int) -> float:
+    """The mean over a segment's `frames` frames of a figure measured on some of them (by
+    frame index). The first frame (a keyframe) and the last are coded unlike the rest and
+    stand only for themselves; the measured frames between stand for all the frames between.
+    With every frame measured, the plain mean."""
+    ends = [value for index, value in values.items() if index in (0, frames - 1)]
+    inner = [value for index, value in values.items() if 0 < index < frames - 1]
+    if not inner:
+        return sum(ends) / len(ends)
+    return (sum(ends) + (frames - len(ends)) * sum(inner) / len(inner)) / frames
 
 
 def luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
@@ -283,16 +303,15 @@ class QualityMeter:
         self._skipping = False
         self._next = 0
         """Index of the next input frame."""
+        self.sample = sampled_frames(frames, every)
         self._inputs: dict[int, np.ndarray] = {}
-        self._squared_error = 0.0
         self.frame_mse: dict[int, float] = {}
         """Squared error of each measured frame, by index (a few per segment)."""
-        self._ssim = 0.0
-        self.measured = 0
+        self.frame_ssim: dict[int, float] = {}
         self.vmaf = VmafPipe(width, height, fps, peak=self.peak) if vmaf else None
 
     def _wanted(self, index: int) -> bool:
-        return self.vmaf is not None or is_sampled(index, self.frames, self.every)
+        return self.vmaf is not None or index in self.sample
 
     def keep(self, frame: av.VideoFrame) -> None:
         """Note the next input frame (the encoder is about to take it)."""
@@ -317,11 +336,9 @@ class QualityMeter:
             if index is None or reference is None:
                 continue
             output = luma(frame, self.width, self.height)
-            if is_sampled(index, self.frames, self.every):
+            if index in self.sample:
                 self.frame_mse[index] = mse_of(reference, output)
-                self._squared_error += self.frame_mse[index]
-                self._ssim += ssim_of(reference, output, self.peak)
-                self.measured += 1
+                self.frame_ssim[index] = ssim_of(reference, output, self.peak)
             if self.vmaf is not None:
                 self.vmaf.add(reference, output)
 
@@ -331,14 +348,14 @@ class QualityMeter:
             self.decoder.skip_frame = "DEFAULT"
         self._measure(self.decoder.decode(None))
         vmaf = self.vmaf.finish() if self.vmaf is not None else None
-        if not self.measured:
+        if not self.frame_mse:
             raise FFmpegError("measuring quality failed: no encoded frame could be decoded back")
         return Quality(
-            psnr=psnr_of(self._squared_error / self.measured, self.peak),
-            ssim=self._ssim / self.measured,
+            psnr=psnr_of(segment_mean(self.frame_mse, self.frames), self.peak),
+            ssim=segment_mean(self.frame_ssim, self.frames),
             vmaf=vmaf,
             vmaf_model=VMAF_MODEL if vmaf is not None else None,
-            frames=self.measured,
+            frames=len(self.frame_mse),
             sample_every=self.every,
             edges=edge_psnr(self.frame_mse, self.frames, self.peak),
         )

@@ -182,3 +182,17 @@ def test_only_x264_encodes_with_the_heap_filled(
     writer.finish()
     filled = [value for _, value in lock._mallopt.calls]  # type: ignore[union-attr]
     assert (0x55 in filled) == (codec == "h264")
+
+
+def test_frames_are_numbered_in_the_encoders_time_base_whatever_theirs(tmp_path: Path) -> None:
+    """Frames straight from a decoder carry its time base (1/61440 here): the writer numbers
+    them 0, 1, 2... in its own, or PyAV would rescale those numbers into one timestamp."""
+    writer = SegmentWriter(tmp_path / "s.mp4", Fraction(30), EncodeSettings(threads=1), Picture(64, 64), VideoTags())
+    for index in range(5):
+        frame = av.VideoFrame(64, 64, "yuv420p")
+        frame.pts, frame.time_base = index * 2048, Fraction(1, 61440)
+        writer.write(frame)
+    writer.finish()
+    with av.open(str(tmp_path / "s.mp4")) as container:
+        times = [frame.time for frame in container.decode(video=0)]
+    assert times == pytest.approx([index / 30 for index in range(5)])

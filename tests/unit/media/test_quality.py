@@ -21,12 +21,13 @@ from renderrush.media.quality import (
     VMAF_MODEL,
     EncoderMeter,
     QualityMeter,
-    is_sampled,
     luma,
     measured_writer,
     meter_beside,
     mse_of,
     psnr_of,
+    sampled_frames,
+    segment_mean,
     ssim_of,
 )
 
@@ -71,18 +72,53 @@ def test_frame_measures_equal_ffmpegs_filters(grainy: Path, tmp_path: Path) -> N
     assert psnr_of(mse_of(a, b)) < 40  # grain at CRF 30 costs real quality: the check is not vacuous
 
 
-def test_the_meter_measures_every_tenth_frame_and_the_last_as_ffmpeg_does(grainy: Path, tmp_path: Path) -> None:
+def test_the_meter_measures_the_ends_and_every_11th_frame_as_ffmpeg_does(grainy: Path, tmp_path: Path) -> None:
     frames = frames_of(grainy)[:25]
     out = tmp_path / "out.mp4"
     quality = encode(frames, out, crf=28).finish()
-    sampled = [i for i in range(25) if is_sampled(i, 25)]
-    assert sampled == [0, 10, 20, 24]
-    assert (quality.frames, quality.sample_every, quality.vmaf, quality.vmaf_model) == (4, 10, None, None)
+    assert sorted(sampled_frames(25)) == [0, 11, 22, 24]
+    assert (quality.frames, quality.sample_every, quality.vmaf, quality.vmaf_model) == (4, 11, None, None)
     mse, ssim = ffmpeg_luma_stats(out, grainy, tmp_path)  # ffmpeg stops at the shorter input
-    assert quality.psnr == pytest.approx(psnr_of_mean([mse[i] for i in sampled]), abs=0.01)
-    assert quality.ssim == pytest.approx(np.mean([ssim[i] for i in sampled]), abs=1e-4)
-    assert quality.psnr == pytest.approx(psnr_of_mean(mse[:25]), abs=1.0)  # and the sample stands for them all
+    # the ends stand for themselves, frames 11 and 22 for the 23 between
+    assert quality.psnr == pytest.approx(psnr_of_mean([mse[0], mse[24]] + [(mse[11] + mse[22]) / 2] * 23), abs=0.01)
+    assert quality.ssim == pytest.approx((ssim[0] + ssim[24] + 23 * (ssim[11] + ssim[22]) / 2) / 25, abs=1e-4)
+    assert quality.psnr == pytest.approx(psnr_of_mean(mse[:25]), abs=0.5)  # and the sample stands for them all
     assert quality.ssim == pytest.approx(np.mean(ssim[:25]), abs=0.01)
+
+
+def test_the_sample_and_its_mean() -> None:
+    assert sorted(sampled_frames(60)) == [0, 11, 22, 33, 44, 55, 59]
+    assert sorted(sampled_frames(8)) == [0, 4, 7]  # no 11th frame between the ends: the middle one
+    assert sorted(sampled_frames(2)) == [0, 1] and sorted(sampled_frames(1)) == [0]
+    assert sorted(sampled_frames(5, every=1)) == [0, 1, 2, 3, 4]
+    assert segment_mean({0: 1.0, 4: 10.0, 7: 4.0}, 8) == (1 + 6 * 10 + 4) / 8
+    assert segment_mean({i: float(i) for i in range(5)}, 5) == 2.0  # every frame: the plain mean
+    assert segment_mean({0: 3.0}, 1) == 3.0
+
+
+def test_the_sample_of_an_hevc_segment_stands_for_all_its_frames(tmp_path: Path) -> None:
+    """x265's anchor frames come every 5th (veryfast: 4 B-frames), so a sample of every 10th
+    frame met only them and put a segment 1 dB above ffmpeg's PSNR over all its frames."""
+    source = tmp_path / "grain.nut"
+    grain = "testsrc2=size=320x180:rate=30:duration=2,noise=alls=6:allf=t,format=yuv420p10le"
+    ffmpeg("-f", "lavfi", "-i", grain, "-c:v", "ffv1", "-y", source)
+    with av.open(str(source)) as container:
+        frames = list(container.decode(video=0))
+    settings = EncodeSettings(codec="hevc", depth=10, crf=30, threads=1)
+    out = tmp_path / "out.mp4"
+    writer, meter = measured_writer(out, Fraction(30), settings, Picture(320, 180), VideoTags(), 60)
+    assert isinstance(meter, QualityMeter)
+    for frame in frames:
+        meter.keep(frame)
+        writer.write(frame)
+    writer.finish()
+    quality = meter.finish()
+    mse, ssim = ffmpeg_luma_stats(out, source, tmp_path)
+    every_frame = 10 * np.log10(1023**2 / np.mean(mse))
+    tenth = 10 * np.log10(1023**2 / np.mean([mse[i] for i in range(60) if i % 10 == 0 or i == 59]))
+    assert tenth - every_frame > 0.6  # the old sample's bias: the check is not vacuous
+    assert quality.psnr == pytest.approx(every_frame, abs=0.25)
+    assert quality.ssim == pytest.approx(np.mean(ssim), abs=0.005)
 
 
 def test_a_worse_encode_measures_worse(grainy: Path, tmp_path: Path) -> None:
@@ -165,7 +201,7 @@ def test_sliced_threads_and_vmaf_are_measured_by_decoding(grainy: Path, tmp_path
     # x264's own figures are off by up to 0.14 dB and 0.013 SSIM at slice edges
     frames = frames_of(grainy)[:12]
     writer, meter = encode_measured(frames, tmp_path / "sliced.mp4", 26, threads=2)
-    assert isinstance(meter, QualityMeter) and not writer.measures and meter.finish().sample_every == 10
+    assert isinstance(meter, QualityMeter) and not writer.measures and meter.finish().sample_every == 11
     picture, settings = Picture(320, 180), EncodeSettings(crf=26, threads=1)
     writer, meter = measured_writer(tmp_path / "v.mp4", Fraction(30), settings, picture, VideoTags(), 12, vmaf=True)
     assert isinstance(meter, QualityMeter) and meter.vmaf is not None
@@ -231,12 +267,12 @@ def test_a_10_bit_encode_is_measured_on_its_own_scale_as_ffmpeg_measures_it(grai
     writer.finish()
     quality = meter.finish()
     mse, ssim = ffmpeg_luma_stats(out, deep, tmp_path)  # ffmpeg's filters on 10-bit samples
-    sampled = [0, 10, 11]
+    sampled = [0, 6, 11]  # the ends, and the middle one for the 10 between
     assert sorted(meter.frame_mse) == sampled
     for i in sampled:
         assert meter.frame_mse[i] == pytest.approx(mse[i], abs=0.01)
-    mean = np.mean([mse[i] for i in sampled])
+    mean = (mse[0] + mse[11] + 10 * mse[6]) / 12
     assert quality.psnr == pytest.approx(10 * np.log10(1023**2 / mean), abs=0.01)
-    assert quality.ssim == pytest.approx(np.mean([ssim[i] for i in sampled]), abs=1e-4)
+    assert quality.ssim == pytest.approx((ssim[0] + ssim[11] + 10 * ssim[6]) / 12, abs=1e-4)
     assert quality.vmaf == pytest.approx(np.mean(ffmpeg_vmaf(out, deep, tmp_path)), abs=1.0)
     assert 25 < quality.psnr < 50 and 0.5 < quality.ssim < 1  # on the 10-bit scale, not bytes misread
