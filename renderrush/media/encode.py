@@ -81,7 +81,8 @@ class SegmentWriter:
     segment container (MP4; MOV for ProRes). Every segment starts on a keyframe (a fresh
     encoder), with the same parameter sets, so segments join by stream copy. x264 opens,
     and encodes until `FILL_AFTER_FIRST_PACKET` frames after its first packet, with the
-    heap filled (see `HeapFill`): it allocates its frames while its lookahead fills. Frames in another layout than the encoder's (ProRes is 4:2:2) are converted."""
+    heap filled (see `HeapFill`): it allocates its frames while its lookahead fills.
+    Frames in another layout than the encoder's (ProRes is 4:2:2) are converted."""
 
     def __init__(
         self,
