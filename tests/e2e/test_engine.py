@@ -65,7 +65,7 @@ def test_output_does_not_depend_on_what_fresh_memory_held(clip: Path, tmp_path: 
     assert all(output == outputs[0] for output in outputs)
 
 
-RENDER_CODEC = "import sys, renderrush as rr; rr.render(sys.argv[1], sys.argv[2], 'grayscale', codec=sys.argv[3], scheduler='threads', workers=2, segment_seconds=1.5, history=False)"
+RENDER_CODEC = "import sys, renderrush as rr; rr.render(sys.argv[1], sys.argv[2], 'grayscale', codec=sys.argv[3], scheduler='sync', segment_seconds=1.5, history=False)"
 
 
 @pytest.mark.parametrize("codec, suffix", [("hevc", ".mp4"), ("av1", ".mkv"), ("vp9", ".webm")])
