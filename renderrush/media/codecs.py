@@ -263,6 +263,13 @@ def choose_codec(
     return chosen, depth
 
 
+OPTIONS_SCHEME = 2
+"""The version of what `encoder_options` passes for given settings, bumped whenever that
+changes, so that segments of an interrupted job and cached probes encoded under other options
+are not reused: segments join by stream copy with one set of parameter sets (2: x265 at one
+thread without a pool, which turns its wavefront rows off in the PPS)."""
+
+
 def encoder_options(codec: Codec, preset: str, crf: float, threads: int, x_params: str = "") -> dict[str, str]:
     """The encoder's options for `preset` and `crf` (x264's names and scale) and a fixed
     thread count (the output must not depend on the worker count); `x_params` adds the

@@ -29,6 +29,7 @@ import av
 from ..core.errors import OutputBusyError, OutputError
 from ..core.layout import MANIFEST, SEGMENT_SUFFIX, lock_path, progress_path, segment_file, timestamps_path, work_folder
 from ..core.segment import Segment
+from ..media.codecs import OPTIONS_SCHEME
 from ..media.stitch import count_video_packets
 from .progress import DONE, write_status
 from .render import read_timestamps
@@ -125,6 +126,7 @@ def job_signature(source: Path, chain: str, encode: Any, size: tuple[int, int]) 
         "filters": chain,
         # not the encoder threads: they follow the segments, which a resumed job takes over
         "encode": {k: v for k, v in asdict(encode).items() if k != "threads"},
+        "encoder_options": OPTIONS_SCHEME,  # what the settings become for the encoder
         "size": list(size),
     }
 

@@ -23,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from ..core.segment import Segment
+from ..media.codecs import OPTIONS_SCHEME
 from ..media.encode import EncodeSettings
 from .target import MAX_PROBES, PROBE_BYTES, PROBE_FRAMES, PROBE_RUNS
 
 CACHE_ENV = "RENDERRUSH_CACHE_DIR"
 CACHE_FILE = "probes.sqlite3"
-SCHEME = f"v2:{PROBE_FRAMES}:{PROBE_BYTES}:{PROBE_RUNS}:{MAX_PROBES}"
+SCHEME = f"v2:{PROBE_FRAMES}:{PROBE_BYTES}:{PROBE_RUNS}:{MAX_PROBES}:{OPTIONS_SCHEME}"
 """Changes whenever what a probe encodes or measures changes, so older entries are not reused
-(v2: 10-bit probes' VMAF is measured on 10-bit samples; v1 fed them to libvmaf as bytes)."""
+(v2: 10-bit probes' VMAF is measured on 10-bit samples; v1 fed them to libvmaf as bytes; the
+last field: `codecs.OPTIONS_SCHEME`)."""
 
 
 def cache_dir() -> Path:

@@ -25,6 +25,7 @@ from renderrush import make_sample_video
 from renderrush.core.errors import OutputBusyError, OutputError
 from renderrush.core.layout import MANIFEST, cancel_marker, progress_path, stitch_marker
 from renderrush.jobs.plan import Segment
+from renderrush.media.codecs import OPTIONS_SCHEME
 from renderrush.media.encode import EncodeSettings
 from renderrush.segments import jobfolder
 from renderrush.segments.jobfolder import JobFolder, OutputLock, cannot_write, job_signature
@@ -234,8 +235,12 @@ def test_resume_keeps_the_started_plan_and_exactly_the_complete_segments(
         again.remove()
 
 
-@pytest.mark.parametrize("change", ["filters", "size", "encode", "source-rewritten", "source-touched"])
-def test_resume_after_a_change_starts_afresh(source: Path, output: Path, encoded: Path, change: str) -> None:
+@pytest.mark.parametrize(
+    "change", ["filters", "size", "encode", "encoder-options", "source-rewritten", "source-touched"]
+)
+def test_resume_after_a_change_starts_afresh(
+    source: Path, output: Path, encoded: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = signature(source)
     first = JobFolder(output)
     first.prepare(old, PLAN, resume=False)
@@ -245,6 +250,8 @@ def test_resume_after_a_change_starts_afresh(source: Path, output: Path, encoded
         source.write_bytes(b"longer source bytes")
     elif change == "source-touched":
         os.utime(source, ns=(0, old["source_mtime_ns"] + 1))
+    elif change == "encoder-options":  # a version that passes the encoder other options for the same settings
+        monkeypatch.setattr(jobfolder, "OPTIONS_SCHEME", OPTIONS_SCHEME + 1)
     new = signature(
         source,
         chain="invert" if change == "filters" else "grayscale",
@@ -351,6 +358,7 @@ def test_the_signature_is_json_and_follows_the_source(source: Path) -> None:
         "filters": "grayscale",
         # no encoder threads: they follow the segments, which a resumed job takes from its manifest
         "encode": {"preset": "veryfast", "crf": 23, "codec": "h264", "depth": 8, "tonemap": False},
+        "encoder_options": OPTIONS_SCHEME,
         "size": [64, 48],
     }
     assert json.loads(json.dumps(sig)) == sig, "it is compared with the manifest's copy"
