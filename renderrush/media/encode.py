@@ -101,7 +101,7 @@ class SegmentWriter:
         self.stream = cast(av.video.stream.VideoStream, self.container.add_stream(codec.encoder, rate=fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = picture.width, picture.height, encode.pix_fmt
         context = self.stream.codec_context
-        context.time_base = 1 / fps
+        context.time_base = self._time_base = 1 / fps
         context.thread_count = encode.threads
         tags.apply(context)
         self._tags = tags
@@ -156,7 +156,7 @@ class SegmentWriter:
             )
         self._tags.mark(frame)  # prores_ks writes the frame's colour description, not the context's
         # numbered in the encoder's time base: PyAV would rescale a pts from the frame's own
-        frame.pts, frame.time_base = self._written, self.stream.codec_context.time_base
+        frame.pts, frame.time_base = self._written, self._time_base
         self._mux(self._encode(frame))
         self._written += 1
 
